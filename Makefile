@@ -1,0 +1,35 @@
+# The two commands a newcomer needs (see README.md):
+#   make demo   - create .venv, release the assignments, grade sample submissions, print the scores
+#   make test   - create .venv if needed, type-check, lint and run the whole test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv demo test typecheck lint clean bench
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: venv
+	$(BIN)/autograder demo
+
+typecheck: venv
+	$(BIN)/python -m mypy
+
+lint: venv
+	$(BIN)/python -m ruff check autograder tests
+
+test: venv typecheck lint
+	$(BIN)/python -m pytest
+
+bench: venv
+	$(BIN)/python benchmarks/grade_batch.py
+
+clean:
+	rm -rf $(VENV) demo-output .cache

@@ -1,0 +1,1 @@
+"""Autograder for the course Introduction to Convolutional Neural Networks."""

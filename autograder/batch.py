@@ -1,0 +1,123 @@
+"""A batch: find the submissions, grade each one, keep going whatever one of them does.
+
+Crash safety: a submission's ``results.json`` is written atomically and last, and records the
+sha256 of the notebook it graded. Re-running the same command skips submissions whose results are
+already there for the same file (so a batch killed with SIGKILL finishes where it stopped, none
+graded twice); ``force=True`` regrades everything. The CSV is rebuilt from the results at the end.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from autograder.config import Assignment, Course
+from autograder.errors import SubmissionError
+from autograder.grade import GradeResult, SubmissionInput, grade_submission, sha256_file
+from autograder.report import read_result, write_csv, write_result
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.@-]+")
+
+
+def _student_id(name: str) -> str:
+    return _SAFE.sub("_", name).strip("._") or "student"
+
+
+def find_submissions(assignment: Assignment, paths: Iterable[Path]) -> list[SubmissionInput]:
+    """Accept notebook files, nbgrader ``<student>/<assignment>/`` folders, or a ``submitted/`` root."""
+    subs: list[SubmissionInput] = []
+    nb_name = assignment.notebook
+    for path in paths:
+        path = Path(path)
+        if path.is_file():
+            stem_is_generic = path.name == nb_name
+            owner = path.parent.parent.name if path.parent.name == assignment.id else path.parent.name
+            subs.append(SubmissionInput(_student_id(owner if stem_is_generic else path.stem), path))
+        elif path.is_dir() and (path / nb_name).exists():
+            owner = path.parent.name if path.name == assignment.id else path.name
+            subs.append(SubmissionInput(_student_id(owner), path / nb_name))
+        elif path.is_dir():
+            found = sorted(path.glob(f"*/{assignment.id}/{nb_name}"))
+            if not found:
+                raise SubmissionError(
+                    f"{path}: no submissions found. Expected {path}/<student>/{assignment.id}/{nb_name} "
+                    "(nbgrader's submitted/ layout), a student's folder, or notebook files."
+                )
+            subs += [SubmissionInput(_student_id(f.parent.parent.name), f) for f in found]
+        else:
+            raise SubmissionError(f"{path}: no such file or folder.")
+    seen: dict[str, Path] = {}
+    for s in subs:
+        if s.student in seen:
+            raise SubmissionError(
+                f"Two submissions for student {s.student!r}: {seen[s.student]} and {s.notebook}. "
+                "Name notebook files after the student (alice.ipynb) or use nbgrader's submitted/ folders."
+            )
+        seen[s.student] = s.notebook
+    return subs
+
+
+@dataclass
+class BatchSummary:
+    rows: list[dict[str, object]] = field(default_factory=list)
+    graded_now: int = 0
+    skipped: int = 0
+    csv_path: Path = Path()
+    failures: list[str] = field(default_factory=list)
+
+
+def grade_batch(
+    course: Course,
+    assignment: Assignment,
+    subs: list[SubmissionInput],
+    out_dir: Path,
+    *,
+    runner: str = "cpu",
+    force: bool = False,
+    progress: bool = True,
+) -> BatchSummary:
+    summary = BatchSummary(csv_path=out_dir / f"{assignment.id}-grades.csv")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(subs, desc=f"grading {assignment.id}", unit="nb", disable=not progress, file=sys.stderr)
+    for sub in bar:
+        bar.set_postfix_str(sub.student)
+        previous = None if force else read_result(out_dir, sub.student)
+        if previous is not None and _same_job(previous, sub, assignment, runner):
+            summary.skipped += 1
+            continue
+        result = _grade_one(course, assignment, sub, runner)
+        write_result(result, assignment, out_dir)
+        summary.graded_now += 1
+    for sub in subs:
+        data = read_result(out_dir, sub.student) or {}
+        row = {k: data.get(k, "") for k in ("student", "assignment", "status", "score", "max_score",
+                                            "execution_time")}
+        row["feedback"] = str(out_dir / sub.student / "feedback.md")
+        summary.rows.append(row)
+        if data.get("status") != "graded":
+            summary.failures.append(f"{sub.student}: {data.get('status')} - {data.get('message', '')}")
+    write_csv(summary.rows, summary.csv_path)
+    return summary
+
+
+def _same_job(previous: dict[str, object], sub: SubmissionInput, assignment: Assignment, runner: str) -> bool:
+    try:
+        digest = sha256_file(sub.notebook)
+    except OSError:
+        return False
+    return (previous.get("submission_sha256") == digest and previous.get("assignment") == assignment.id
+            and previous.get("runner") == runner)
+
+
+def _grade_one(course: Course, assignment: Assignment, sub: SubmissionInput, runner: str) -> GradeResult:
+    try:
+        return grade_submission(course, assignment, sub, runner=runner)
+    except OSError as exc:  # e.g. the file vanished or cannot be read: record it, keep going
+        return GradeResult(student=sub.student, assignment=assignment.id, status="error", score=0.0,
+                           max_score=assignment.max_score, runner=runner,
+                           message=f"Could not read the submission: {exc}")

@@ -1,0 +1,167 @@
+"""The ``autograder`` command: a thin click layer over plain functions.
+
+User mistakes raise :class:`autograder.errors.AutograderError`; :func:`main` is the one place that
+catches them, prints the message (no traceback) and exits with the error's code.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import click
+
+from autograder.config import Course, describe_schema, load_course
+from autograder.errors import AutograderError, ReleaseError
+
+REPO_COURSE = Path(__file__).resolve().parent.parent / "course.yml"
+
+
+def _course(ctx: click.Context) -> Course:
+    path: Path | None = ctx.obj.get("course_path")
+    if path is None:
+        path = Path("course.yml") if Path("course.yml").is_file() else REPO_COURSE
+    return load_course(path)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--course", "course_path", type=click.Path(path_type=Path), default=None,
+              help="course.yml to use (default: ./course.yml, else the one in this repository).")
+@click.pass_context
+def cli(ctx: click.Context, course_path: Path | None) -> None:
+    """Release, grade and validate the course's notebook assignments."""
+    ctx.ensure_object(dict)
+    ctx.obj["course_path"] = course_path
+
+
+@cli.command()
+@click.argument("assignment_ids", nargs=-1)
+@click.option("--check", is_flag=True, help="Do not write; exit 1 if assignments/ is stale against solutions/.")
+@click.pass_context
+def release(ctx: click.Context, assignment_ids: tuple[str, ...], check: bool) -> None:
+    """Generate the student notebooks in assignments/ from solutions/ (with nbgrader)."""
+    from autograder import release as rel
+
+    course = _course(ctx)
+    chosen = [course.assignment(a) for a in assignment_ids] or course.assignments
+    stale: list[str] = []
+    for a in chosen:
+        if check:
+            problems = rel.stale_files(course, a)
+            stale += problems
+            click.echo(f"{a.id}: {'STALE' if problems else 'current'}")
+        else:
+            target = rel.release(course, a)
+            click.echo(f"{a.id}: released to {target}")
+    if stale:
+        raise ReleaseError("The release is stale:\n" + "\n".join(f"  - {p}" for p in stale)
+                           + "\nRun `autograder release` and commit assignments/.")
+
+
+@cli.command()
+@click.argument("assignment_id")
+@click.argument("submissions", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Folder for results.json / feedback.md per student and the batch CSV.")
+@click.option("--runner", default="cpu", show_default=True, help="Runner profile from course.yml.")
+@click.option("--force", is_flag=True, help="Regrade submissions that already have results.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.pass_context
+def grade(ctx: click.Context, assignment_id: str, submissions: tuple[Path, ...], out_dir: Path, runner: str,
+          force: bool, no_progress: bool) -> None:
+    """Grade SUBMISSIONS (notebooks, nbgrader submitted/<student>/<assignment>/ folders, or submitted/)."""
+    from autograder.batch import find_submissions, grade_batch
+
+    course = _course(ctx)
+    assignment = course.assignment(assignment_id)
+    if runner not in course.runners:
+        raise AutograderError(f"Unknown runner {runner!r}; course.yml defines: {', '.join(course.runners)}.")
+    subs = find_submissions(assignment, submissions)
+    summary = grade_batch(course, assignment, subs, out_dir, runner=runner, force=force, progress=not no_progress)
+    _print_table(summary.rows)
+    click.echo(f"\nGraded {summary.graded_now}, already done {summary.skipped}. Grades: {summary.csv_path}")
+    click.echo(f"Feedback: {out_dir}/<student>/feedback.md (results.json beside it)")
+    if summary.failures:
+        click.echo("Not graded normally:\n" + "\n".join(f"  - {f}" for f in summary.failures))
+
+
+def _print_table(rows: list[dict[str, object]]) -> None:
+    width = max([len(str(r["student"])) for r in rows] + [7])
+    click.echo(f"{'student':<{width}}  {'status':<10}  {'score':>12}  time")
+    for r in rows:
+        score = f"{r['score']}/{r['max_score']}"
+        click.echo(f"{r['student']!s:<{width}}  {r['status']!s:<10}  {score:>12}  {r['execution_time']}s")
+
+
+@cli.command()
+@click.argument("notebook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--assignment", "assignment_id", default=None, help="Assignment id (default: from the file name).")
+@click.pass_context
+def validate(ctx: click.Context, notebook: Path, assignment_id: str | None) -> None:
+    """Run NOTEBOOK's visible tests in the grading sandbox and print the feedback."""
+    from autograder.report import feedback_markdown
+    from autograder.validate import guess_assignment, validate_notebook
+
+    course = _course(ctx)
+    assignment = course.assignment(assignment_id) if assignment_id else guess_assignment(course, notebook)
+    result = validate_notebook(course, assignment, notebook)
+    click.echo(feedback_markdown(result, assignment))
+    if result.status != "graded" or any(t.status != "passed" for t in result.tests):
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("demo-output"), show_default=True)
+@click.pass_context
+def demo(ctx: click.Context, out_dir: Path) -> None:
+    """Release every assignment, grade sample submissions of the first one, print the scores."""
+    from autograder import release as rel
+    from autograder.batch import find_submissions, grade_batch
+    from autograder.samples import write_samples
+
+    course = _course(ctx)
+    for a in course.assignments:
+        click.echo(f"released {a.id} -> {rel.release(course, a)}")
+    assignment = course.assignments[0]
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    submitted = out_dir / "submitted"
+    write_samples(course, assignment, submitted)
+    click.echo(f"\nSample submissions for {assignment.id} in {submitted}/: correct, partial, stub, "
+               "syntax_error, not_a_notebook\n")
+    subs = find_submissions(assignment, [submitted])
+    summary = grade_batch(course, assignment, subs, out_dir / "grades", progress=True)
+    _print_table(summary.rows)
+    click.echo(f"\nGrades CSV: {summary.csv_path}")
+    click.echo(f"Feedback:   {out_dir / 'grades'}/<student>/feedback.md (results.json beside it)")
+
+
+@cli.command("config")
+@click.option("--describe", is_flag=True, help="Print every course.yml key with its default and meaning.")
+@click.pass_context
+def config_cmd(ctx: click.Context, describe: bool) -> None:
+    """Check course.yml (and the notebooks' points), or describe its schema."""
+    from autograder.config import check_notebook_points
+
+    if describe:
+        click.echo(describe_schema())
+        return
+    course = _course(ctx)
+    for a in course.assignments:
+        check_notebook_points(course, a)
+    click.echo(f"{course.root / 'course.yml'}: OK ({len(course.assignments)} assignments)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="autograder", standalone_mode=False)
+    except AutograderError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)

@@ -1,0 +1,239 @@
+"""course.yml: the one schema, every key described, with defaults.
+
+``autograder config --describe`` prints this schema; :func:`load_course` reads and checks a file.
+Points have one source of truth (``assignments[].questions[].points``); the solution notebooks'
+nbgrader metadata must agree with it, which :func:`check_notebook_points` enforces.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from autograder.errors import ConfigError
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Limits(_Strict):
+    """Resource limits for one submission's worker process."""
+
+    cell_timeout_s: float = Field(120, gt=0, description="Wall-clock seconds one notebook cell may run.")
+    test_timeout_s: float = Field(20, gt=0, description="Wall-clock seconds one call into student code may run.")
+    total_timeout_s: float = Field(
+        900, gt=0, description="Wall-clock seconds for a whole submission (notebook and hidden tests)."
+    )
+    memory_mb: int = Field(4096, ge=256, description="Writable memory of the worker (RLIMIT_DATA), in MiB.")
+    output_bytes: int = Field(
+        200_000, ge=1000, description="Bytes of the worker's stdout/stderr kept (half head, half tail)."
+    )
+    max_notebook_mb: float = Field(20, gt=0, description="Submissions larger than this are ungradable.")
+    max_processes: int = Field(
+        256, ge=16, description="Processes/threads the worker's user may run (RLIMIT_NPROC, when it has its own uid)."
+    )
+    max_file_mb: int = Field(256, ge=1, description="Largest file the worker may write (RLIMIT_FSIZE), in MiB.")
+
+
+class LimitsOverride(_Strict):
+    """Per-assignment overrides of the course-wide limits; unset keys inherit."""
+
+    cell_timeout_s: float | None = Field(None, gt=0)
+    test_timeout_s: float | None = Field(None, gt=0)
+    total_timeout_s: float | None = Field(None, gt=0)
+    memory_mb: int | None = Field(None, ge=256)
+    output_bytes: int | None = Field(None, ge=1000)
+    max_notebook_mb: float | None = Field(None, gt=0)
+    max_processes: int | None = Field(None, ge=16)
+    max_file_mb: int | None = Field(None, ge=1)
+
+
+class Question(_Strict):
+    """One graded question: the notebook's visible test cell has ``grade_id == id``."""
+
+    id: str = Field(pattern=ID_PATTERN, description="nbgrader grade_id of the question's visible test cell.")
+    title: str = Field(description="Shown in feedback.")
+    points: float = Field(ge=0, description="The question's points; the one source of truth.")
+
+
+class Runner(_Strict):
+    """A runner profile (``--runner``): where and how heavily models are trained."""
+
+    description: str = Field(description="What this profile trains on and where it runs.")
+
+
+class Assignment(_Strict):
+    """One assignment: a solution notebook, its released copy and its hidden suite."""
+
+    id: str = Field(pattern=ID_PATTERN, description="Folder name under solutions/ and assignments/.")
+    title: str = Field(description="Human title.")
+    notebook: str = Field(description="Notebook file name inside the assignment folder.")
+    hidden_suite: Path = Field(description="Folder of pytest files that grade it (never released).")
+    files: list[Path] = Field(default_factory=list, description="Extra files copied into the release folder.")
+    questions: list[Question] = Field(min_length=1, description="Graded questions, in notebook order.")
+    limits: LimitsOverride = Field(default_factory=lambda: LimitsOverride(), description="Overrides of course limits.")
+
+    @property
+    def max_score(self) -> float:
+        return float(sum(q.points for q in self.questions))
+
+    def question(self, qid: str) -> Question:
+        for q in self.questions:
+            if q.id == qid:
+                return q
+        raise KeyError(qid)
+
+
+class Course(_Strict):
+    """The whole course.yml."""
+
+    course_id: str = Field(pattern=ID_PATTERN, description="Short course identifier (nbgrader course id).")
+    title: str = Field("", description="Human title.")
+    limits: Limits = Field(default_factory=lambda: Limits(), description="Default limits for every assignment.")
+    runners: dict[str, Runner] = Field(
+        default_factory=lambda: {"cpu": Runner(description="CPU profile")},
+        description="Runner profiles selectable with --runner; 'cpu' must exist.",
+    )
+    assignments: list[Assignment] = Field(min_length=1, description="The assignments, in course order.")
+    # Not part of the file: where it was read from.
+    root: Path = Field(Path("."), exclude=True, description="(set by the loader) folder holding course.yml")
+
+    def assignment(self, aid: str) -> Assignment:
+        for a in self.assignments:
+            if a.id == aid:
+                return a
+        known = ", ".join(a.id for a in self.assignments)
+        raise ConfigError(f"Unknown assignment {aid!r}. course.yml defines: {known}.")
+
+    def limits_for(self, assignment: Assignment) -> Limits:
+        overrides = {k: v for k, v in assignment.limits.model_dump().items() if v is not None}
+        return self.limits.model_copy(update=overrides)
+
+    def solution_notebook(self, assignment: Assignment) -> Path:
+        return self.root / "solutions" / assignment.id / assignment.notebook
+
+    def released_notebook(self, assignment: Assignment) -> Path:
+        return self.root / "assignments" / assignment.id / assignment.notebook
+
+    def hidden_suite(self, assignment: Assignment) -> Path:
+        return self.root / assignment.hidden_suite
+
+
+def _format_validation(path: Path, err: ValidationError) -> str:
+    lines = [f"{path}: invalid course file ({err.error_count()} problem(s)):"]
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            lines.append(f"  - unknown key '{where}' (check the spelling; see `autograder config --describe`)")
+        else:
+            lines.append(f"  - {where}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def load_course(path: Path) -> Course:
+    """Read and check course.yml; raise :class:`ConfigError` naming the key and the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: course file not found. Run from the course folder or pass --course PATH.")
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(raw).__name__}.")
+    try:
+        course = Course.model_validate({**raw, "root": path.resolve().parent})
+    except ValidationError as e:
+        raise ConfigError(_format_validation(path, e)) from None
+    _check_course(path, course)
+    return course
+
+
+def _check_course(path: Path, course: Course) -> None:
+    problems: list[str] = []
+    if "cpu" not in course.runners:
+        problems.append("runners: a 'cpu' runner profile is required")
+    seen: set[str] = set()
+    for i, a in enumerate(course.assignments):
+        where = f"assignments[{i}] ({a.id})"
+        if a.id in seen:
+            problems.append(f"{where}: duplicate assignment id")
+        seen.add(a.id)
+        qids = [q.id for q in a.questions]
+        for q in {q for q in qids if qids.count(q) > 1}:
+            problems.append(f"{where}.questions: duplicate question id {q!r}")
+        if not course.solution_notebook(a).is_file():
+            problems.append(f"{where}.notebook: {course.solution_notebook(a)} does not exist")
+        if not course.hidden_suite(a).is_dir():
+            problems.append(f"{where}.hidden_suite: folder {course.hidden_suite(a)} does not exist")
+        for f in a.files:
+            if not (course.root / f).is_file():
+                problems.append(f"{where}.files: {course.root / f} does not exist")
+    if problems:
+        raise ConfigError(f"{path}:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def notebook_test_points(nb_path: Path) -> dict[str, float]:
+    """grade_id -> points of every nbgrader autograded-test cell in a notebook."""
+    nb = nbformat.read(str(nb_path), as_version=4)
+    points: dict[str, float] = {}
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution"):
+            points[str(meta.get("grade_id"))] = float(meta.get("points", 0))
+    return points
+
+
+def check_notebook_points(course: Course, assignment: Assignment) -> None:
+    """The solution notebook's test cells must match course.yml's questions and points exactly."""
+    nb_path = course.solution_notebook(assignment)
+    found = notebook_test_points(nb_path)
+    wanted = {q.id: q.points for q in assignment.questions}
+    problems = []
+    for qid, pts in wanted.items():
+        if qid not in found:
+            problems.append(f"question {qid!r}: no test cell with grade_id {qid!r} in {nb_path}")
+        elif found[qid] != pts:
+            problems.append(
+                f"question {qid!r}: course.yml says {pts:g} points, the notebook's test cell says {found[qid]:g}"
+            )
+    for qid in found.keys() - wanted.keys():
+        problems.append(f"test cell {qid!r} in {nb_path} is not a question in course.yml")
+    if problems:
+        raise ConfigError(
+            f"Points disagree for assignment {assignment.id} (course.yml is the source of truth; "
+            "fix the notebook's nbgrader metadata):\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+def describe_schema() -> str:
+    """Every key of course.yml with its type, default and description."""
+    out: list[str] = []
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            if field.exclude:
+                continue
+            ann = field.annotation
+            default = "required" if field.is_required() else repr(field.get_default(call_default_factory=True))
+            tname = getattr(ann, "__name__", str(ann))
+            out.append(f"{prefix}{name}: {tname} (default: {default})\n    {field.description or ''}")
+            if name == "limits" and model is Course:
+                walk(Limits, prefix + name + ".")
+        return None
+
+    walk(Course, "")
+    out.append("assignments[] keys:")
+    walk(Assignment, "  ")
+    out.append("assignments[].questions[] keys:")
+    walk(Question, "    ")
+    out.append("runners.<name> keys:")
+    walk(Runner, "  ")
+    return "\n".join(out)

@@ -1,0 +1,37 @@
+"""User-facing errors: each class has an exit code and a message that says what to do.
+
+They are raised anywhere in the package and caught in exactly one place, the CLI's
+``main`` (see :mod:`autograder.cli`), which prints the message without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class AutograderError(Exception):
+    """Base class: a mistake the user can fix. ``str(e)`` is the whole message."""
+
+    exit_code = 1
+
+
+class ConfigError(AutograderError):
+    """course.yml is missing, malformed, or disagrees with the notebooks."""
+
+    exit_code = 2
+
+
+class ReleaseError(AutograderError):
+    """Releasing assignments failed or the committed release is stale."""
+
+    exit_code = 3
+
+
+class SubmissionError(AutograderError):
+    """A submission path given on the command line cannot be used."""
+
+    exit_code = 4
+
+
+class SandboxError(AutograderError):
+    """A required protection of the worker sandbox is not available."""
+
+    exit_code = 5

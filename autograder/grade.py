@@ -1,0 +1,204 @@
+"""Grading one submission: the steps, in order, on one screen.
+
+    read_notebook -> select_cells -> run notebook in a worker -> run the hidden suite -> score
+
+Steps 1, 2, 4 and 5 run here, in the trusted process; step 3 (and every call a hidden test makes
+into the student's functions) runs in the untrusted worker of :mod:`autograder.sandbox`. The result
+is plain data (:class:`GradeResult`); :mod:`autograder.report` writes it out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from autograder.config import Assignment, Course, Limits
+from autograder.errors import ConfigError
+from autograder.sandbox.process import WorkerSpec
+from autograder.session import (
+    BudgetExhausted,
+    CellOutcome,
+    NotebookSession,
+    StudentCodeProblem,
+    SubmissionProxy,
+)
+from autograder.suite import TestOutcome, run_suite
+
+STATUSES = ("graded", "ungradable", "timeout", "error")
+
+
+class Ungradable(Exception):
+    """The submission cannot be graded at all; the message tells the student why."""
+
+
+@dataclass
+class SubmissionInput:
+    student: str
+    notebook: Path
+
+
+@dataclass
+class TestResult:
+    name: str
+    question: str
+    score: float
+    max_score: float
+    status: str  # "passed" | "failed"
+    message: str
+    worked_example: bool = False
+
+    __test__ = False
+
+
+@dataclass
+class GradeResult:
+    student: str
+    assignment: str
+    status: str
+    score: float
+    max_score: float
+    message: str = ""
+    tests: list[TestResult] = field(default_factory=list)
+    cells: list[CellOutcome] = field(default_factory=list)
+    execution_time: float = 0.0
+    runner: str = "cpu"
+    submission_sha256: str = ""
+    output: str = ""  # worker stdout/stderr (instructors only)
+    instructor_log: str = ""  # tracebacks of unexpected test failures (instructors only)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("output")
+        data.pop("instructor_log")
+        return data
+
+
+# --- step 1 --------------------------------------------------------------------------------------
+def read_notebook(path: Path, limits: Limits) -> nbformat.NotebookNode:
+    """Parse a submission as a notebook (v3 is upgraded), refusing files that cannot be one."""
+    size = path.stat().st_size
+    if size == 0:
+        raise Ungradable("The submitted file is empty.")
+    if size > limits.max_notebook_mb * 1024 * 1024:
+        raise Ungradable(
+            f"The submitted file is {size / 1e6:.1f} MB, over the limit of {limits.max_notebook_mb:g} MB "
+            "(clear large outputs: Kernel > Restart & Clear Output, then save)."
+        )
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Ungradable("The submitted file is not a text file, so it cannot be a Jupyter notebook.") from None
+    try:
+        nb = nbformat.reads(text, as_version=4)
+    except Exception as exc:  # nbformat raises several types for malformed JSON / schema
+        raise Ungradable(f"The submitted file is not a valid Jupyter notebook ({type(exc).__name__}: "
+                         f"{str(exc)[:200]}).") from None
+    if not isinstance(nb.get("cells"), list):
+        raise Ungradable("The submitted notebook has no list of cells.")
+    return nb
+
+
+# --- step 2 --------------------------------------------------------------------------------------
+def is_test_cell(cell: Any) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {}) if isinstance(cell.get("metadata"), dict) else {}
+    return bool(isinstance(meta, dict) and meta.get("grade") and not meta.get("solution"))
+
+
+def select_cells(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
+    """The code cells to run at grading time: all but the visible test cells (graded by hidden tests)."""
+    cells = []
+    for index, cell in enumerate(nb.cells):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code" or is_test_cell(cell):
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(str(s) for s in source)
+        if isinstance(source, str) and source.strip():
+            cells.append((index, source))
+    return cells
+
+
+# --- step 5 --------------------------------------------------------------------------------------
+def score(assignment: Assignment, outcomes: list[TestOutcome]) -> list[TestResult]:
+    """Apply course.yml's points: each question's points are shared among its tests by weight."""
+    by_question: dict[str, list[TestOutcome]] = {}
+    for o in outcomes:
+        by_question.setdefault(o.question, []).append(o)
+    unknown = by_question.keys() - {q.id for q in assignment.questions}
+    if unknown:
+        raise ConfigError(f"Hidden suite of {assignment.id} grades unknown questions: {sorted(unknown)}")
+    results = []
+    for q in assignment.questions:
+        tests = by_question.get(q.id, [])
+        if not tests:
+            raise ConfigError(f"Hidden suite of {assignment.id} has no test for question {q.id!r}")
+        total = sum(t.weight for t in tests)
+        for t in tests:
+            share = q.points * t.weight / total if total else 0.0
+            results.append(
+                TestResult(
+                    name=t.name,
+                    question=q.id,
+                    score=round(share if t.passed else 0.0, 4),
+                    max_score=round(share, 4),
+                    status="passed" if t.passed else "failed",
+                    message=t.message,
+                    worked_example=t.worked_example,
+                )
+            )
+    return results
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def grade_submission(
+    course: Course, assignment: Assignment, sub: SubmissionInput, *, runner: str = "cpu"
+) -> GradeResult:
+    """Grade one submission. Never raises for anything the submission does."""
+    limits = course.limits_for(assignment)
+    started = time.monotonic()
+    result = GradeResult(
+        student=sub.student, assignment=assignment.id, status="graded", score=0.0,
+        max_score=assignment.max_score, runner=runner, submission_sha256=sha256_file(sub.notebook),
+    )
+    try:
+        nb = read_notebook(sub.notebook, limits)  # 1
+    except Ungradable as exc:
+        result.status, result.message = "ungradable", str(exc)
+        return result
+    cells = select_cells(nb)  # 2
+    spec = WorkerSpec(limits=limits, files=release_files(course, assignment))
+    with NotebookSession(cells, spec, deadline=started + limits.total_timeout_s) as session:
+        try:
+            session.start()  # 3
+        except (BudgetExhausted, StudentCodeProblem):
+            pass  # recorded in session.outcomes; tests will report what they can
+        outcomes, log = run_suite(course.hidden_suite(assignment), SubmissionProxy(session))  # 4
+        result.cells = [session.outcomes[i] for i, _ in cells if i in session.outcomes]
+        result.output = session.output_text()
+        timed_out = session.timed_out
+    result.tests = score(assignment, outcomes)  # 5
+    result.score = round(sum(t.score for t in result.tests), 2)
+    result.instructor_log = "\n\n".join(f"{o.nodeid}\n{o.detail}" for o in outcomes if o.detail)
+    if timed_out:
+        result.status = "timeout"
+        result.message = f"The submission used up its {limits.total_timeout_s:g} s time limit."
+    result.execution_time = round(time.monotonic() - started, 2)
+    return result
+
+
+def release_files(course: Course, assignment: Assignment) -> list[Path]:
+    """Files released with the notebook (e.g. the workbooks), placed next to it in the worker."""
+    return [course.root / f for f in assignment.files]

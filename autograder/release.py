@@ -1,0 +1,92 @@
+"""Release: nbgrader's own generate_assignment turns solutions/ into assignments/.
+
+nbgrader runs in a scratch course folder (its gradebook and logs never touch the repo); the result
+is then copied into ``assignments/<id>/`` together with the files listed in course.yml. ``check``
+generates the same way and compares, so CI can refuse a stale release.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import filecmp
+import io
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from autograder.config import Assignment, Course, check_notebook_points
+from autograder.errors import ReleaseError
+
+
+def _generate(course: Course, assignment: Assignment, scratch: Path) -> Path:
+    """Run nbgrader generate_assignment in ``scratch``; return the generated release folder."""
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.config import Config
+
+    check_notebook_points(course, assignment)
+    shutil.copytree(course.root / "solutions" / assignment.id, scratch / "source" / assignment.id,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    config = Config()
+    config.CourseDirectory.root = str(scratch)
+    config.CourseDirectory.course_id = course.course_id
+    config.CourseDirectory.source_directory = "source"
+    config.CourseDirectory.release_directory = "release"
+    config.CourseDirectory.db_url = f"sqlite:///{scratch / 'gradebook.db'}"
+    config.GenerateAssignment.create_assignment = True
+    log = io.StringIO()
+    handler = logging.StreamHandler(log)
+    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        api = NbGraderAPI(config=config)
+        api.log.addHandler(handler)
+        outcome = api.generate_assignment(assignment.id, force=True, create=True)
+    if not outcome.get("success"):
+        raise ReleaseError(
+            f"nbgrader generate_assignment failed for {assignment.id}:\n"
+            f"{outcome.get('error') or ''}\n{outcome.get('log') or log.getvalue()}"
+        )
+    released = scratch / "release" / assignment.id
+    for f in assignment.files:
+        shutil.copy2(course.root / f, released / Path(f).name)
+    return released
+
+
+def release(course: Course, assignment: Assignment) -> Path:
+    """Regenerate ``assignments/<id>/`` from ``solutions/<id>/``."""
+    target = course.root / "assignments" / assignment.id
+    with tempfile.TemporaryDirectory(prefix="ag-release-") as tmp:
+        generated = _generate(course, assignment, Path(tmp))
+        _check_no_solutions(generated / assignment.notebook)
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(generated, target)
+    return target
+
+
+def stale_files(course: Course, assignment: Assignment) -> list[str]:
+    """Differences between the committed release and a fresh one (empty when current)."""
+    target = course.root / "assignments" / assignment.id
+    with tempfile.TemporaryDirectory(prefix="ag-release-") as tmp:
+        generated = _generate(course, assignment, Path(tmp))
+        if not target.is_dir():
+            return [f"{target} is missing"]
+        cmp = filecmp.dircmp(generated, target)
+        problems = [f"{target / n} is missing" for n in cmp.left_only]
+        problems += [f"{target / n} should not be there" for n in cmp.right_only]
+        for name in cmp.common_files:
+            a, b = generated / name, target / name
+            if name.endswith(".ipynb"):
+                if nbformat.read(str(a), 4) != nbformat.read(str(b), 4):
+                    problems.append(f"{b} differs from what solutions/ generates")
+            elif not filecmp.cmp(a, b, shallow=False):
+                problems.append(f"{b} differs from its source")
+        return problems
+
+
+def _check_no_solutions(notebook: Path) -> None:
+    text = notebook.read_text(encoding="utf-8")
+    for marker in ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS"):
+        if marker in text:
+            raise ReleaseError(f"{notebook}: the released notebook still contains {marker!r}.")

@@ -1,0 +1,64 @@
+"""Sample submissions derived from a solution and its release (for the demo, tests and benchmarks).
+
+They are made, not stored, so they never go stale when a notebook changes:
+``correct`` (the solution), ``stub`` (the released notebook), ``partial`` (solution cells for every
+other question, stubs for the rest), ``syntax_error`` (one solution cell broken) and
+``not_a_notebook`` (a text file with the notebook's name).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import nbformat
+
+from autograder.config import Assignment, Course
+
+SAMPLE_KINDS = ("correct", "partial", "stub", "syntax_error", "not_a_notebook")
+
+
+def _solution_cells(nb: nbformat.NotebookNode) -> dict[str, int]:
+    ids = {}
+    for i, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution") and cell.cell_type == "code":
+            ids[str(meta.get("grade_id"))] = i
+    return ids
+
+
+def make_sample(course: Course, assignment: Assignment, kind: str) -> str:
+    """The text of one sample submission of the given kind."""
+    solution = nbformat.read(str(course.solution_notebook(assignment)), 4)
+    released = nbformat.read(str(course.released_notebook(assignment)), 4)
+    if kind == "correct":
+        return nbformat.writes(solution)
+    if kind == "stub":
+        return nbformat.writes(released)
+    if kind == "not_a_notebook":
+        return "This is my homework, I wrote it in a text editor.\n"
+    nb = copy.deepcopy(solution)
+    sol_ids = _solution_cells(nb)
+    if kind == "partial":
+        stub_cells = _solution_cells(released)
+        for k, grade_id in enumerate(sorted(sol_ids, key=sol_ids.__getitem__)):
+            if k % 2 == 1 and grade_id in stub_cells:
+                nb.cells[sol_ids[grade_id]] = released.cells[stub_cells[grade_id]]
+        return nbformat.writes(nb)
+    if kind == "syntax_error":
+        first = min(sol_ids.values())
+        nb.cells[first].source += "\n\ndef oops(:\n    pass\n"
+        return nbformat.writes(nb)
+    raise ValueError(f"unknown sample kind {kind!r}; known: {', '.join(SAMPLE_KINDS)}")
+
+
+def write_samples(course: Course, assignment: Assignment, submitted: Path,
+                  kinds: tuple[str, ...] = SAMPLE_KINDS) -> list[Path]:
+    """Write samples in nbgrader's layout: ``submitted/<kind>/<assignment>/<notebook>``."""
+    paths = []
+    for kind in kinds:
+        path = submitted / kind / assignment.id / assignment.notebook
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(make_sample(course, assignment, kind), encoding="utf-8")
+        paths.append(path.parent)
+    return paths

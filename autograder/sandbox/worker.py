@@ -1,0 +1,102 @@
+"""The untrusted worker: runs a student's notebook cells and answers calls into its functions.
+
+Started by :mod:`autograder.sandbox.process` as
+``python -I -S -u worker.py REQ_FD,REPLY_FD WIRE_PY [EXT_PY ...]``
+in an empty job directory, with a cleared environment, stdin from /dev/null and resource limits.
+It cannot import the ``autograder`` package (``-I -S``: no PYTHONPATH, no current directory, no
+.pth files); it loads the wire format and any value converters from the file paths it is given.
+
+Requests arrive on REQ_FD and answers leave on REPLY_FD, as :mod:`autograder.wire` messages:
+
+- ``{"op": "run_cell", "source": str}`` -> ``{"ok": bool, "error": {"type", "message"} | None}``
+- ``{"op": "call", "name": str, "args": list, "kwargs": dict}`` -> ``{"ok": True, "value": ...}`` or
+  ``{"ok": False, "error": {...}, "missing": bool, "unsendable": bool}``
+- ``{"op": "exit"}``
+
+Nothing here decides a score. Whatever this process sends back is treated as untrusted data.
+"""
+
+import importlib.util
+import sys
+import sysconfig
+import traceback
+from typing import Any
+
+
+def _load(path: str, name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _error(exc: BaseException) -> dict[str, str]:
+    return {"type": type(exc).__name__, "message": str(exc)[:2000]}
+
+
+def main(argv: list[str]) -> int:
+    # -S skipped site: add the interpreter's own site-packages, without processing .pth files.
+    for key in ("purelib", "platlib"):
+        path = sysconfig.get_paths()[key]
+        if path not in sys.path:
+            sys.path.append(path)
+    sys.path.insert(0, "")  # the job directory, as in a notebook
+    request_fd, reply_fd = (int(x) for x in argv[1].split(","))
+    wire = _load(argv[2], "_autograder_wire")
+    ext = wire.Extensions()
+    for i, ext_path in enumerate(argv[3:]):
+        _load(ext_path, f"_autograder_ext{i}").register(ext)
+
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    config.InteractiveShell.colors = "nocolor"
+    shell = InteractiveShell.instance(config=config)
+
+    while True:
+        try:
+            request = wire.read_message(request_fd, ext)
+        except EOFError:
+            return 0
+        op = request.get("op")
+        if op == "exit":
+            return 0
+        if op == "run_cell":
+            result = shell.run_cell(request["source"], store_history=False)
+            err = result.error_before_exec or result.error_in_exec
+            reply = {"ok": err is None, "error": None if err is None else _error(err)}
+        elif op == "call":
+            reply = _call(shell.user_ns, request)
+        else:
+            reply = {"ok": False, "error": {"type": "ProtocolError", "message": f"unknown op {op!r}"}}
+        try:
+            wire.write_message(reply_fd, reply, ext)
+        except wire.WireError as exc:
+            wire.write_message(
+                reply_fd,
+                {"ok": False, "error": _error(exc), "missing": False, "unsendable": True},
+                ext,
+            )
+
+
+def _call(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    name = request["name"]
+    func = namespace.get(name)
+    if func is None or not callable(func):
+        return {"ok": False, "error": None, "missing": True, "unsendable": False}
+    try:
+        value = func(*request.get("args", []), **request.get("kwargs", {}))
+    except BaseException as exc:  # the student's code raised: report type and message only
+        if isinstance(exc, SystemExit):
+            sys.stderr.write(f"SystemExit raised by {name}\n")
+        else:
+            traceback.print_exc(limit=-3)
+        return {"ok": False, "error": _error(exc), "missing": False, "unsendable": False}
+    return {"ok": True, "value": value}
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

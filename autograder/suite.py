@@ -1,0 +1,152 @@
+"""Run a hidden pytest suite in the trusted process against one submission.
+
+pytest runs in-process (the reference libraries are imported once per batch) with a plugin that
+provides the ``submission`` fixture, registers the ``question`` marker, and turns each test's
+outcome into a :class:`TestOutcome` whose message is safe to show the student.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autograder.errors import ConfigError
+from autograder.session import (
+    BudgetExhausted,
+    CallTimeout,
+    MissingFunction,
+    StudentCodeProblem,
+    StudentError,
+    SubmissionProxy,
+    UnsendableValue,
+    WorkerCrashed,
+)
+from autograder.testing import Fail
+
+SUITE_INI = Path(__file__).with_name("hidden") / "pytest.ini"
+
+
+@dataclass
+class TestOutcome:
+    """One hidden test's result, before points are applied."""
+
+    nodeid: str
+    name: str
+    question: str
+    weight: float
+    worked_example: bool
+    passed: bool
+    message: str  # student-safe
+    detail: str = ""  # for instructors only (never in student feedback)
+
+    __test__ = False  # not a pytest test class
+
+
+def student_message(exc: BaseException, docstring: str) -> str:
+    """The feedback sentence for a failed test: never echoes hidden inputs or student output."""
+    if isinstance(exc, Fail):
+        return str(exc)
+    if isinstance(exc, StudentError):
+        if exc.type_name == "NotImplementedError":
+            return f"`{exc.function}` is not implemented yet (it raises NotImplementedError)."
+        return f"`{exc.function}` raised {exc.type_name} on this test's input."
+    if isinstance(exc, MissingFunction):
+        return f"`{exc.function}` is not defined in your notebook (check its name and that its cell runs)."
+    if isinstance(exc, CallTimeout):
+        return f"`{exc.function}` did not return within {exc.detail} s (an infinite loop, or far too slow)."
+    if isinstance(exc, WorkerCrashed):
+        return f"Your notebook's process stopped while running `{exc.function}` ({exc.detail})."
+    if isinstance(exc, UnsendableValue):
+        return f"`{exc.function}` returned a value the grader cannot accept: {exc.detail}"
+    if isinstance(exc, BudgetExhausted):
+        return "Not run: the time limit for the whole submission was reached."
+    summary = docstring.strip().splitlines()[0] if docstring.strip() else "This check"
+    return f"Failed: {summary}"
+
+
+class GradingPlugin:
+    """pytest plugin object: fixture, marker, and outcome collection."""
+
+    def __init__(self, proxy: SubmissionProxy) -> None:
+        self.proxy = proxy
+        self.outcomes: list[TestOutcome] = []
+        self.errors: list[str] = []
+
+    @pytest.fixture
+    def submission(self) -> SubmissionProxy:
+        return self.proxy
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.addinivalue_line(
+            "markers", "question(qid, weight=1.0, worked_example=False): the question a hidden test grades"
+        )
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.errors.append(f"collection of {report.nodeid} failed:\n{report.longreprtext}")
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        report = yield
+        if call.when == "call" or (call.when == "setup" and report.failed):
+            self._record(item, call, report)
+        return report
+
+    def _record(self, item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
+        marker = item.get_closest_marker("question")
+        if marker is None or not marker.args:
+            self.errors.append(f"{item.nodeid}: hidden test without @question(...) marker")
+            return
+        doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
+        exc = call.excinfo.value if call.excinfo is not None else None
+        passed = report.passed
+        detail = ""
+        if exc is not None and not passed:
+            if not isinstance(exc, (Fail, StudentCodeProblem)):
+                detail = "".join(traceback.format_exception(exc))[-4000:]
+            else:
+                detail = f"{type(exc).__name__}: {exc.args!r}"[:2000]
+        self.outcomes.append(
+            TestOutcome(
+                nodeid=item.nodeid,
+                name=item.name,
+                question=str(marker.args[0]),
+                weight=float(marker.kwargs.get("weight", 1.0)),
+                worked_example=bool(marker.kwargs.get("worked_example", False)),
+                passed=passed,
+                message="" if passed else student_message(exc or Exception(), doc),
+                detail=detail,
+            )
+        )
+
+
+def run_suite(suite_dir: Path, proxy: SubmissionProxy, *, select: str | None = None) -> tuple[list[TestOutcome], str]:
+    """Run every test in ``suite_dir``; return the outcomes and pytest's own (instructor-only) log."""
+    plugin = GradingPlugin(proxy)
+    args = [
+        str(suite_dir),
+        "-c", str(SUITE_INI),
+        "--rootdir", str(suite_dir),
+        "-q",
+        "-p", "no:cacheprovider",
+        "-p", "no:stepwise",
+        "--import-mode=importlib",
+        "--tb=short",
+    ]
+    if select:
+        args += ["-k", select]
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        code = pytest.main(args, plugins=[plugin])
+    if plugin.errors or code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        problems = "\n".join(plugin.errors) or f"pytest exited with {code!r}"
+        raise ConfigError(
+            f"The hidden suite {suite_dir} is broken (instructor error):\n{problems}\n{log.getvalue()[-3000:]}"
+        )
+    return plugin.outcomes, log.getvalue()

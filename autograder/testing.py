@@ -1,0 +1,109 @@
+"""Helpers for hidden test suites (trusted code; student values arrive as plain data).
+
+A hidden test is an ordinary pytest function that takes the ``submission`` fixture and is marked
+with the question it grades::
+
+    @question("convolve2d", weight=2)
+    def test_stride_two_matches_keras(submission):
+        \"\"\"convolve2d with stride 2 matches Keras on a random 7x9 image.\"\"\"
+        out = expect_array(submission.convolve2d(img, k, stride=2), shape=(3, 4))
+        expect_close(out, reference, "The values differ from Keras's Conv2D.")
+
+Feedback rules (enforced by :mod:`autograder.suite`): a :class:`Fail` shows its message; a problem in
+the student's code (raised, missing, hung, crashed) shows a generic sentence naming the function; any
+other failure shows the test's docstring. Messages must never contain hidden inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from autograder.session import StudentError, SubmissionProxy
+
+__all__ = [
+    "Fail",
+    "SubmissionProxy",
+    "expect",
+    "expect_array",
+    "expect_close",
+    "expect_int",
+    "expect_raises",
+    "question",
+]
+
+
+class Fail(AssertionError):
+    """A test failure whose message is safe to show the student."""
+
+
+def question(qid: str, *, weight: float = 1.0, worked_example: bool = False) -> pytest.MarkDecorator:
+    """Mark a hidden test as grading question ``qid`` with a share ``weight`` of its points.
+
+    ``worked_example`` marks tests that use the lecture's (public) numbers; feedback may say so.
+    """
+    return pytest.mark.question(qid, weight=weight, worked_example=worked_example)
+
+
+def expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise Fail(message)
+
+
+def _kind_name(kind: str) -> str:
+    names = {"f": "floating-point", "i": "integer", "u": "unsigned integer", "b": "boolean"}
+    return " or ".join(names.get(k, k) for k in kind)
+
+
+def expect_array(
+    value: Any,
+    *,
+    shape: tuple[int, ...] | None = None,
+    kinds: str = "fiu",
+    finite: bool = True,
+    what: str = "the result",
+) -> np.ndarray:
+    """Check a returned value is exactly a numpy ndarray of the right shape, dtype kind, all finite."""
+    if type(value) is not np.ndarray:
+        raise Fail(f"{what} should be a numpy ndarray, got {type(value).__name__}.")
+    if value.dtype.kind not in kinds:
+        raise Fail(f"{what} should have a {_kind_name(kinds)} dtype, got {value.dtype}.")
+    if shape is not None and value.shape != tuple(shape):
+        raise Fail(f"{what} has shape {value.shape}, expected {tuple(shape)}.")
+    if finite and value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+        raise Fail(f"{what} contains NaN or infinite values.")
+    return value
+
+
+def expect_int(value: Any, *, what: str = "the result") -> int:
+    """Check a returned value is an integer (Python int or numpy integer scalar), not bool or float."""
+    if isinstance(value, bool) or isinstance(value, np.bool_):
+        raise Fail(f"{what} should be an int, got a bool.")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    raise Fail(f"{what} should be an int, got {type(value).__name__} {value!r:.40}.")
+
+
+def expect_close(
+    actual: np.ndarray, expected: np.ndarray, message: str, *, rtol: float = 1e-6, atol: float = 1e-6
+) -> None:
+    if actual.shape != expected.shape or not np.allclose(actual, expected, rtol=rtol, atol=atol):
+        raise Fail(message)
+
+
+def expect_raises(
+    type_names: str | tuple[str, ...], call: Callable[..., Any], *args: Any, **kwargs: Any
+) -> StudentError:
+    """Check that the student's function raises one of ``type_names`` (by name) for these arguments."""
+    names = (type_names,) if isinstance(type_names, str) else type_names
+    fname = getattr(call, "__name__", "the function")
+    try:
+        call(*args, **kwargs)
+    except StudentError as err:
+        if err.type_name in names:
+            return err
+        raise Fail(f"{fname} raised {err.type_name} for invalid arguments; expected {' or '.join(names)}.") from None
+    raise Fail(f"{fname} accepted invalid arguments; it should raise {' or '.join(names)}.")
