@@ -41,6 +41,8 @@ def find_submissions(assignment: Assignment, paths: Iterable[Path]) -> list[Subm
         elif path.is_dir() and (path / nb_name).exists():
             owner = path.parent.name if path.name == assignment.id else path.name
             subs.append(SubmissionInput(_student_id(owner), path / nb_name))
+        elif path.is_dir() and (path / assignment.id / nb_name).exists():
+            subs.append(SubmissionInput(_student_id(path.name), path / assignment.id / nb_name))
         elif path.is_dir():
             found = sorted(path.glob(f"*/{assignment.id}/{nb_name}"))
             if not found:

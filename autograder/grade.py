@@ -27,7 +27,7 @@ from autograder.session import (
     StudentCodeProblem,
     SubmissionProxy,
 )
-from autograder.suite import TestOutcome, run_suite
+from autograder.suite import GradingContext, TestOutcome, run_suite
 
 STATUSES = ("graded", "ungradable", "timeout", "error")
 
@@ -179,13 +179,14 @@ def grade_submission(
         result.status, result.message = "ungradable", str(exc)
         return result
     cells = select_cells(nb)  # 2
-    spec = WorkerSpec(limits=limits, files=release_files(course, assignment))
+    spec = worker_spec(course, assignment, runner)
     with NotebookSession(cells, spec, deadline=started + limits.total_timeout_s) as session:
         try:
             session.start()  # 3
         except (BudgetExhausted, StudentCodeProblem):
             pass  # recorded in session.outcomes; tests will report what they can
-        outcomes, log = run_suite(course.hidden_suite(assignment), SubmissionProxy(session))  # 4
+        context = GradingContext(course, assignment, runner)
+        outcomes, log = run_suite(course.hidden_suite(assignment), SubmissionProxy(session), context)  # 4
         result.cells = [session.outcomes[i] for i, _ in cells if i in session.outcomes]
         result.output = session.output_text()
         timed_out = session.timed_out
@@ -199,6 +200,9 @@ def grade_submission(
     return result
 
 
-def release_files(course: Course, assignment: Assignment) -> list[Path]:
-    """Files released with the notebook (e.g. the workbooks), placed next to it in the worker."""
-    return [course.root / f for f in assignment.files]
+def worker_spec(course: Course, assignment: Assignment, runner: str = "cpu") -> WorkerSpec:
+    """How the worker for this assignment is set up: limits, files next to the notebook, converters."""
+    return WorkerSpec(
+        limits=course.limits_for(assignment),
+        files=[course.root / f for f in assignment.files],  # released with the notebook (e.g. workbooks)
+    )

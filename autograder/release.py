@@ -11,7 +11,9 @@ import contextlib
 import filecmp
 import io
 import logging
+import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -27,6 +29,10 @@ def _generate(course: Course, assignment: Assignment, scratch: Path) -> Path:
     from traitlets.config import Config
 
     check_notebook_points(course, assignment)
+    # nbgrader runs the `alembic` command of its own environment to set up its gradebook.
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
     shutil.copytree(course.root / "solutions" / assignment.id, scratch / "source" / assignment.id,
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     config = Config()

@@ -132,7 +132,8 @@ class NotebookSession:
         assert self.worker is not None
         try:
             reply = self.worker.request(
-                {"op": "run_cell", "source": source}, self._remaining(self.spec.limits.cell_timeout_s)
+                {"op": "run_cell", "source": source, "options": self.spec.cell_options},
+                self._remaining(self.spec.limits.cell_timeout_s),
             )
         except WorkerTimeout:
             self._mark_bad(index, "timeout", f"did not finish within {self.spec.limits.cell_timeout_s:g} s")

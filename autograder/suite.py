@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from autograder.config import Assignment, Course
 from autograder.errors import ConfigError
 from autograder.session import (
     BudgetExhausted,
@@ -70,17 +71,31 @@ def student_message(exc: BaseException, docstring: str) -> str:
     return f"Failed: {summary}"
 
 
-class GradingPlugin:
-    """pytest plugin object: fixture, marker, and outcome collection."""
+@dataclass(frozen=True)
+class GradingContext:
+    """What a hidden test may know about the grading run (fixture ``grading``)."""
 
-    def __init__(self, proxy: SubmissionProxy) -> None:
+    course: Course
+    assignment: Assignment
+    runner: str  # runner profile name from course.yml, e.g. "cpu" or "gpu"
+
+
+class GradingPlugin:
+    """pytest plugin object: fixtures, marker, and outcome collection."""
+
+    def __init__(self, proxy: SubmissionProxy, context: GradingContext) -> None:
         self.proxy = proxy
+        self.context = context
         self.outcomes: list[TestOutcome] = []
         self.errors: list[str] = []
 
     @pytest.fixture
     def submission(self) -> SubmissionProxy:
         return self.proxy
+
+    @pytest.fixture
+    def grading(self) -> GradingContext:
+        return self.context
 
     def pytest_configure(self, config: pytest.Config) -> None:
         config.addinivalue_line(
@@ -126,9 +141,11 @@ class GradingPlugin:
         )
 
 
-def run_suite(suite_dir: Path, proxy: SubmissionProxy, *, select: str | None = None) -> tuple[list[TestOutcome], str]:
+def run_suite(
+    suite_dir: Path, proxy: SubmissionProxy, context: GradingContext, *, select: str | None = None
+) -> tuple[list[TestOutcome], str]:
     """Run every test in ``suite_dir``; return the outcomes and pytest's own (instructor-only) log."""
-    plugin = GradingPlugin(proxy)
+    plugin = GradingPlugin(proxy, context)
     args = [
         str(suite_dir),
         "-c", str(SUITE_INI),

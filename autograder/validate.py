@@ -15,8 +15,15 @@ import nbformat
 
 from autograder.config import Assignment, Course
 from autograder.errors import SubmissionError
-from autograder.grade import GradeResult, SubmissionInput, TestResult, Ungradable, read_notebook, select_cells
-from autograder.sandbox.process import WorkerSpec
+from autograder.grade import (
+    GradeResult,
+    SubmissionInput,
+    TestResult,
+    Ungradable,
+    read_notebook,
+    select_cells,
+    worker_spec,
+)
 from autograder.session import BudgetExhausted, CellOutcome, NotebookSession, StudentCodeProblem
 
 
@@ -50,7 +57,7 @@ def validate_notebook(course: Course, assignment: Assignment, notebook: Path) ->
         result.status, result.message = "ungradable", str(exc)
         return result
     cells = select_cells(nb)
-    spec = WorkerSpec(limits=limits, files=[course.root / f for f in assignment.files])
+    spec = worker_spec(course, assignment)
     with NotebookSession(cells, spec, deadline=started + limits.total_timeout_s) as session:
         try:
             session.start()

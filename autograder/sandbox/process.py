@@ -12,6 +12,7 @@ import os
 import resource
 import shutil
 import signal
+import site
 import stat
 import subprocess
 import sys
@@ -75,6 +76,12 @@ def _pump(stream: IO[bytes], sink: CappedOutput) -> None:
         pass
 
 
+def site_dirs() -> str:
+    """The grader's site-packages folders (third-party libraries only: not this package's source)."""
+    dirs = [d for d in site.getsitepackages() if Path(d).is_dir()]
+    return os.pathsep.join(dirs)
+
+
 def worker_environment(job_dir: Path) -> dict[str, str]:
     """The worker's whole environment: nothing is inherited from the grader."""
     return {
@@ -116,6 +123,7 @@ class WorkerSpec:
     limits: Limits
     files: list[Path] = field(default_factory=list)
     extensions: list[Path] = field(default_factory=list)
+    cell_options: dict[str, Any] = field(default_factory=dict)  # sent with every run_cell request
     trusted_ext: wire.Extensions = field(default_factory=wire.Extensions)
 
 
@@ -131,8 +139,8 @@ class Worker:
             shutil.copy2(f, self.job_dir / f.name)
         req_r, self._req_w = os.pipe()
         self._rep_r, rep_w = os.pipe()
-        cmd = [sys.executable, "-I", "-S", "-u", str(WORKER_PY), f"{req_r},{rep_w}", str(WIRE_PY),
-               *map(str, spec.extensions)]
+        cmd = [sys.executable, "-I", "-S", "-u", str(WORKER_PY), f"{req_r},{rep_w}", site_dirs(),
+               str(WIRE_PY), *map(str, spec.extensions)]
         self.proc = subprocess.Popen(
             cmd,
             cwd=self.job_dir,

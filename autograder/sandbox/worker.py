@@ -1,14 +1,17 @@
 """The untrusted worker: runs a student's notebook cells and answers calls into its functions.
 
 Started by :mod:`autograder.sandbox.process` as
-``python -I -S -u worker.py REQ_FD,REPLY_FD WIRE_PY [EXT_PY ...]``
+``python -I -S -u worker.py REQ_FD,REPLY_FD SITE_DIRS WIRE_PY [EXT_PY ...]``
+where SITE_DIRS is the grader's site-packages folders joined with os.pathsep.
 in an empty job directory, with a cleared environment, stdin from /dev/null and resource limits.
 It cannot import the ``autograder`` package (``-I -S``: no PYTHONPATH, no current directory, no
 .pth files); it loads the wire format and any value converters from the file paths it is given.
 
 Requests arrive on REQ_FD and answers leave on REPLY_FD, as :mod:`autograder.wire` messages:
 
-- ``{"op": "run_cell", "source": str}`` -> ``{"ok": bool, "error": {"type", "message"} | None}``
+- ``{"op": "run_cell", "source": str, "options": dict}`` -> ``{"ok": bool, "error": {"type", "message"} | None}``
+  (each extension module may define ``around_cell(options)``, a context manager wrapped around
+  the cell, e.g. to skip Keras training in notebook cells at grading time)
 - ``{"op": "call", "name": str, "args": list, "kwargs": dict}`` -> ``{"ok": True, "value": ...}`` or
   ``{"ok": False, "error": {...}, "missing": bool, "unsendable": bool}``
 - ``{"op": "exit"}``
@@ -16,9 +19,10 @@ Requests arrive on REQ_FD and answers leave on REPLY_FD, as :mod:`autograder.wir
 Nothing here decides a score. Whatever this process sends back is treated as untrusted data.
 """
 
+import contextlib
 import importlib.util
+import os
 import sys
-import sysconfig
 import traceback
 from typing import Any
 
@@ -36,17 +40,21 @@ def _error(exc: BaseException) -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
-    # -S skipped site: add the interpreter's own site-packages, without processing .pth files.
-    for key in ("purelib", "platlib"):
-        path = sysconfig.get_paths()[key]
-        if path not in sys.path:
+    # -S skipped site: add the grader's site-packages folders, without processing .pth files
+    # (an editable install of the autograder is such a .pth file: it stays out of reach).
+    for path in argv[2].split(os.pathsep):
+        if path and path not in sys.path:
             sys.path.append(path)
     sys.path.insert(0, "")  # the job directory, as in a notebook
     request_fd, reply_fd = (int(x) for x in argv[1].split(","))
-    wire = _load(argv[2], "_autograder_wire")
+    wire = _load(argv[3], "_autograder_wire")
     ext = wire.Extensions()
-    for i, ext_path in enumerate(argv[3:]):
-        _load(ext_path, f"_autograder_ext{i}").register(ext)
+    wrappers = []
+    for i, ext_path in enumerate(argv[4:]):
+        module = _load(ext_path, f"_autograder_ext{i}")
+        module.register(ext)
+        if hasattr(module, "around_cell"):
+            wrappers.append(module.around_cell)
 
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
@@ -65,7 +73,10 @@ def main(argv: list[str]) -> int:
         if op == "exit":
             return 0
         if op == "run_cell":
-            result = shell.run_cell(request["source"], store_history=False)
+            with contextlib.ExitStack() as stack:
+                for wrap in wrappers:
+                    stack.enter_context(wrap(request.get("options") or {}))
+                result = shell.run_cell(request["source"], store_history=False)
             err = result.error_before_exec or result.error_in_exec
             reply = {"ok": err is None, "error": None if err is None else _error(err)}
         elif op == "call":
