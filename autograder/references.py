@@ -21,7 +21,6 @@ on-disk cache is kept.  Arrays are float64 and read-only; the book's dictionarie
 from __future__ import annotations
 
 import functools
-import logging
 import math
 import re
 import threading
@@ -51,8 +50,6 @@ __all__ = [
     "WorkbookError",
     "load_reference_book",
 ]
-
-log = logging.getLogger(__name__)
 
 DEFAULT_WORKBOOK_DIR: Path = Path(__file__).resolve().parent.parent / "datasets" / "workbooks"
 
@@ -322,7 +319,8 @@ def _evaluate(path: Path) -> dict[tuple[str, str], Any]:
             value = value.reshape(-1)[0]
         if value is schedula.EMPTY:
             value = None
-        values[(match["sheet"].upper(), f"{match['col']}{match['row']}")] = value
+        sheet = match["sheet"].replace("''", "'").upper()
+        values[(sheet, f"{match['col']}{match['row']}")] = value
     return values
 
 
@@ -420,6 +418,12 @@ class _WorkbookReader:
         return value
 
     def _evaluate(self) -> dict[tuple[str, str], Any]:
+        quoted = [title for title in self.book.sheetnames if "'" in title]
+        if quoted:  # formulas 1.3 turns references to such sheets into #REF! or crashes
+            raise WorkbookError(
+                f"{self.path}: sheet {quoted[0]!r}: the formulas engine cannot evaluate a workbook whose "
+                "sheet names contain an apostrophe; rename the sheet"
+            )
         try:
             return _evaluate(self.path)
         except _EngineFailure as failure:

@@ -8,10 +8,10 @@
 
 Only the lecture's *inputs* (images, kernels, the activation map, the activation grid) and each
 case's *parameters* are stored as values.  Every output cell is a live formula over its window
-(``=SUMPRODUCT(B7:D9,$J$7:$L$9)``, ``=MAX(B7:C8)``, ``=AVERAGE(B7:C8)``, ``=MAX(0,B7)``,
-``=1/(1+EXP(-B7))``, ``=IF(B7>0,B7,$R$4*B7)``), so a student can open the file, change an input
-and watch the outputs follow.  :mod:`autograder.references` evaluates these formulas to obtain the
-reference answers; it never reads the constants of this module.
+(``=SUMPRODUCT(B10:D12,$I$10:$K$12)``, ``=MAX(B10:C11)``, ``=AVERAGE(B10:C11)``,
+``=MAX(0,B8)``, ``=1/(1+EXP(-B8))``, ``=IF(B8>0,B8,$R$5*B8)`` with the alpha cell R5), so a
+student can open the file, change an input and watch the outputs follow.  :mod:`autograder.references`
+evaluates these formulas to obtain the reference answers; it never reads the constants of this module.
 
 Defined names
 =============
