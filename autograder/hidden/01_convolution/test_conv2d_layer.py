@@ -1,0 +1,158 @@
+"""Hidden tests for question conv2d_layer: one image through a Keras Conv2D layer (no activation).
+
+References come from keras.layers.Conv2D (float64) with the same weights, or from tf.nn.conv2d with
+explicit zero padding for an int padding (Keras has no such option), computed here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autograder.references import load_reference_book
+from autograder.testing import Fail, expect_array, question
+
+LECTURE_CASES = ("stride1_4x6", "stride1_10x10", "stride2_4x6", "stride2_10x10", "zero_padding_4x6")
+RTOL = ATOL = 1e-5
+
+
+def reference(x: np.ndarray, kernels: np.ndarray, bias: np.ndarray, stride=1, padding="valid") -> np.ndarray:
+    x, kernels, bias = (np.asarray(a, np.float64) for a in (x, kernels, bias))
+    strides = (stride, stride) if isinstance(stride, int) else tuple(stride)
+    if isinstance(padding, int):
+        import tensorflow as tf
+
+        pads = [[0, 0], [padding, padding], [padding, padding], [0, 0]]
+        out = tf.nn.conv2d(tf.constant(x[np.newaxis]), tf.constant(kernels), strides=strides, padding=pads)
+        return out.numpy()[0] + bias
+    import keras
+
+    kh, kw, _, c_out = kernels.shape
+    layer = keras.layers.Conv2D(c_out, (kh, kw), strides=strides, padding=padding, dtype="float64")
+    layer.build((None, *x.shape))
+    layer.set_weights([kernels, bias])
+    return np.asarray(layer(x[np.newaxis]))[0]
+
+
+def _check(submission, what: str, x, kernels, bias, *, hint: str = "", **kwargs) -> None:
+    want = reference(x, kernels, bias, kwargs.get("stride", 1), kwargs.get("padding", "valid"))
+    suffix = f" {hint}" if hint else ""
+    try:
+        out = expect_array(submission.conv2d_layer(x, kernels, bias, **kwargs), shape=want.shape)
+    except Fail as exc:
+        raise Fail(f"{what}: {exc}{suffix}") from None
+    if not np.allclose(out, want, rtol=RTOL, atol=ATOL):
+        raise Fail(f"{what}: the values differ from Keras's Conv2D with the same weights.{suffix}")
+
+
+def _weights(rng: np.random.Generator, x_shape, kernel_shape):
+    x = rng.standard_normal(x_shape)
+    kernels = rng.standard_normal(kernel_shape)
+    bias = rng.standard_normal(kernel_shape[3])
+    return x, kernels, bias
+
+
+@question("conv2d_layer", weight=0.2, worked_example=True)
+@pytest.mark.parametrize("name", LECTURE_CASES)
+def test_lecture_worksheet_as_one_channel_layer(submission, name):
+    """conv2d_layer with 1 input channel, 1 filter and bias 0 reproduces a lecture's convolution worksheet."""
+    case = load_reference_book().convolutions[name]
+    kwargs = {}
+    sh, sw = case.stride
+    if (sh, sw) != (1, 1):
+        kwargs["stride"] = sh if sh == sw else (sh, sw)
+    if case.padding:
+        kwargs["padding"] = case.padding
+    x = case.image[:, :, np.newaxis]
+    kernels = case.kernel[:, :, np.newaxis, np.newaxis]
+    want = case.expected[:, :, np.newaxis]
+    h, w = case.image.shape
+    what = f"The lecture's {h}×{w} image as a (H, W, 1) tensor, stride {case.stride}, padding {case.padding}"
+    try:
+        out = expect_array(submission.conv2d_layer(x, kernels, np.zeros(1), **kwargs), shape=want.shape)
+    except Fail as exc:
+        raise Fail(f"{what}: {exc}") from None
+    if not np.allclose(out, want, rtol=1e-9, atol=1e-9):
+        raise Fail(f"{what}: the values differ from the worksheet ({case.sheet!r}).")
+
+
+@question("conv2d_layer", weight=0.6)
+def test_matches_keras_conv2d(submission):
+    """conv2d_layer matches Keras's Conv2D (padding 'valid', stride 1) for several channel counts."""
+    rng = np.random.default_rng(20240551)
+    hint = "Each filter sums over all input channels: out[:, :, o] = sum over c of ... + bias[o]."
+    for x_shape, k_shape in (
+        ((7, 8, 3), (3, 3, 3, 4)),
+        ((6, 6, 1), (3, 3, 1, 2)),
+        ((5, 9, 2), (2, 3, 2, 3)),
+        ((4, 4, 5), (1, 1, 5, 1)),
+    ):
+        x, kernels, bias = _weights(rng, x_shape, k_shape)
+        what = f"{x_shape[2]} input channel(s), {k_shape[3]} filter(s) of {k_shape[0]}×{k_shape[1]}"
+        _check(submission, what, x, kernels, bias, hint=hint)
+
+
+@question("conv2d_layer", weight=0.6)
+def test_strides_and_same_padding_match_keras(submission):
+    """conv2d_layer with strides and padding='same' matches Keras's Conv2D(strides=..., padding=...)."""
+    rng = np.random.default_rng(20240552)
+    for x_shape, k_shape, stride, padding in (
+        ((8, 8, 3), (3, 3, 3, 2), 2, "same"),
+        ((6, 9, 2), (3, 3, 2, 5), (1, 2), "valid"),
+        ((10, 7, 2), (2, 2, 2, 3), (3, 2), "same"),
+        ((7, 7, 1), (3, 3, 1, 2), 1, "same"),
+    ):
+        x, kernels, bias = _weights(rng, x_shape, k_shape)
+        _check(
+            submission,
+            f"stride {stride!r} with padding={padding!r}",
+            x,
+            kernels,
+            bias,
+            stride=stride,
+            padding=padding,
+            hint="stride and padding mean the same as in convolve2d.",
+        )
+
+
+@question("conv2d_layer", weight=0.3)
+def test_integer_padding(submission):
+    """conv2d_layer with an int padding P adds P rings of zeros around every channel."""
+    rng = np.random.default_rng(20240553)
+    for x_shape, k_shape, stride, pad in (((5, 6, 2), (3, 3, 2, 3), 1, 1), ((6, 5, 3), (3, 2, 3, 2), 2, 2)):
+        x, kernels, bias = _weights(rng, x_shape, k_shape)
+        what = f"padding={pad} with stride {stride}"
+        _check(submission, what, x, kernels, bias, stride=stride, padding=pad)
+
+
+@question("conv2d_layer", weight=0.25)
+def test_bias_is_added_per_filter(submission):
+    """conv2d_layer adds bias[o] to every pixel of output channel o (and only there)."""
+    x = np.random.default_rng(20240554).standard_normal((5, 5, 2))
+    kernels = np.zeros((3, 3, 2, 3))
+    bias = np.array([1.5, -2.0, 0.25])
+    _check(
+        submission,
+        "Filters of zeros with a different bias per filter",
+        x,
+        kernels,
+        bias,
+        hint="Output channel o is the filter's convolution plus bias[o], added once to every pixel.",
+    )
+
+
+@question("conv2d_layer", weight=0.25)
+def test_integer_images(submission):
+    """conv2d_layer gives the right values for a uint8 image with integer kernels and biases."""
+    rng = np.random.default_rng(20240555)
+    x = rng.integers(0, 256, size=(6, 7, 3)).astype(np.uint8)
+    kernels = rng.integers(-3, 4, size=(3, 3, 3, 2))
+    bias = rng.integers(-5, 6, size=2)
+    _check(
+        submission,
+        "A uint8 image with integer weights",
+        x,
+        kernels,
+        bias,
+        hint="Convert to float before multiplying: integer arithmetic (uint8 especially) can wrap around.",
+    )

@@ -1,0 +1,256 @@
+"""Hidden tests for question convolve2d: Keras/TensorFlow's 2-D convolution with stride and padding.
+
+References are computed here, independently of the student's code: scipy.signal.correlate2d in float64
+for 'valid' and integer padding, tf.nn.conv2d (float64) for 'same'.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.signal import correlate2d
+
+from autograder.references import load_reference_book
+from autograder.testing import Fail, expect_array, expect_raises, question
+
+LECTURE_CASES = ("stride1_4x6", "stride1_10x10", "stride2_4x6", "stride2_10x10", "zero_padding_4x6")
+RTOL = ATOL = 1e-5
+
+SAME_RULE = (
+    "TensorFlow's rule: out = ceil(n / s), pad_total = max((out - 1) * s + k - n, 0), "
+    "pad_total // 2 on top (left) and the rest at the bottom (right)"
+)
+
+
+def _pair(stride: int | tuple[int, int]) -> tuple[int, int]:
+    return (stride, stride) if isinstance(stride, int) else (int(stride[0]), int(stride[1]))
+
+
+def _tf_conv(image: np.ndarray, kernel: np.ndarray, stride: tuple[int, int], padding) -> np.ndarray:
+    import tensorflow as tf
+
+    x = tf.constant(image[np.newaxis, :, :, np.newaxis], tf.float64)
+    k = tf.constant(kernel[:, :, np.newaxis, np.newaxis], tf.float64)
+    return tf.nn.conv2d(x, k, strides=stride, padding=padding).numpy()[0, :, :, 0]
+
+
+def reference(image, kernel, stride=1, padding="valid") -> np.ndarray:
+    """The trusted answer, in float64."""
+    image, kernel = np.asarray(image, np.float64), np.asarray(kernel, np.float64)
+    sh, sw = _pair(stride)
+    if padding == "same":
+        return _tf_conv(image, kernel, (sh, sw), "SAME")
+    pad = 0 if padding == "valid" else int(padding)
+    return correlate2d(np.pad(image, pad), kernel, mode="valid")[::sh, ::sw]
+
+
+def _flipped_hint(out: np.ndarray, image, kernel, stride, padding) -> str:
+    kernel = np.asarray(kernel, np.float64)
+    flipped = kernel[::-1, ::-1]
+    if np.allclose(flipped, kernel):
+        return ""
+    if np.allclose(out, reference(image, flipped, stride, padding), rtol=RTOL, atol=ATOL):
+        return (
+            " It looks like the kernel was flipped (a mathematical convolution); "
+            "Keras and TensorFlow do not flip it."
+        )
+    return ""
+
+
+def _check(submission, what: str, image, kernel, *, hint: str = "", **kwargs) -> None:
+    """Call convolve2d(image, kernel, **kwargs) and compare with the reference; messages name only `what`."""
+    want = reference(image, kernel, kwargs.get("stride", 1), kwargs.get("padding", "valid"))
+    try:
+        out = expect_array(submission.convolve2d(image, kernel, **kwargs), shape=want.shape)
+    except Fail as exc:
+        raise Fail(f"{what}: {exc}{' ' + hint if hint else ''}") from None
+    if not np.allclose(out, want, rtol=RTOL, atol=ATOL):
+        extra = _flipped_hint(out, image, kernel, kwargs.get("stride", 1), kwargs.get("padding", "valid"))
+        suffix = extra or (f" {hint}" if hint else "")
+        raise Fail(f"{what}: the values differ from Keras/TensorFlow's convolution.{suffix}")
+
+
+def _random(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    return rng.standard_normal(shape)
+
+
+@question("convolve2d", weight=0.4, worked_example=True)
+@pytest.mark.parametrize("name", LECTURE_CASES)
+def test_lecture_worksheet(submission, name):
+    """convolve2d reproduces the output of one of the lecture's convolution worksheets."""
+    case = load_reference_book().convolutions[name]
+    kwargs = {}
+    sh, sw = case.stride
+    if (sh, sw) != (1, 1):
+        kwargs["stride"] = sh if sh == sw else (sh, sw)
+    if case.padding:
+        kwargs["padding"] = case.padding
+    h, w = case.image.shape
+    what = f"The lecture's {h}×{w} image, stride {case.stride}, padding {case.padding} ({case.sheet!r})"
+    try:
+        out = submission.convolve2d(case.image, case.kernel, **kwargs)
+        out = expect_array(out, shape=case.expected.shape)
+    except Fail as exc:
+        raise Fail(f"{what}: {exc}") from None
+    if not np.allclose(out, case.expected, rtol=1e-9, atol=1e-9):
+        extra = _flipped_hint(out, case.image, case.kernel, case.stride, case.padding)
+        raise Fail(f"{what}: the values differ from the worksheet's output.{extra}")
+
+
+@question("convolve2d", weight=0.5)
+def test_valid_stride_one_on_random_images(submission):
+    """convolve2d with the default stride 1 and padding 'valid' matches Keras on random images."""
+    rng = np.random.default_rng(20240521)
+    for (h, w), (kh, kw) in (((7, 9), (3, 3)), ((6, 6), (5, 5)), ((5, 5), (5, 5)), ((8, 4), (1, 1))):
+        image, kernel = _random(rng, (h, w)), _random(rng, (kh, kw))
+        _check(submission, f"A random {h}×{w} image and a {kh}×{kw} kernel (defaults)", image, kernel)
+
+
+@question("convolve2d", weight=0.5)
+def test_non_square_kernels_and_images(submission):
+    """convolve2d handles non-square kernels (2x3, 1x5, 3x1) on non-square images."""
+    rng = np.random.default_rng(20240522)
+    for (h, w), (kh, kw) in (((6, 8), (2, 3)), ((5, 9), (1, 5)), ((7, 4), (3, 1)), ((4, 10), (3, 2))):
+        image, kernel = _random(rng, (h, w)), _random(rng, (kh, kw))
+        _check(
+            submission,
+            f"A {kh}×{kw} kernel on a {h}×{w} image",
+            image,
+            kernel,
+            stride=1,
+            padding="valid",
+            hint="Rows go with the kernel's first dimension (KH), columns with its second (KW).",
+        )
+
+
+@question("convolve2d", weight=0.35)
+def test_equal_strides(submission):
+    """convolve2d with an int stride (2, 3) or stride (2, 2) matches Keras, also when a remainder is left."""
+    rng = np.random.default_rng(20240523)
+    for (h, w), (kh, kw), stride in (
+        ((9, 9), (3, 3), 2),
+        ((10, 11), (3, 3), 3),
+        ((8, 7), (2, 2), (2, 2)),
+        ((12, 9), (4, 3), 2),
+    ):
+        image, kernel = _random(rng, (h, w)), _random(rng, (kh, kw))
+        _check(submission, f"Stride {stride!r} on a {h}×{w} image", image, kernel, stride=stride)
+
+
+@question("convolve2d", weight=0.4)
+def test_different_row_and_column_strides(submission):
+    """convolve2d with stride (SH, SW) steps SH rows down and SW columns across: (1, 2), (3, 2), (2, 1)."""
+    rng = np.random.default_rng(20240524)
+    for (h, w), (kh, kw), stride in (
+        ((5, 9), (3, 3), (1, 2)),
+        ((11, 8), (3, 2), (3, 2)),
+        ((9, 6), (2, 3), (2, 1)),
+    ):
+        image, kernel = _random(rng, (h, w)), _random(rng, (kh, kw))
+        _check(
+            submission,
+            f"Stride {stride} on a non-square image",
+            image,
+            kernel,
+            stride=stride,
+            hint="stride=(SH, SW) is (rows, columns).",
+        )
+
+
+@question("convolve2d", weight=0.5)
+def test_same_padding_with_odd_kernels(submission):
+    """convolve2d with padding='same' and stride 1 keeps the image's size and matches Keras (odd kernels)."""
+    rng = np.random.default_rng(20240525)
+    for (h, w), (kh, kw) in (((7, 5), (3, 3)), ((6, 9), (5, 5)), ((4, 4), (1, 3)), ((5, 8), (3, 5))):
+        image, kernel = _random(rng, (h, w)), _random(rng, (kh, kw))
+        _check(
+            submission,
+            f"padding='same' with a {kh}×{kw} kernel and stride 1",
+            image,
+            kernel,
+            padding="same",
+            hint="With stride 1 the output must have the image's shape.",
+        )
+
+
+@question("convolve2d", weight=0.75)
+def test_same_padding_even_kernels_and_strides(submission):
+    """convolve2d with padding='same' matches TensorFlow for even kernels and strides (asymmetric padding)."""
+    rng = np.random.default_rng(20240526)
+    for (h, w), (kh, kw), stride, what in (
+        ((5, 6), (2, 2), 1, "a 2×2 kernel and stride 1"),
+        ((6, 7), (4, 4), 1, "a 4×4 kernel and stride 1"),
+        ((8, 8), (3, 3), 2, "a 3×3 kernel and stride 2 on an even-sized image"),
+        ((7, 9), (3, 3), 2, "a 3×3 kernel and stride 2 on an odd-sized image"),
+        ((9, 11), (3, 2), (2, 3), "a 3×2 kernel and stride (2, 3)"),
+        ((7, 7), (5, 5), 2, "a 5×5 kernel and stride 2"),
+    ):
+        image, kernel = _random(rng, (h, w)), _random(rng, (kh, kw))
+        _check(
+            submission,
+            f"padding='same' with {what}",
+            image,
+            kernel,
+            stride=stride,
+            padding="same",
+            hint=f"Use {SAME_RULE}.",
+        )
+
+
+@question("convolve2d", weight=0.5)
+def test_integer_padding(submission):
+    """convolve2d with an int padding P adds P rings of zeros before sliding, with any stride."""
+    rng = np.random.default_rng(20240527)
+    for (h, w), (kh, kw), stride, pad in (
+        ((5, 7), (3, 3), 1, 2),
+        ((6, 6), (3, 3), 2, 1),
+        ((4, 9), (2, 3), (1, 2), 1),
+        ((3, 3), (5, 5), 1, 1),
+        ((5, 5), (3, 3), 1, 0),
+    ):
+        image, kernel = _random(rng, (h, w)), _random(rng, (kh, kw))
+        _check(
+            submission,
+            f"padding={pad} with stride {stride!r}",
+            image,
+            kernel,
+            stride=stride,
+            padding=pad,
+            hint="An int padding P puts P rows/columns of zeros on every side.",
+        )
+
+
+@question("convolve2d", weight=0.25)
+def test_integer_images(submission):
+    """convolve2d returns the right floats for integer (uint8, int32) images and integer kernels."""
+    rng = np.random.default_rng(20240528)
+    hint = "Convert to float before multiplying: integer arithmetic (uint8 especially) can wrap around."
+    for dtype in (np.uint8, np.int32):
+        image = rng.integers(0, 256, size=(7, 8)).astype(dtype)
+        kernel = rng.integers(-3, 4, size=(3, 3)).astype(np.int64)
+        want = reference(image, kernel, 1, "valid")
+        what = f"A {np.dtype(dtype).name} image with an integer kernel"
+        try:
+            out = expect_array(submission.convolve2d(image, kernel), shape=want.shape, kinds="f")
+        except Fail as exc:
+            raise Fail(f"{what}: {exc} The result of convolve2d is always floating-point.") from None
+        if not np.allclose(out, want, rtol=RTOL, atol=ATOL):
+            raise Fail(f"{what}: the values differ from Keras/TensorFlow's convolution. {hint}")
+
+
+@question("convolve2d", weight=0.5)
+def test_invalid_stride_or_padding_raises_value_error(submission):
+    """convolve2d raises ValueError for a stride below 1, or a padding not 'valid', 'same' or an int >= 0."""
+    image, kernel = np.arange(30.0).reshape(5, 6), np.ones((3, 3))
+    invalid = [
+        ("stride 0", {"stride": 0}),
+        ("a negative stride", {"stride": -1}),
+        ("stride (1, 0)", {"stride": (1, 0)}),
+        ("negative padding", {"padding": -1}),
+        ("an unknown padding name", {"padding": "full"}),
+    ]
+    for why, kwargs in invalid:
+        try:
+            expect_raises("ValueError", submission.convolve2d, image, kernel, **kwargs)
+        except Fail as exc:
+            raise Fail(f"{exc} (case: {why})") from None
