@@ -70,7 +70,7 @@ class _Encoder:
         if arr.dtype.hasobject:
             raise WireError(f"cannot send an array of dtype {arr.dtype} (only numeric/bool/str arrays)")
         buf = io.BytesIO()
-        np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
+        np.save(buf, arr, allow_pickle=False)
         self.blobs.append(buf.getvalue())
         return len(self.blobs) - 1
 

@@ -30,7 +30,9 @@ def make_course(tmp: Path, **limits: float) -> Path:
     return path
 
 
-def run_cli(*args: str | os.PathLike[str], cwd: Path | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str | os.PathLike[str], cwd: Path | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
     """Run the real `autograder` command in a subprocess (as an instructor would)."""
     return subprocess.run([*AUTOGRADER, *map(str, args)], cwd=cwd or REPO, capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL)

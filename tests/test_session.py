@@ -1,0 +1,62 @@
+"""A notebook alive in a worker: calls, missing functions, hangs and crashes, replay after a restart."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from autograder.config import Limits
+from autograder.sandbox.process import WorkerSpec
+from autograder.session import CallTimeout, MissingFunction, NotebookSession, StudentError, WorkerCrashed
+
+LIMITS = Limits(cell_timeout_s=5, test_timeout_s=3, total_timeout_s=60)
+
+CELLS = [
+    (0, "import numpy as np\ncounter = 0\n"),
+    (1, "def double(x):\n    return np.asarray(x) * 2\n"),
+    (2, "while True:\n    pass\n"),
+    (3, "def boom():\n    import os\n    os._exit(0)\n"),
+    (4, "def slow():\n    import time\n    time.sleep(60)\n"),
+    (5, "def bad():\n    raise ValueError('nope')\n"),
+    (6, "def gen():\n    return (i for i in range(3))\n"),
+]
+
+
+@pytest.fixture
+def session() -> NotebookSession:
+    s = NotebookSession(CELLS, WorkerSpec(limits=LIMITS), deadline=time.monotonic() + 60)
+    yield s  # type: ignore[misc]
+    s.close()
+
+
+def test_hanging_cell_is_skipped_and_the_rest_runs(session: NotebookSession) -> None:
+    session.start()
+    assert session.outcomes[2].status == "timeout"
+    assert (session.call("double", np.arange(3)) == [0, 2, 4]).all()
+
+
+def test_errors_come_back_as_names_and_messages(session: NotebookSession) -> None:
+    with pytest.raises(StudentError) as e:
+        session.call("bad")
+    assert (e.value.type_name, e.value.message) == ("ValueError", "nope")
+    with pytest.raises(MissingFunction):
+        session.call("nowhere")
+
+
+def test_crash_and_hang_during_calls_restart_the_worker(session: NotebookSession) -> None:
+    with pytest.raises(WorkerCrashed):
+        session.call("boom")
+    with pytest.raises(CallTimeout):
+        session.call("slow")
+    assert session.call("double", 2) == 4  # a fresh worker replayed the good cells
+    assert session.restarts >= 3
+
+
+def test_values_that_are_not_plain_data_are_refused(session: NotebookSession) -> None:
+    from autograder.session import UnsendableValue
+
+    with pytest.raises(UnsendableValue):
+        session.call("gen")
+    assert session.call("double", 1) == 2
