@@ -8,9 +8,12 @@ graded twice); ``force=True`` regrades everything. The CSV is rebuilt from the r
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,19 +85,26 @@ def grade_batch(
     runner: str = "cpu",
     force: bool = False,
     progress: bool = True,
+    jobs: int = 1,
 ) -> BatchSummary:
+    """Grade ``subs`` into ``out_dir`` (``jobs`` submissions at a time, each in its own trusted grader
+    process), skip those already graded for the same file unless ``force``, then write the CSV."""
     summary = BatchSummary(csv_path=out_dir / f"{assignment.id}-grades.csv")
     out_dir.mkdir(parents=True, exist_ok=True)
-    bar = tqdm(subs, desc=f"grading {assignment.id}", unit="nb", disable=not progress, file=sys.stderr)
-    for sub in bar:
-        bar.set_postfix_str(sub.student)
+    todo = []
+    for sub in subs:
         previous = None if force else read_result(out_dir, sub.student)
         if previous is not None and _same_job(previous, sub, assignment, runner):
             summary.skipped += 1
-            continue
-        result = _grade_one(course, assignment, sub, runner)
+        else:
+            todo.append(sub)
+    bar = tqdm(total=len(todo), desc=f"grading {assignment.id}", unit="nb", disable=not progress, file=sys.stderr)
+    for result in _grade_all(course, assignment, todo, runner, jobs):
         write_result(result, assignment, out_dir)
         summary.graded_now += 1
+        bar.set_postfix_str(result.student)
+        bar.update()
+    bar.close()
     for sub in subs:
         data = read_result(out_dir, sub.student) or {}
         row = {k: data.get(k, "") for k in ("student", "assignment", "status", "score", "max_score",
@@ -114,6 +124,28 @@ def _same_job(previous: dict[str, object], sub: SubmissionInput, assignment: Ass
         return False
     return (previous.get("submission_sha256") == digest and previous.get("assignment") == assignment.id
             and previous.get("runner") == runner)
+
+
+def _grade_all(
+    course: Course, assignment: Assignment, subs: list[SubmissionInput], runner: str, jobs: int
+) -> Iterator[GradeResult]:
+    """Results in completion order. With ``jobs > 1`` each submission is graded in one of ``jobs`` trusted
+    grader processes (spawned fresh: they import the reference libraries once each)."""
+    if jobs <= 1 or len(subs) <= 1:
+        for sub in subs:
+            yield _grade_one(course, assignment, sub, runner)
+        return
+    pending = {sub.student: sub for sub in subs}
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_grade_one, course, assignment, sub, runner) for sub in subs]
+            for future in as_completed(futures):
+                result = future.result()
+                pending.pop(result.student, None)
+                yield result
+    except BrokenProcessPool:  # a grader process died (not a worker: those are contained); finish in this one
+        for sub in list(pending.values()):
+            yield _grade_one(course, assignment, sub, runner)
 
 
 def _grade_one(course: Course, assignment: Assignment, sub: SubmissionInput, runner: str) -> GradeResult:

@@ -67,18 +67,23 @@ def release(ctx: click.Context, assignment_ids: tuple[str, ...], check: bool) ->
 @click.option("--runner", default="cpu", show_default=True, help="Runner profile from course.yml.")
 @click.option("--force", is_flag=True, help="Regrade submissions that already have results.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Submissions graded at a time (each in its own grader process).")
 @click.pass_context
 def grade(ctx: click.Context, assignment_id: str, submissions: tuple[Path, ...], out_dir: Path, runner: str,
-          force: bool, no_progress: bool) -> None:
+          force: bool, no_progress: bool, jobs: int) -> None:
     """Grade SUBMISSIONS (notebooks, nbgrader submitted/<student>/<assignment>/ folders, or submitted/)."""
     from autograder.batch import find_submissions, grade_batch
+    from autograder.config import check_notebook_points
 
     course = _course(ctx)
     assignment = course.assignment(assignment_id)
     if runner not in course.runners:
         raise AutograderError(f"Unknown runner {runner!r}; course.yml defines: {', '.join(course.runners)}.")
     subs = find_submissions(assignment, submissions)
-    summary = grade_batch(course, assignment, subs, out_dir, runner=runner, force=force, progress=not no_progress)
+    check_notebook_points(course, assignment)
+    summary = grade_batch(course, assignment, subs, out_dir, runner=runner, force=force,
+                          progress=not no_progress, jobs=jobs)
     _print_table(summary.rows)
     click.echo(f"\nGraded {summary.graded_now}, already done {summary.skipped}. Grades: {summary.csv_path}")
     click.echo(f"Feedback: {out_dir}/<student>/feedback.md (results.json beside it)")
@@ -137,6 +142,23 @@ def demo(ctx: click.Context, out_dir: Path) -> None:
     click.echo(f"Feedback:   {out_dir / 'grades'}/<student>/feedback.md (results.json beside it)")
 
 
+@cli.command()
+@click.pass_context
+def doctor(ctx: click.Context) -> None:
+    """Show which worker protections are active on this machine and whether course.yml's are met."""
+    from autograder.doctor import doctor_report
+    from autograder.errors import ConfigError
+
+    try:
+        course: Course | None = _course(ctx)
+    except ConfigError:
+        course = None
+    text, ok = doctor_report(course)
+    click.echo(text)
+    if not ok:
+        sys.exit(5)
+
+
 @cli.command("config")
 @click.option("--describe", is_flag=True, help="Print every course.yml key with its default and meaning.")
 @click.pass_context
@@ -151,6 +173,49 @@ def config_cmd(ctx: click.Context, describe: bool) -> None:
     for a in course.assignments:
         check_notebook_points(course, a)
     click.echo(f"{course.root / 'course.yml'}: OK ({len(course.assignments)} assignments)")
+
+
+@cli.group("datasets")
+def datasets_group() -> None:
+    """List, download and check the data sets of datasets/manifest.yml (cache: $AUTOGRADER_DATA,
+    else ~/.cache/cnn-autograder)."""
+
+
+@datasets_group.command("list")
+def datasets_list() -> None:
+    """Every data set with its size, licence and where it is (or is not) available."""
+    from autograder import datasets as ds
+
+    click.echo(f"cache: {ds.cache_dir()}")
+    for d in ds.load_manifest().values():
+        found = [ds.find_file(d, f) for f in d.files]
+        state = "offline" if d.offline else ("available" if all(found) else
+                                             "missing" if not any(found) else "incomplete")
+        click.echo(f"{d.name:<14} {state:<11} {d.size:<22} {d.title}\n{'':<14} licence: {d.licence}")
+
+
+@datasets_group.command("fetch")
+@click.argument("name")
+def datasets_fetch(name: str) -> None:
+    """Download data set NAME into the cache (checksums verified; nothing kept if they do not match)."""
+    from autograder import datasets as ds
+
+    ds.fetch(name, echo=click.echo)
+
+
+@datasets_group.command("verify")
+@click.argument("name", required=False)
+def datasets_verify(name: str | None) -> None:
+    """Check the checksums of data set NAME (or of every data set present); exit 1 on a problem."""
+    from autograder import datasets as ds
+
+    statuses = ds.verify(name)
+    bad = [s for s in statuses if s.state == "corrupt" or (name and s.state == "missing")]
+    for s in statuses:
+        where = f" ({s.path})" if s.path else ""
+        click.echo(f"{s.dataset}/{s.file}: {s.state}{where}" + (f"\n    {s.message}" if s.message else ""))
+    if bad:
+        raise ds.DatasetError(f"{len(bad)} file(s) missing or corrupt; see above for what to do.")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,6 +27,7 @@ def main() -> None:
     parser.add_argument("--assignment", default="01_convolution")
     parser.add_argument("--copies", type=int, default=50)
     parser.add_argument("--runner", default="cpu")
+    parser.add_argument("--jobs", type=int, default=1, help="submissions graded at a time")
     args = parser.parse_args()
 
     course = load_course(REPO / "course.yml")
@@ -40,18 +41,20 @@ def main() -> None:
             nb.write_text(text)
         subs = find_submissions(assignment, [subs_dir])
         started = time.perf_counter()
-        summary = grade_batch(course, assignment, subs, Path(tmp) / "out", runner=args.runner, progress=False)
+        summary = grade_batch(course, assignment, subs, Path(tmp) / "out", runner=args.runner, progress=False,
+                              jobs=args.jobs)
         wall = time.perf_counter() - started
     scores = {float(str(r["score"])) for r in summary.rows}
     statuses = {str(r["status"]) for r in summary.rows}
     per_nb = [float(str(r["execution_time"])) for r in summary.rows]
     me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"assignment {assignment.id}, runner {args.runner}, {args.copies} copies of the solution")
+    print(f"assignment {assignment.id}, runner {args.runner}, {args.copies} copies of the solution, jobs {args.jobs}")
     print(f"statuses {sorted(statuses)}, scores {sorted(scores)} (max {assignment.max_score:g})")
     print(f"wall time {wall:.1f} s = {wall / args.copies:.2f} s per submission "
           f"(per-submission times: min {min(per_nb):.2f} s, max {max(per_nb):.2f} s; the first includes imports)")
-    print(f"peak memory: grader process {me:.0f} MiB, largest worker {kids:.0f} MiB")
+    print(f"peak memory: this process {me:.0f} MiB, largest child {kids:.0f} MiB "
+          "(children: workers, and with --jobs > 1 the grader processes)")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         shutil.copy(FIXTURES / f"{name}.ipynb", subs / f"{name.removeprefix('01_')}.ipynb")
     out = tmp / "out"
     proc = run_cli("--course", course_yml, "grade", "01_convolution", *sorted(subs.iterdir()), "--out", out,
-                   "--no-progress")
+                   "--jobs", "2", "--no-progress")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     results = {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/results.json")}
     return {"out": out, "results": results, "stdout": proc.stdout, "course_yml": course_yml, "subs": subs}
