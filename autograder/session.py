@@ -206,14 +206,6 @@ class SubmissionProxy:
     def __init__(self, session: NotebookSession) -> None:
         self._session = session
 
-    def run_extra(self, source: str) -> CellOutcome:
-        """Run a cell that is not part of the notebook (e.g. a released visible test); never replayed."""
-        self.start()
-        index = -(len(self.outcomes) + 1)
-        self._run_cell(index, source)
-        self.bad_cells.discard(index)
-        return self.outcomes.pop(index)
-
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         return self._session.call(name, *args, **kwargs)
 
