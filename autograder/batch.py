@@ -3,13 +3,20 @@
 Crash safety: a submission's ``results.json`` is written atomically and last, and records the
 sha256 of the notebook it graded. Re-running the same command skips submissions whose results are
 already there for the same file (so a batch killed with SIGKILL finishes where it stopped, none
-graded twice); ``force=True`` regrades everything. The CSV is rebuilt from the results at the end.
+graded twice); ``force=True`` regrades everything. A journal (``.grading-journal.jsonl``, append-only)
+records which submissions a ``--force`` batch has finished, so re-running an interrupted ``--force``
+command resumes it instead of regrading those again. Temporary files of writes cut short by a kill
+are removed. The CSV is rebuilt from the results at the end.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import multiprocessing
+import os
 import re
+import signal
 import sys
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -23,6 +30,9 @@ from autograder.config import Assignment, Course
 from autograder.errors import SubmissionError
 from autograder.grade import GradeResult, SubmissionInput, grade_submission, sha256_file
 from autograder.report import read_result, write_csv, write_result
+from autograder.sandbox import isolation
+
+JOURNAL = ".grading-journal.jsonl"
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.@-]+")
 
@@ -90,21 +100,28 @@ def grade_batch(
     """Grade ``subs`` into ``out_dir`` (``jobs`` submissions at a time, each in its own trusted grader
     process), skip those already graded for the same file unless ``force``, then write the CSV."""
     summary = BatchSummary(csv_path=out_dir / f"{assignment.id}-grades.csv")
+    for warning in isolation.enforce(course.sandbox.require):  # refuses if a required protection is missing
+        print(warning, file=sys.stderr)
     out_dir.mkdir(parents=True, exist_ok=True)
+    for tmp in [*out_dir.glob(".*.tmp"), *out_dir.glob("*/.*.tmp")]:  # writes cut short by a kill
+        tmp.unlink(missing_ok=True)
+    journal = _Journal(out_dir / JOURNAL, assignment, subs, runner, force)
     todo = []
     for sub in subs:
         previous = None if force else read_result(out_dir, sub.student)
-        if previous is not None and _same_job(previous, sub, assignment, runner):
+        if sub.student in journal.done or previous is not None and _same_job(previous, sub, assignment, runner):
             summary.skipped += 1
         else:
             todo.append(sub)
     bar = tqdm(total=len(todo), desc=f"grading {assignment.id}", unit="nb", disable=not progress, file=sys.stderr)
     for result in _grade_all(course, assignment, todo, runner, jobs):
         write_result(result, assignment, out_dir)
+        journal.record({"done": result.student})
         summary.graded_now += 1
         bar.set_postfix_str(result.student)
         bar.update()
     bar.close()
+    journal.record({"complete": True})
     for sub in subs:
         data = read_result(out_dir, sub.student) or {}
         row = {k: data.get(k, "") for k in ("student", "assignment", "status", "score", "max_score",
@@ -115,6 +132,53 @@ def grade_batch(
             summary.failures.append(f"{sub.student}: {data.get('status')} - {data.get('message', '')}")
     write_csv(summary.rows, summary.csv_path)
     return summary
+
+
+class _Journal:
+    """Append-only lines: a header naming the batch, ``{"done": student}`` per result, ``{"complete": true}``.
+
+    A ``--force`` batch whose header matches an unfinished journal (same assignment, runner and files)
+    resumes it: the students it already finished are not graded again.
+    """
+
+    def __init__(self, path: Path, assignment: Assignment, subs: list[SubmissionInput], runner: str,
+                 force: bool) -> None:
+        files = sorted((s.student, _digest(s.notebook)) for s in subs)
+        key = hashlib.sha256(json.dumps([assignment.id, runner, force, files]).encode()).hexdigest()
+        self.path = path
+        self.done: set[str] = set()
+        lines: list[dict[str, object]] = []
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            text = ""
+        for line in text.splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:  # a line torn by a kill
+                continue
+            if isinstance(entry, dict):
+                lines.append(entry)
+        if force and lines and lines[0].get("batch") == key and not any(x.get("complete") for x in lines):
+            self.done = {str(x["done"]) for x in lines if "done" in x}
+        else:
+            path.unlink(missing_ok=True)
+            self.record({"batch": key})
+
+    def record(self, entry: dict[str, object]) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, (json.dumps(entry) + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _digest(path: Path) -> str:
+    try:
+        return sha256_file(path)
+    except OSError:
+        return ""
 
 
 def _same_job(previous: dict[str, object], sub: SubmissionInput, assignment: Assignment, runner: str) -> bool:
@@ -137,7 +201,8 @@ def _grade_all(
         return
     pending = {sub.student: sub for sub in subs}
     try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
             futures = [pool.submit(_grade_one, course, assignment, sub, runner) for sub in subs]
             for future in as_completed(futures):
                 result = future.result()
@@ -146,6 +211,18 @@ def _grade_all(
     except BrokenProcessPool:  # a grader process died (not a worker: those are contained); finish in this one
         for sub in list(pending.values()):
             yield _grade_one(course, assignment, sub, runner)
+
+
+def _die_with_parent(parent: int) -> None:
+    """In a grader process of the pool: die (and its worker sandbox with it) if the batch is killed."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux
+        return
+    if os.getppid() != parent:  # the batch died before the line above
+        os._exit(1)
 
 
 def _grade_one(course: Course, assignment: Assignment, sub: SubmissionInput, runner: str) -> GradeResult:

@@ -206,7 +206,7 @@ def datasets_fetch(name: str) -> None:
 @datasets_group.command("verify")
 @click.argument("name", required=False)
 def datasets_verify(name: str | None) -> None:
-    """Check the checksums of data set NAME (or of every data set present); exit 1 on a problem."""
+    """Check the checksums of data set NAME (or of every data set present); non-zero exit on a problem."""
     from autograder import datasets as ds
 
     statuses = ds.verify(name)

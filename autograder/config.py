@@ -40,6 +40,10 @@ class Limits(_Strict):
         256, ge=16, description="Processes/threads the worker's user may run (RLIMIT_NPROC, when it has its own uid)."
     )
     max_file_mb: int = Field(256, ge=1, description="Largest file the worker may write (RLIMIT_FSIZE), in MiB.")
+    job_disk_mb: int = Field(
+        1024, ge=16, description="Size of the worker's job directory and /tmp together, in MiB (a tmpfs, in RAM, "
+        "when bubblewrap gives the worker its own filesystem view; see `autograder doctor`)."
+    )
 
 
 class LimitsOverride(_Strict):
@@ -53,6 +57,33 @@ class LimitsOverride(_Strict):
     max_notebook_mb: float | None = Field(None, gt=0)
     max_processes: int | None = Field(None, ge=16)
     max_file_mb: int | None = Field(None, ge=1)
+    job_disk_mb: int | None = Field(None, ge=16)
+
+
+PROTECTIONS: dict[str, str] = {
+    "unprivileged_uid": "the worker runs as an unprivileged uid (its own, when the grader is root)",
+    "network_namespace": "the worker has its own network namespace with loopback only",
+    "pid_namespace": "the worker has its own PID namespace (sees only its own processes)",
+    "filesystem_view": "the worker sees only system libraries, Python and its job directory (no repository, "
+    "hidden suites, solutions, output folder or other submissions)",
+    "disk_quota": "the worker's job directory and /tmp have a size limit (limits.job_disk_mb)",
+    "kill_all": "everything the worker started is killed before a result is written, even detached processes",
+}
+
+
+class Sandbox(_Strict):
+    """How strict to be about the worker's protections (`autograder doctor` shows which are active)."""
+
+    require: list[str] = Field(
+        default_factory=list,
+        description="Protections whose absence refuses to grade; any other missing one only warns. Names: "
+        + ", ".join(PROTECTIONS) + ".",
+    )
+
+    def model_post_init(self, __context: Any) -> None:
+        unknown = [r for r in self.require if r not in PROTECTIONS]
+        if unknown:
+            raise ValueError(f"unknown protection(s) {unknown}; known: {', '.join(PROTECTIONS)}")
 
 
 class Question(_Strict):
@@ -69,6 +100,31 @@ class Runner(_Strict):
     description: str = Field(description="What this profile trains on and where it runs.")
 
 
+class TrainingRecipe(_Strict):
+    """How the grader trains a student's architecture for one runner profile (it never reuses their weights)."""
+
+    description: str = Field("", description="What this profile trains on, and why (shown to instructors).")
+    dataset: str = Field(
+        description="Dataset the grader trains and evaluates on: a name from datasets/manifest.yml "
+        "('mnist', 'fashion_mnist', 'digits', 'dogs_vs_cats', 'shapes'); the student never sees its test split."
+    )
+    train_samples: int = Field(gt=0, description="Training images drawn (seeded) from the dataset's training split.")
+    test_samples: int = Field(gt=0, description="Held-out images the accuracy is measured on.")
+    epochs: int = Field(gt=0, description="Training epochs.")
+    batch_size: int = Field(32, gt=0, description="Training batch size.")
+    image_size: int | None = Field(
+        None, gt=0, description="Side in pixels of the square images the model is built for and trained on "
+        "(image-folder datasets; the student's builder is called with this input shape)."
+    )
+    min_accuracy: float = Field(
+        ge=0, le=1, description="Held-out accuracy the trained model must reach for the accuracy points."
+    )
+    seed: int = Field(0, description="Seed for sampling, weight initialisation and training (same score twice).")
+    time_limit_s: float = Field(
+        300, gt=0, description="Training stops after the epoch that passes this many seconds (trusted process)."
+    )
+
+
 class Assignment(_Strict):
     """One assignment: a solution notebook, its released copy and its hidden suite."""
 
@@ -79,6 +135,14 @@ class Assignment(_Strict):
     files: list[Path] = Field(default_factory=list, description="Extra files copied into the release folder.")
     questions: list[Question] = Field(min_length=1, description="Graded questions, in notebook order.")
     limits: LimitsOverride = Field(default_factory=lambda: LimitsOverride(), description="Overrides of course limits.")
+    run_training_cells: bool = Field(
+        False, description="Run the notebook's own training (keras Model.fit in notebook cells) at grading time; "
+        "when false, fit() in a cell only prints a note (calls from hidden tests always train)."
+    )
+    training: dict[str, TrainingRecipe] = Field(
+        default_factory=dict, description="Per runner profile (key: runner name), how the grader trains the "
+        "student's architecture for the accuracy tests."
+    )
 
     @property
     def max_score(self) -> float:
@@ -102,6 +166,7 @@ class Course(_Strict):
         description="Runner profiles selectable with --runner; 'cpu' must exist.",
     )
     assignments: list[Assignment] = Field(min_length=1, description="The assignments, in course order.")
+    sandbox: Sandbox = Field(default_factory=lambda: Sandbox(), description="Required worker protections.")
     # Not part of the file: where it was read from.
     root: Path = Field(Path("."), exclude=True, description="(set by the loader) folder holding course.yml")
 
@@ -176,6 +241,8 @@ def _check_course(path: Path, course: Course) -> None:
         for f in a.files:
             if not (course.root / f).is_file():
                 problems.append(f"{where}.files: {course.root / f} does not exist")
+        for runner in a.training.keys() - course.runners.keys():
+            problems.append(f"{where}.training: runner {runner!r} is not defined under runners")
     if problems:
         raise ConfigError(f"{path}:\n" + "\n".join(f"  - {p}" for p in problems))
 
@@ -227,6 +294,8 @@ def describe_schema() -> str:
             out.append(f"{prefix}{name}: {tname} (default: {default})\n    {field.description or ''}")
             if name == "limits" and model is Course:
                 walk(Limits, prefix + name + ".")
+            if name == "sandbox" and model is Course:
+                walk(Sandbox, prefix + name + ".")
         return None
 
     walk(Course, "")
@@ -236,4 +305,6 @@ def describe_schema() -> str:
     walk(Question, "    ")
     out.append("runners.<name> keys:")
     walk(Runner, "  ")
+    out.append("assignments[].training.<runner> keys:")
+    walk(TrainingRecipe, "    ")
     return "\n".join(out)

@@ -19,6 +19,8 @@ import nbformat
 
 from autograder.config import Assignment, Course, Limits
 from autograder.errors import ConfigError
+from autograder.models import trusted_extensions
+from autograder.sandbox import keras_ext
 from autograder.sandbox.process import WorkerSpec
 from autograder.session import (
     BudgetExhausted,
@@ -30,6 +32,8 @@ from autograder.session import (
 from autograder.suite import GradingContext, TestOutcome, run_suite
 
 STATUSES = ("graded", "ungradable", "timeout", "error")
+SKIP_TAG = "skip-grading"  # cells with this tag (pictures, demos) are not run at grading time
+KERAS_EXT = Path(keras_ext.__file__)
 
 
 class Ungradable(Exception):
@@ -111,10 +115,14 @@ def is_test_cell(cell: Any) -> bool:
 
 
 def select_cells(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
-    """The code cells to run at grading time: all but the visible test cells (graded by hidden tests)."""
+    """The code cells to run at grading time: all but the visible test cells (graded by hidden tests) and
+    cells tagged ``skip-grading`` (pictures and demos; a student who removes the tag only costs time)."""
     cells = []
     for index, cell in enumerate(nb.cells):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code" or is_test_cell(cell):
+            continue
+        tags = cell.get("metadata", {}).get("tags", [])
+        if isinstance(tags, list) and SKIP_TAG in tags:
             continue
         source = cell.get("source", "")
         if isinstance(source, list):
@@ -205,4 +213,7 @@ def worker_spec(course: Course, assignment: Assignment, runner: str = "cpu") -> 
     return WorkerSpec(
         limits=course.limits_for(assignment),
         files=[course.root / f for f in assignment.files],  # released with the notebook (e.g. workbooks)
+        extensions=[KERAS_EXT],  # Keras models and datasets as plain data; fit() skipped in cells
+        trusted_ext=trusted_extensions(),
+        cell_options={"skip_training": not assignment.run_training_cells},
     )

@@ -1,31 +1,34 @@
-"""Trusted-side plumbing for one untrusted worker process: start it limited, talk to it, kill it.
+"""Trusted-side plumbing for one untrusted worker process: start it contained, talk to it, kill it.
 
-This module runs no student code. It starts :mod:`autograder.sandbox.worker` in a fresh job
-directory with a cleared environment, stdin from /dev/null, resource limits and its own session,
-exchanges :mod:`autograder.wire` messages with it under deadlines, captures its output with a byte
-cap (head and tail kept) and, on close, kills everything it started and removes the job directory.
+This module runs no student code. It starts :mod:`autograder.sandbox.worker` the way
+:mod:`autograder.sandbox.isolation` found best on this machine (bubblewrap namespaces and a minimal
+filesystem view, else a plain child process), in a fresh job directory, with a cleared environment,
+stdin from /dev/null, resource limits and, when the grader is root, a dedicated uid. It exchanges
+:mod:`autograder.wire` messages with the worker under deadlines, captures its output with a byte cap
+(head and tail kept) and, on close, kills everything the worker started (PID-namespace teardown
+and/or every process of its uid) before it removes the job directory and returns.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import resource
-import shutil
+import select
 import signal
-import site
-import stat
 import subprocess
-import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from autograder import wire
 from autograder.config import Limits
+from autograder.errors import SandboxError
+from autograder.sandbox import isolation
+from autograder.sandbox.isolation import remove_tree
+
+__all__ = ["CappedOutput", "Worker", "WorkerDied", "WorkerSpec", "WorkerTimeout", "remove_tree"]
 
 WORKER_PY = Path(__file__).with_name("worker.py")
 WIRE_PY = Path(wire.__file__)
@@ -76,46 +79,6 @@ def _pump(stream: IO[bytes], sink: CappedOutput) -> None:
         pass
 
 
-def site_dirs() -> str:
-    """The grader's site-packages folders (third-party libraries only: not this package's source)."""
-    dirs = [d for d in site.getsitepackages() if Path(d).is_dir()]
-    return os.pathsep.join(dirs)
-
-
-def worker_environment(job_dir: Path) -> dict[str, str]:
-    """The worker's whole environment: nothing is inherited from the grader."""
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(job_dir),
-        "TMPDIR": str(job_dir / "tmp"),
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": str(job_dir / "tmp"),
-        "PYTHONHASHSEED": "0",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "KERAS_HOME": str(job_dir / ".keras"),
-    }
-
-
-def _limiter(limits: Limits) -> Callable[[], None]:
-    """Runs in the child between fork and exec: limits that the worker cannot raise again."""
-    memory = limits.memory_mb * 1024 * 1024
-    fsize = limits.max_file_mb * 1024 * 1024
-    cpu = int(limits.total_timeout_s * max(os.cpu_count() or 1, 1)) + 10
-
-    def apply() -> None:
-        os.umask(0o077)
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
-
-    return apply
-
-
 @dataclass
 class WorkerSpec:
     """What a worker needs: its limits, files to place in its job directory, value converters."""
@@ -133,31 +96,41 @@ class Worker:
     def __init__(self, spec: WorkerSpec) -> None:
         self.spec = spec
         self.output = CappedOutput(spec.limits.output_bytes)
-        self.job_dir = Path(tempfile.mkdtemp(prefix="ag-job-"))
-        (self.job_dir / "tmp").mkdir()
-        for f in spec.files:
-            shutil.copy2(f, self.job_dir / f.name)
+        self.closed = False
+        self.sandbox = isolation.probe()
+        bwrap = self.sandbox.mode == "bwrap"
+        self.lease = isolation.UidLease.take() if self.sandbox.drop_uid else None
+        uid = self.lease.uid if self.lease else None
+        self.job_dir = isolation.new_job_dir()  # the job directory itself (plain) or its host side (bwrap)
         req_r, self._req_w = os.pipe()
         self._rep_r, rep_w = os.pipe()
-        cmd = [sys.executable, "-I", "-S", "-u", str(WORKER_PY), f"{req_r},{rep_w}", site_dirs(),
-               str(WIRE_PY), *map(str, spec.extensions)]
-        self.proc = subprocess.Popen(
-            cmd,
-            cwd=self.job_dir,
-            env=worker_environment(self.job_dir),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            pass_fds=(req_r, rep_w),
-            preexec_fn=_limiter(spec.limits),
-            start_new_session=True,
-        )
-        os.close(req_r)
-        os.close(rep_w)
+        info_r, info_w = os.pipe() if bwrap else (-1, -1)
+        code = {"@worker": WORKER_PY, "@wire": WIRE_PY}
+        code.update({f"@ext{i}": Path(e) for i, e in enumerate(spec.extensions)})
+        as_uid = ["--as-uid", str(uid)] if bwrap and uid is not None else []
+        program = ["@worker", *as_uid, f"{req_r},{rep_w}", os.pathsep.join(isolation.site_dirs()), "@wire",
+                   *(f"@ext{i}" for i in range(len(spec.extensions)))]
+        child_fds = (req_r, rep_w, info_w) if bwrap else (req_r, rep_w)
+        self.child_pid = 0  # bwrap: the sandbox's PID 1; killing it tears its PID namespace down
+        try:
+            ln = isolation.launch(self.sandbox.mode, self.job_dir, program=program, code=code, files=spec.files,
+                                  limits=spec.limits, uid=None if bwrap else uid, info_fd=info_w if bwrap else None)
+            self.proc = subprocess.Popen(
+                ln.argv, cwd=ln.cwd, env=ln.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, pass_fds=child_fds, preexec_fn=ln.preexec, start_new_session=True,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            for fd in (*child_fds, self._req_w, self._rep_r, info_r):
+                _close(fd)
+            self._release()
+            raise SandboxError(f"Could not start a worker ({self.sandbox.mode} mode): {exc}") from None
+        for fd in child_fds:
+            _close(fd)
         assert self.proc.stdout is not None
         self._pump = threading.Thread(target=_pump, args=(self.proc.stdout, self.output), daemon=True)
         self._pump.start()
-        self.closed = False
+        if bwrap:
+            self.child_pid = _read_child_pid(info_r, time.monotonic() + 30)
 
     def __enter__(self) -> Worker:
         return self
@@ -177,47 +150,92 @@ class Worker:
             self.close()
             raise WorkerTimeout(f"no answer within {timeout:.0f} s") from None
         except (EOFError, BrokenPipeError):
+            reason = self._death_reason()
             self.close()
-            raise WorkerDied(self._death_reason()) from None
+            raise WorkerDied(reason) from None
 
-    def _death_reason(self) -> str:
-        code = self.proc.poll()
+    def _death_reason(self, grace: float = 2.0) -> str:
+        try:  # the channel closes a moment before the process (and bwrap after it) is gone
+            code: int | None = self.proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            code = None
         if code is None:
             return "the worker closed its channel"
+        if self.sandbox.mode == "bwrap" and code > 128:  # bwrap reports a signal as 128 + its number
+            code = -(code - 128)
         if code < 0:
-            name = signal.Signals(-code).name
-            hint = " (CPU time limit)" if name == "SIGXCPU" else ""
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            hint = {"SIGXCPU": " (CPU time limit)", "SIGXFSZ": " (file size limit)"}.get(name, "")
             return f"the worker was killed by {name}{hint}"
         return f"the worker exited with status {code}"
 
     def close(self) -> None:
-        """Kill the worker and everything in its session, then remove the job directory."""
+        """Kill the worker and everything it started, then remove the job directory."""
         if self.closed:
             return
         self.closed = True
+        if self.child_pid and self.proc.poll() is None:
+            try:  # the sandbox's PID 1: the kernel kills every process of its namespace
+                os.kill(self.child_pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        self.proc.wait()
+        self.proc.wait()  # bwrap waits for its PID 1, which waits for its whole namespace
+        if self.lease is not None:  # whatever still runs as the worker's uid, however it detached
+            isolation.kill_uid(self.lease.uid)
+        elif self.sandbox.mode != "bwrap":  # best effort: the worker's session
+            for pid in isolation.live_pids(lambda st: st.get("NSsid", "").split()[-1:] == [str(self.proc.pid)]):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
         self._pump.join(timeout=5)
+        if self.proc.stdout is not None and not self._pump.is_alive():  # (an escaped process may hold it)
+            self.proc.stdout.close()
         for fd in (self._req_w, self._rep_r):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+            _close(fd)
+        self._release()
+
+    def _release(self) -> None:
+        if self.lease is not None:
+            isolation.kill_uid(self.lease.uid)
+            if self.sandbox.mode != "bwrap":
+                isolation.remove_files_of_uid(self.lease.uid)
+            self.lease.release()
+            self.lease = None
         remove_tree(self.job_dir)
 
 
-def remove_tree(path: Path) -> None:
-    """Remove a job directory even if the student chmod-ed parts of it read-only."""
-
-    def onerror(func: Callable[..., Any], p: str, _exc: Any) -> None:
+def _close(fd: int) -> None:
+    if fd >= 0:
         try:
-            os.chmod(os.path.dirname(p), stat.S_IRWXU)
-            os.chmod(p, stat.S_IRWXU)
-            func(p)
+            os.close(fd)
         except OSError:
             pass
 
-    shutil.rmtree(path, onerror=onerror)  # noqa: B904 - onexc needs 3.12
+
+def _read_child_pid(fd: int, deadline: float) -> int:
+    """bwrap's --info-fd JSON: {"child-pid": N}. 0 if bwrap failed before writing it."""
+    data = b""
+    try:
+        while not data.rstrip().endswith(b"}"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                break
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(fd)
+    try:
+        pid = json.loads(data).get("child-pid", 0)
+    except (ValueError, AttributeError):
+        return 0
+    return pid if isinstance(pid, int) and pid > 0 else 0

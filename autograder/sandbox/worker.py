@@ -1,11 +1,15 @@
 """The untrusted worker: runs a student's notebook cells and answers calls into its functions.
 
 Started by :mod:`autograder.sandbox.process` as
-``python -I -S -u worker.py REQ_FD,REPLY_FD SITE_DIRS WIRE_PY [EXT_PY ...]``
-where SITE_DIRS is the grader's site-packages folders joined with os.pathsep.
-in an empty job directory, with a cleared environment, stdin from /dev/null and resource limits.
-It cannot import the ``autograder`` package (``-I -S``: no PYTHONPATH, no current directory, no
-.pth files); it loads the wire format and any value converters from the file paths it is given.
+``python -I -S -u worker.py [--as-uid UID] REQ_FD,REPLY_FD SITE_DIRS WIRE_PY [EXT_PY ...]``
+where SITE_DIRS is the grader's site-packages folders joined with os.pathsep,
+in an empty job directory, with a cleared environment, stdin from /dev/null and resource limits
+(inside bubblewrap where the machine allows, see :mod:`autograder.sandbox.isolation`).
+With ``--as-uid`` (a privileged sandbox started by root) it first switches to that uid, which also
+drops every capability, and closes every file descriptor it was not given: all before it reads a
+request. It cannot import the ``autograder`` package (``-I -S``: no PYTHONPATH, no current
+directory, no .pth files); it loads the wire format and any value converters from the file paths
+it is given.
 
 Requests arrive on REQ_FD and answers leave on REPLY_FD, as :mod:`autograder.wire` messages:
 
@@ -39,14 +43,42 @@ def _error(exc: BaseException) -> dict[str, str]:
     return {"type": type(exc).__name__, "message": str(exc)[:2000]}
 
 
+def _drop_privileges(uid: int) -> None:
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)  # from root to another uid: the kernel clears every capability
+    if os.getuid() != uid or os.geteuid() != uid or os.getgid() != uid:
+        raise SystemExit("could not switch to the worker uid")
+
+
+def _close_other_fds(a: int, b: int) -> None:
+    lo, hi = sorted((a, b))
+    os.closerange(3, lo)
+    os.closerange(lo + 1, hi)
+    os.closerange(hi + 1, 65536)
+
+
 def main(argv: list[str]) -> int:
+    if argv[1] == "--as-uid":
+        _drop_privileges(int(argv[2]))
+        argv = argv[:1] + argv[3:]
+    request_fd, reply_fd = (int(x) for x in argv[1].split(","))
+    _close_other_fds(request_fd, reply_fd)
+    for fd in (request_fd, reply_fd):
+        os.set_inheritable(fd, False)  # programs the student starts do not get the channel
+    worker_pid = os.getpid()
+    # A child the student forks must not answer requests: it loses the channel, and leaves if it
+    # ever gets back to the loop below.
+    def lose_channel() -> None:
+        for fd in (request_fd, reply_fd):
+            os.closerange(fd, fd + 1)  # closes without raising
+
+    os.register_at_fork(after_in_child=lose_channel)
     # -S skipped site: add the grader's site-packages folders, without processing .pth files
     # (an editable install of the autograder is such a .pth file: it stays out of reach).
     for path in argv[2].split(os.pathsep):
         if path and path not in sys.path:
             sys.path.append(path)
-    sys.path.insert(0, "")  # the job directory, as in a notebook
-    request_fd, reply_fd = (int(x) for x in argv[1].split(","))
     wire = _load(argv[3], "_autograder_wire")
     ext = wire.Extensions()
     wrappers = []
@@ -63,6 +95,7 @@ def main(argv: list[str]) -> int:
     config.HistoryManager.enabled = False
     config.InteractiveShell.colors = "nocolor"
     shell = InteractiveShell.instance(config=config)
+    sys.path.insert(0, "")  # the job directory, as in a notebook (only now: the worker's own imports are done)
 
     while True:
         try:
@@ -83,6 +116,8 @@ def main(argv: list[str]) -> int:
             reply = _call(shell.user_ns, request)
         else:
             reply = {"ok": False, "error": {"type": "ProtocolError", "message": f"unknown op {op!r}"}}
+        if os.getpid() != worker_pid:  # a forked child came back from the student's code
+            os._exit(0)
         try:
             wire.write_message(reply_fd, reply, ext)
         except wire.WireError as exc:

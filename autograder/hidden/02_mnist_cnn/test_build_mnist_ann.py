@@ -1,0 +1,49 @@
+"""Hidden tests for question build_mnist_ann: Flatten -> Dense(512, relu) -> Dense(10, softmax)."""
+
+from __future__ import annotations
+
+from autograder import models
+from autograder.testing import Fail, question
+
+ANN = [
+    models.ExpectedLayer("Flatten", (None, 784), 0),
+    models.ExpectedLayer("Dense", (None, 512), 401920, {"units": 512, "activation": "relu"}),
+    models.ExpectedLayer("Dense", (None, 10), 5130, {"units": 10, "activation": "softmax"}),
+]
+
+
+def _summary(submission) -> dict:
+    spec = submission.build_mnist_ann()
+    if not isinstance(spec, models.ModelSpec):
+        raise Fail(f"build_mnist_ann() should return a keras.Model, got {type(spec).__name__}.")
+    try:
+        return models.summary(spec)
+    except models.ArchitectureError as exc:
+        raise Fail(f"build_mnist_ann(): {exc}") from None
+
+
+def _expect_none(problems: list[str]) -> None:
+    if problems:
+        raise Fail(" ".join(problems))
+
+
+@question("build_mnist_ann", weight=1, worked_example=True)
+def test_layers_and_shapes(submission):
+    """build_mnist_ann is Flatten -> Dense -> Dense on (28, 28, 1) images with outputs 784, 512, 10."""
+    info = _summary(submission)
+    _expect_none(models.layer_type_problems(info, ANN))
+    _expect_none(models.output_shape_problems(info, ANN, (None, 28, 28, 1)))
+
+
+@question("build_mnist_ann", weight=1, worked_example=True)
+def test_407050_parameters(submission):
+    """build_mnist_ann has 407,050 parameters: 784 x 512 + 512 and 512 x 10 + 10."""
+    _expect_none(models.param_count_problems(_summary(submission), ANN))
+
+
+@question("build_mnist_ann", weight=1)
+def test_activations_and_compile_settings(submission):
+    """build_mnist_ann uses relu then softmax, compiled with rmsprop, categorical_crossentropy, accuracy."""
+    info = _summary(submission)
+    _expect_none(models.layer_setting_problems(info, ANN) + models.compile_problems(
+        info["compile"], optimizer="RMSprop", loss="categorical_crossentropy", metrics=["accuracy"]))

@@ -1,0 +1,54 @@
+"""Hidden tests for question prepare_mnist: channel axis, float32 in [0, 1], one-hot labels."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.testing import Fail, expect, expect_array, question
+
+
+def _batch(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+    x[0, 0, 0], x[-1, -1, -1] = 0, 255  # both ends of the range occur
+    return x, rng.integers(0, 10, size=n).astype(np.uint8)
+
+
+def _prepare(submission, x, y):
+    value = submission.prepare_mnist(x, y)
+    if not (isinstance(value, tuple) and len(value) == 2):
+        raise Fail(f"prepare_mnist should return a tuple (x, y), got {type(value).__name__}.")
+    return value
+
+
+@question("prepare_mnist", weight=1.0)
+def test_images_get_a_channel_axis_and_values_in_0_1(submission):
+    """prepare_mnist turns (N, 28, 28) uint8 images into (N, 28, 28, 1) float32 values pixel / 255."""
+    x, y = _batch(20240601, 13)
+    x_ready, _ = _prepare(submission, x, y)
+    x_ready = expect_array(x_ready, shape=(13, 28, 28, 1), kinds="f", what="the prepared images")
+    expect(x_ready.dtype == np.float32, f"The prepared images should be float32, got {x_ready.dtype}.")
+    expect(np.allclose(x_ready[..., 0], x / 255.0, atol=1e-6),
+           "The prepared pixels should be the original bytes divided by 255 (0 -> 0.0, 255 -> 1.0), in the "
+           "same order.")
+
+
+@question("prepare_mnist", weight=1.0)
+def test_labels_become_one_hot(submission):
+    """prepare_mnist turns labels 0-9 into float32 one-hot rows of 10."""
+    x, y = _batch(20240602, 17)
+    _, y_ready = _prepare(submission, x, y)
+    y_ready = expect_array(y_ready, shape=(17, 10), kinds="f", what="the prepared labels")
+    expect(y_ready.dtype == np.float32, f"The prepared labels should be float32, got {y_ready.dtype}.")
+    expect(np.array_equal(y_ready, np.eye(10)[y]),
+           "Each prepared label should be one-hot: a 1.0 at the label's index and 0.0 everywhere else.")
+
+
+@question("prepare_mnist", weight=0.5)
+def test_single_image_and_integer_label_types(submission):
+    """prepare_mnist works for one image and for int64 labels (as returned by other loaders)."""
+    x, y = _batch(20240603, 1)
+    x_ready, y_ready = _prepare(submission, x, y.astype(np.int64))
+    expect_array(x_ready, shape=(1, 28, 28, 1), kinds="f", what="the prepared image (N = 1)")
+    expect_array(y_ready, shape=(1, 10), kinds="f", what="the prepared label (N = 1)")
+    expect(y_ready[0].argmax() == y[0] and y_ready.sum() == 1.0, "A single int64 label is not one-hot encoded.")

@@ -1,0 +1,59 @@
+"""Hidden tests for question build_conv_base: VGG16 without its top, exactly the lecture's table.
+
+Graded with ``weights=None`` (no ImageNet download at grading time); the architecture, output shapes and
+parameter counts do not depend on the weights.
+"""
+
+from __future__ import annotations
+
+from autograder.models import layer_differences
+from autograder.testing import expect, question
+
+
+def _check_layers(kit, info, size: int) -> None:
+    layers = kit.leaf_layers(info["layers"])
+    kinds = [layer["class_name"] for layer in layers]
+    want_kinds = [kind for _, kind, _, _ in kit.table]
+    problems = layer_differences(kinds, want_kinds)
+    expect(not problems, "The layers differ from the lecture's VGG16 without its top: " + "; ".join(problems[:3])
+           + ". Use keras.applications.VGG16(include_top=False, ...).")
+    names = [layer["name"] for layer in layers]
+    expect(names == [name for name, _, _, _ in kit.table],
+           f"The layers are not named as in the lecture's table (block1_conv1 ... block5_pool); got {names[:3]}...")
+    for layer, (name, _, _, params), shape in zip(layers, kit.table, kit.output_shapes(size), strict=True):
+        expect(layer["params"] == params, f"{name} has {layer['params']:,} parameters; the lecture's table says "
+               f"{params:,}.")
+        expect(tuple(layer["output_shape"]) == shape,
+               f"For {size}×{size}×3 images, {name} outputs {tuple(layer['output_shape'])}, expected {shape}.")
+    expect(info["total_params"] == kit.vgg16_params,
+           f"The base has {info['total_params']:,} parameters; VGG16 without its top has {kit.vgg16_params:,}.")
+
+
+@question("build_conv_base", weight=2, worked_example=True)
+def test_lecture_vgg16_table(submission, kit):
+    """build_conv_base(weights=None) has the lecture's 18 layers, output shapes and 14,714,688 parameters."""
+    spec, info = kit.model(submission.build_conv_base(weights=None), "build_conv_base")
+    expect(info["input_shape"] == (None, 150, 150, 3),
+           f"build_conv_base(weights=None) takes inputs of shape {info['input_shape']}; the default input_shape "
+           "is (150, 150, 3).")
+    _check_layers(kit, info, 150)
+
+
+@question("build_conv_base", weight=1)
+def test_other_input_shape(submission, kit):
+    """build_conv_base(weights=None, input_shape=(64, 64, 3)) builds the same 18 layers for 64x64 images."""
+    spec, info = kit.model(submission.build_conv_base(weights=None, input_shape=(64, 64, 3)), "build_conv_base")
+    expect(info["input_shape"] == (None, 64, 64, 3),
+           f"With input_shape=(64, 64, 3) the base takes inputs of shape {info['input_shape']}; pass input_shape "
+           "on to VGG16.")
+    _check_layers(kit, info, 64)
+
+
+@question("build_conv_base", weight=0.5)
+def test_every_weight_is_trainable_as_built(submission, kit):
+    """build_conv_base returns VGG16 as Keras builds it: freezing is build_transfer_model's job."""
+    spec, info = kit.model(submission.build_conv_base(weights=None, input_shape=(32, 32, 3)), "build_conv_base")
+    frozen = info["non_trainable_params"]
+    expect(frozen == 0, f"{frozen:,} of the base's parameters are frozen already. build_conv_base should return the "
+           "base as VGG16 builds it (the lecture's table: Trainable params 14,714,688); build_transfer_model "
+           "freezes it.")

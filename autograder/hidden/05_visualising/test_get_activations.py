@@ -1,0 +1,58 @@
+"""Hidden tests for question get_activations: layer name -> activation maps of one image (batch removed).
+
+References are the trusted model's own layer outputs for the same image, computed here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from autograder.testing import Fail, expect, expect_array, question
+
+
+def _check(kit, got: Any, model: Any, image: np.ndarray, names: list[str], what: str) -> None:
+    if not isinstance(got, dict):
+        raise Fail(f"{what}: get_activations should return a dict (layer name -> maps), got {type(got).__name__}.")
+    expect(set(got) == set(names), f"{what}: the keys are {sorted(map(str, got))}; expected {sorted(names)}.")
+    want = kit.maps(model, image, names)
+    for name in names:
+        shape = want[name].shape
+        value = got[name]
+        if isinstance(value, np.ndarray) and value.shape == (1, *shape):
+            raise Fail(f"{what}: {name} has shape {value.shape}; expected {shape}: remove the batch dimension "
+                       "(take [0] of the model's output).")
+        maps = expect_array(value, shape=shape, kinds="f", what=f"{what}: the maps of {name}")
+        scale = float(np.abs(want[name]).max()) or 1.0
+        if not np.allclose(maps, want[name], rtol=1e-4, atol=1e-5 * scale):
+            raise Fail(f"{what}: the maps of {name} differ from that layer's output for this image.")
+
+
+@question("get_activations", weight=1.5, worked_example=True)
+def test_lecture_cnn(submission, kit):
+    """get_activations(lecture's CNN, one 150x150 image) gives its 8 maps, (148, 148, 32) to (7, 7, 128)."""
+    model = kit.lecture_cnn()
+    image = np.random.default_rng(5060).random((150, 150, 3), dtype=np.float32)
+    names = [n for n, _ in kit.lecture_maps]
+    got = submission.get_activations(model, image)
+    _check(kit, got, model, image, names, "The lecture's cats-vs-dogs CNN")
+    expect(list(got) == names, f"The keys should be in the order of the model's layers: {', '.join(names)}.")
+
+
+@question("get_activations", weight=0.75)
+def test_layer_names_and_a_float64_image(submission, kit):
+    """get_activations(model, image, layer_names=['c2', 'avg']) gives only those layers; any float image works."""
+    model = kit.small_functional()
+    image = np.random.default_rng(5061).random((24, 24, 3))  # float64
+    got = submission.get_activations(model, image, layer_names=["c2", "avg"])
+    _check(kit, got, model, image, ["c2", "avg"], "layer_names=['c2', 'avg'] on a float64 image")
+
+
+@question("get_activations", weight=0.75)
+def test_all_maps_of_a_functional_model(submission, kit):
+    """get_activations on a functional model gives its Conv2D and pooling layers, not Flatten or Dense."""
+    model = kit.small_functional()
+    image = np.random.default_rng(5062).random((24, 24, 3), dtype=np.float32)
+    _check(kit, submission.get_activations(model, image), model, image, list(kit.small_maps),
+           "A functional model (Conv2D, AveragePooling2D, Conv2D, MaxPooling2D, Flatten, Dense)")

@@ -1,0 +1,520 @@
+"""What this machine lets the grader do to contain a worker, found out once, and the command that does it.
+
+A worker is started in one of two ways, chosen by :func:`probe` (which actually starts a tiny sandbox):
+
+- **bwrap** (bubblewrap, Debian package ``bubblewrap``): new network (loopback only), PID, IPC, UTS and,
+  where possible, cgroup namespaces, and a filesystem of only what the worker needs: ``/usr`` (system
+  libraries), the Python installation and site-packages folders (read-only), the worker's own files at
+  ``/opt/ag`` and a size-limited tmpfs job directory at ``/job`` (with ``/tmp`` inside it). The repository
+  (hidden suites, solutions, held-out data), the output folder and other submissions do not exist there.
+  When the grader is root, bwrap runs privileged and the worker switches to its dedicated uid first thing,
+  before it reads any request; otherwise bwrap makes a user namespace.
+- **plain**: a child process with the same resource limits in a fresh job directory on disk, switched to
+  its dedicated uid in ``preexec`` when the grader is root and the interpreter is readable by that uid.
+
+Every worker uid comes from :data:`WORKER_UIDS` and is leased (an abstract unix socket named after it is
+bound) for the worker's lifetime, so "kill every process of that uid" kills exactly that worker's
+processes, however they detached themselves, even with several graders on one machine; a uid's leftovers
+(from a grader killed with SIGKILL) are killed when the uid is leased again.
+
+``autograder doctor`` prints :func:`protections`; course.yml's ``sandbox.require`` names the ones whose
+absence refuses to grade (:func:`enforce`). ``AUTOGRADER_SANDBOX=plain`` in the grader's environment
+skips bubblewrap (to test the fallback).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import resource
+import shutil
+import signal
+import site
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autograder.config import PROTECTIONS, Limits
+from autograder.errors import SandboxError
+
+WORKER_UIDS = range(990_000, 990_512)  # dedicated, unnamed uids; one per live worker
+JOB_IN_SANDBOX = "/job"
+CODE_IN_SANDBOX = "/opt/ag"
+JOB_PREFIX = "ag-job-"
+REPO = Path(__file__).resolve().parent.parent.parent
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives", "fonts", "mime.types")
+
+
+# --- what the probe found -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Probe:
+    """The protections a worker gets on this machine, as observed from inside a probe sandbox."""
+
+    mode: str  # "bwrap" | "plain"
+    bwrap: str  # path of bwrap ("" if not installed)
+    bwrap_problem: str  # why bwrap is not used ("" if it is)
+    root: bool  # the grader runs as root
+    drop_uid: bool  # workers switch to a dedicated uid from WORKER_UIDS
+    uid_problem: str
+    net: bool
+    pid: bool
+    fs: bool
+    quota: bool
+    kill_all: bool
+    details: dict[str, str] = field(default_factory=dict)
+
+    def active(self) -> dict[str, tuple[bool, str]]:
+        """protection name -> (active, how or why not)."""
+        sandbox = "bubblewrap" if self.mode == "bwrap" else ""
+        no_bwrap = f"needs bubblewrap ({self.bwrap_problem})"
+        if self.drop_uid:
+            uid_how = f"dedicated uid {WORKER_UIDS.start}-{WORKER_UIDS.stop - 1} per worker, RLIMIT_NPROC on it"
+        elif not self.root:
+            uid_how = f"runs as the grader's own uid {os.getuid()} ({self.uid_problem})"
+        else:
+            uid_how = self.uid_problem
+        if self.mode == "bwrap":
+            kill_how = "PID-namespace teardown" + (", then a sweep of the worker's uid" if self.drop_uid else "")
+        elif self.drop_uid:
+            kill_how = "SIGKILL to every process of the worker's dedicated uid"
+        else:
+            kill_how = "process group and session only: a process that calls setsid() again can escape"
+        rows = {
+            "unprivileged_uid": (self.drop_uid or not self.root, uid_how),
+            "network_namespace": (self.net, f"{sandbox}: loopback only" if self.net else no_bwrap),
+            "pid_namespace": (self.pid, f"{sandbox}: sees only its own processes" if self.pid else no_bwrap),
+            "filesystem_view": (
+                self.fs,
+                f"{sandbox}: /usr, Python, site-packages read-only; tmpfs {JOB_IN_SANDBOX}; no repository, "
+                "output or other submissions" if self.fs else self.details.get("fs", no_bwrap),
+            ),
+            "disk_quota": (self.quota, f"{sandbox}: job directory and /tmp are one size-limited tmpfs "
+                           "(limits.job_disk_mb)" if self.quota else
+                           "only RLIMIT_FSIZE per file: " + no_bwrap),
+            "kill_all": (self.kill_all, kill_how),
+        }
+        assert rows.keys() == PROTECTIONS.keys()
+        return rows
+
+    def missing(self) -> list[str]:
+        return [name for name, (ok, _) in self.active().items() if not ok]
+
+
+ALWAYS = {
+    "fresh_job_directory": "a new directory per worker process, removed when it ends",
+    "cleared_environment": "only PATH, HOME, TMPDIR, locale and library settings; stdin from /dev/null",
+    "resource_limits": "RLIMIT_CPU, RLIMIT_DATA (limits.memory_mb), RLIMIT_FSIZE, RLIMIT_NOFILE, no core dumps",
+    "wall_clock_limits": "per cell, per call and per submission; a late worker is killed",
+    "output_cap": "stdout/stderr kept up to limits.output_bytes (head and tail)",
+    "plain_data_only": "values cross as JSON and .npy without pickle, with size caps; the worker cannot "
+    "import the autograder package (-I -S, explicit site-packages, no .pth files)",
+}
+
+
+def protections() -> list[tuple[str, bool, str]]:
+    """Every protection with whether it is active here and how: the table ``autograder doctor`` prints."""
+    p = probe()
+    rows = [(name, True, how) for name, how in ALWAYS.items()]
+    rows += [(name, ok, how) for name, (ok, how) in p.active().items()]
+    return rows
+
+
+def enforce(required: list[str]) -> list[str]:
+    """Refuse (SandboxError) if a required protection is missing; return warnings for the others missing."""
+    p = probe()
+    missing = p.missing()
+    refused = [name for name in required if name in missing]
+    if refused:
+        why = "\n".join(f"  - {name}: {p.active()[name][1]}" for name in refused)
+        raise SandboxError(
+            "course.yml (sandbox.require) needs protections this machine does not give the worker:\n"
+            f"{why}\nRun `autograder doctor` for the full picture (install bubblewrap; run where user and "
+            "network namespaces are allowed)."
+        )
+    return [f"warning: worker protection '{name}' is not active ({p.active()[name][1]}); "
+            f"add it to sandbox.require in course.yml to refuse grading without it" for name in missing]
+
+
+# --- uids ----------------------------------------------------------------------------------------
+class UidLease:
+    """A dedicated worker uid, held while a worker runs. :meth:`release` kills whatever still runs as it."""
+
+    def __init__(self, uid: int, holder: socket.socket) -> None:
+        self.uid = uid
+        self._holder = holder
+
+    @classmethod
+    def take(cls) -> UidLease:
+        start = os.getpid() % len(WORKER_UIDS)
+        for i in range(len(WORKER_UIDS)):
+            uid = WORKER_UIDS[(start + i) % len(WORKER_UIDS)]
+            holder = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                holder.bind(f"\0autograder-worker-uid-{uid}")
+            except OSError:
+                holder.close()
+                continue
+            kill_uid(uid)  # leftovers of a grader that was killed before it could clean up
+            return cls(uid, holder)
+        raise SandboxError(f"All {len(WORKER_UIDS)} worker uids are in use.")
+
+    def release(self) -> None:
+        kill_uid(self.uid)
+        self._holder.close()
+
+
+def _proc_status(pid: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                out[key] = value.strip()
+    except OSError:
+        pass
+    return out
+
+
+def live_pids(match: Callable[[dict[str, str]], bool]) -> list[int]:
+    """Processes (not zombies) whose /proc/PID/status fields satisfy ``match``."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            st = _proc_status(entry)
+            if st and not st.get("State", "").startswith(("Z", "X")) and match(st):
+                pids.append(int(entry))
+    return pids
+
+
+def pids_of_uid(uid: int) -> list[int]:
+    return live_pids(lambda st: str(uid) in st.get("Uid", "").split())
+
+
+def kill_uid(uid: int, timeout: float = 10.0) -> bool:
+    """SIGKILL every process running as ``uid`` until none is left; False if some survived ``timeout``."""
+    if os.getuid() == uid:
+        raise SandboxError("refusing to kill the grader's own uid")
+    deadline = time.monotonic() + timeout
+    while pids := pids_of_uid(uid):
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def remove_files_of_uid(uid: int, places: tuple[str, ...] = ("/tmp", "/var/tmp", "/dev/shm")) -> None:
+    """Without a filesystem view a worker can leave files in world-writable places: remove them."""
+    for place in places:
+        try:
+            entries = list(os.scandir(place))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.stat(follow_symlinks=False).st_uid != uid:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    remove_tree(Path(entry.path))
+                else:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
+
+
+# --- job directories -----------------------------------------------------------------------------
+def new_job_dir() -> Path:
+    """A fresh host directory for one worker, named after this grader's pid (see :func:`remove_stale_jobs`)."""
+    remove_stale_jobs()
+    return Path(tempfile.mkdtemp(prefix=f"{JOB_PREFIX}{os.getpid()}-"))
+
+
+@functools.cache
+def remove_stale_jobs() -> None:
+    """Once per grader: remove job directories left by graders that were killed (their pid is gone)."""
+    root = Path(tempfile.gettempdir())
+    for path in root.glob(f"{JOB_PREFIX}*-*"):
+        owner = path.name[len(JOB_PREFIX):].split("-", 1)[0]
+        if owner.isdigit() and int(owner) != os.getpid() and not Path(f"/proc/{owner}").exists():
+            try:
+                if path.lstat().st_uid == os.getuid() and stat.S_ISDIR(path.lstat().st_mode):
+                    remove_tree(path)
+            except OSError:
+                pass
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a directory even if the student chmod-ed parts of it read-only."""
+
+    def onerror(func: Callable[..., Any], p: str, _exc: Any) -> None:
+        try:
+            os.chmod(os.path.dirname(p), stat.S_IRWXU)
+            os.chmod(p, stat.S_IRWXU)
+            func(p)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=onerror)  # noqa: B904 - onexc needs 3.12
+
+
+# --- the command ---------------------------------------------------------------------------------
+def python_executable() -> str:
+    """The real interpreter (not the venv's symlink): the worker adds site-packages itself."""
+    return os.path.realpath(sys.executable)
+
+
+def site_dirs() -> list[str]:
+    """The grader's site-packages folders (third-party libraries only: not this package's source)."""
+    return [d for d in site.getsitepackages() if Path(d).is_dir()]
+
+
+def environment(home: str) -> dict[str, str]:
+    """The worker's whole environment: nothing is inherited from the grader."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "TMPDIR": f"{home}/tmp",
+        "USER": "student",
+        "LOGNAME": "student",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": f"{home}/tmp",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "KERAS_HOME": f"{home}/.keras",
+    }
+
+
+def _user_tasks(uid: int) -> int:
+    return sum(int(st.get("Threads", "1") or 1) for st in map(_proc_status, _uid_pids(uid)))
+
+
+def _uid_pids(uid: int) -> Iterator[str]:
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and str(uid) in _proc_status(entry).get("Uid", "").split()[:1]:
+            yield entry
+
+
+def limiter(limits: Limits, uid: int | None) -> Callable[[], None]:
+    """Runs in the child between fork and exec: limits the worker cannot raise, then (plain mode) its uid."""
+    memory = limits.memory_mb * 1024 * 1024
+    fsize = limits.max_file_mb * 1024 * 1024
+    cpu = int(limits.total_timeout_s * max(os.cpu_count() or 1, 1)) + 10
+    # RLIMIT_NPROC counts every process of the real uid: exact for a dedicated uid, else on top of ours.
+    nproc = limits.max_processes if uid is not None or os.getuid() == 0 else (
+        limits.max_processes + _user_tasks(os.getuid()))
+
+    def apply() -> None:
+        os.umask(0o077)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+        if uid is not None:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+
+    return apply
+
+
+def _dirs_for(path: str) -> list[str]:
+    """``--dir`` arguments that create every ancestor of ``path`` world-traversable (bwrap makes them 0700)."""
+    args: list[str] = []
+    parts = Path(path).parts
+    for i in range(2, len(parts)):
+        args += ["--perms", "0755", "--dir", str(Path(*parts[:i]))]
+    return args
+
+
+def _covered(path: str, roots: list[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+@dataclass
+class Launch:
+    """How to start one sandboxed program: pass these to :class:`subprocess.Popen`."""
+
+    argv: list[str]
+    cwd: str
+    env: dict[str, str]
+    preexec: Callable[[], None]
+
+
+def launch(
+    mode: str,
+    host_dir: Path,
+    *,
+    program: list[str],
+    code: dict[str, Path],
+    files: list[Path],
+    limits: Limits,
+    uid: int | None,
+    info_fd: int | None = None,
+) -> Launch:
+    """Build the command for ``program`` (argv whose items may be keys of ``code``: files the program loads).
+
+    ``host_dir`` is the worker's host directory (fresh, removed by the caller). In plain mode it is the
+    job directory (``files`` are copied in, owned by ``uid``); in bwrap mode it only holds the made-up
+    /etc/passwd, and the job directory is a tmpfs of ``limits.job_disk_mb`` MiB with ``files`` bound in.
+    """
+    python = python_executable()
+    if mode != "bwrap":
+        (host_dir / "tmp").mkdir()
+        for f in files:
+            shutil.copy2(f, host_dir / f.name)
+        if uid is not None:
+            for p in [host_dir, *host_dir.rglob("*")]:
+                os.chown(p, uid, uid, follow_symlinks=False)
+        argv = [python, "-I", "-S", "-u", *(str(code[a]) if a in code else a for a in program)]
+        return Launch(argv, str(host_dir), environment(str(host_dir)), limiter(limits, uid))
+
+    root = os.getuid() == 0
+    etc = host_dir / "etc"
+    etc.mkdir()
+    worker_id = uid if uid is not None else os.getuid()
+    (etc / "passwd").write_text(f"root:x:0:0::/:/usr/sbin/nologin\nstudent:x:{worker_id}:{worker_id}::"
+                                f"{JOB_IN_SANDBOX}:/usr/sbin/nologin\n")
+    (etc / "group").write_text(f"root:x:0:\nstudent:x:{worker_id}:\n")
+    for f in etc.iterdir():
+        f.chmod(0o644)
+    args = [bwrap_path(), "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+            "--unshare-cgroup-try", "--hostname", "sandbox", "--die-with-parent", "--new-session"]
+    if root:  # privileged: no user namespace; the worker switches to `uid` itself, then has no capability
+        args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:
+        args += ["--unshare-user-try"]
+    if info_fd is not None:
+        args += ["--info-fd", str(info_fd)]
+    args += ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        host = Path("/") / name
+        if host.is_symlink():
+            args += ["--symlink", os.readlink(host), f"/{name}"]
+        elif host.is_dir():
+            args += ["--ro-bind", str(host), f"/{name}"]
+    for name in ETC_FILES:
+        args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    args += ["--ro-bind", str(etc / "passwd"), "/etc/passwd", "--ro-bind", str(etc / "group"), "/etc/group"]
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(64 << 20), "--tmpfs", "/dev/shm"]
+    bound = ["/usr"]
+    for path in [sys.base_prefix, os.path.dirname(python), *site_dirs()]:
+        path = os.path.realpath(path)
+        if not _covered(path, bound):
+            args += _dirs_for(path) + ["--ro-bind", path, path]
+            bound.append(path)
+    inside: dict[str, str] = {}
+    args += ["--perms", "0755", "--dir", CODE_IN_SANDBOX]
+    for i, (key, host) in enumerate(code.items()):
+        inside[key] = f"{CODE_IN_SANDBOX}/{i}_{host.name}"
+        args += ["--ro-bind", str(host), inside[key]]
+    size = limits.job_disk_mb * 1024 * 1024
+    args += ["--perms", "0777", "--size", str(size), "--tmpfs", JOB_IN_SANDBOX,
+             "--perms", "1777", "--dir", f"{JOB_IN_SANDBOX}/tmp", "--symlink", f"{JOB_IN_SANDBOX}/tmp", "/tmp"]
+    for f in files:
+        args += ["--ro-bind", str(Path(f).resolve()), f"{JOB_IN_SANDBOX}/{f.name}"]
+    args += ["--chdir", JOB_IN_SANDBOX, "--", python, "-I", "-S", "-u", *(inside.get(a, a) for a in program)]
+    return Launch(args, str(host_dir), environment(JOB_IN_SANDBOX), limiter(limits, None))
+
+
+# --- the probe -----------------------------------------------------------------------------------
+PROBE_CODE = r"""
+import json, os, socket, sys
+if sys.argv[1]:
+    uid = int(sys.argv[1]); os.setgroups([]); os.setgid(uid); os.setuid(uid)
+out = {"uid": os.getuid(), "euid": os.geteuid(), "pid": os.getpid(),
+       "ifaces": sorted(name for _, name in socket.if_nameindex()),
+       "visible": [p for p in sys.argv[2:] if os.path.exists(p)]}
+st = os.statvfs(".")
+out["job_bytes"] = st.f_blocks * st.f_frsize
+with open("probe.txt", "w") as f:
+    f.write("the job directory is writable")
+try:
+    os.setuid(0)
+    out["regained_root"] = True
+except OSError:
+    out["regained_root"] = False
+print(json.dumps(out))
+"""
+
+
+def bwrap_path() -> str:
+    return shutil.which("bwrap") or ("/usr/bin/bwrap" if Path("/usr/bin/bwrap").exists() else "")
+
+
+def _run_probe(mode: str, uid: int | None, limits: Limits) -> tuple[dict[str, Any] | None, str]:
+    host_dir = new_job_dir()
+    try:
+        secret = [str(REPO / "autograder"), str(REPO / "solutions"), str(host_dir)]
+        in_worker_uid = str(uid) if (mode == "bwrap" and uid is not None) else ""
+        ln = launch(mode, host_dir, program=["PROBE", in_worker_uid, *secret], code={},
+                    files=[], limits=limits, uid=None if mode == "bwrap" else uid)
+        ln.argv[ln.argv.index("PROBE")] = "-c"
+        ln.argv.insert(ln.argv.index("-c") + 1, PROBE_CODE)
+        try:
+            proc = subprocess.run(ln.argv, cwd=ln.cwd, env=ln.env, preexec_fn=ln.preexec, stdin=subprocess.DEVNULL,
+                                  capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return None, f"{type(exc).__name__}: {exc}"
+        if proc.returncode != 0:
+            return None, (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1][:300]
+        try:
+            return json.loads(proc.stdout.strip().splitlines()[-1]), ""
+        except (ValueError, IndexError):
+            return None, f"unexpected probe output: {proc.stdout[-200:]!r}"
+    finally:
+        remove_tree(host_dir)
+
+
+@functools.cache
+def probe() -> Probe:
+    """Start a tiny worker the way real ones start and look at what it can see (once per process)."""
+    root = os.getuid() == 0
+    limits = Limits(job_disk_mb=64)
+    lease = UidLease.take() if root else None
+    uid = lease.uid if lease else None
+    try:
+        found = bwrap_path()
+        seen, problem = (None, "bwrap is not installed (apt-get install bubblewrap)")
+        if os.environ.get("AUTOGRADER_SANDBOX") == "plain":
+            seen, problem = (None, "AUTOGRADER_SANDBOX=plain is set")
+        elif found:
+            seen, problem = _run_probe("bwrap", uid, limits)
+            if seen is not None and root and (seen["uid"] != uid or seen["regained_root"]):
+                seen, problem = None, "the worker did not switch to its uid inside bwrap"
+        if seen is not None:
+            return Probe(
+                mode="bwrap", bwrap=found, bwrap_problem="", root=root, drop_uid=root, uid_problem="",
+                net=seen["ifaces"] == ["lo"], pid=seen["pid"] <= 3, fs=not seen["visible"],
+                quota=0 < seen["job_bytes"] <= 2 * limits.job_disk_mb * 1024 * 1024,
+                kill_all=seen["pid"] <= 3 or root,
+                details={"fs": f"the worker can see {seen['visible']}"} if seen["visible"] else {},
+            )
+        drop, uid_problem = False, "the grader is not root, so the worker keeps its uid"
+        if root:
+            plain, why = _run_probe("plain", uid, limits)
+            drop = plain is not None and plain["uid"] == uid and not plain["regained_root"]
+            uid_problem = "" if drop else (
+                f"RUNS AS ROOT: uid {uid} cannot start {python_executable()} ({why}); make the Python "
+                "installation and site-packages readable by all, or install bubblewrap")
+        return Probe(mode="plain", bwrap=found, bwrap_problem=problem, root=root, drop_uid=drop,
+                     uid_problem=uid_problem, net=False, pid=False, fs=False, quota=False, kill_all=drop)
+    finally:
+        if lease is not None:
+            lease.release()

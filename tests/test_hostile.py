@@ -1,0 +1,267 @@
+"""The hostile corpus: every notebook in tests/hostile/ graded in one batch through the real CLI.
+
+Each case is checked against tests/hostile/expected.yml (status, score, feedback), and the batch as a
+whole against the promise of issue #4: the batch carries on, no process is left behind, nothing is
+written outside the job and output directories, no hidden test text or hidden input reaches feedback.
+A case that needs a protection this machine does not give is not run and its test is skipped, naming
+the protection (``autograder doctor`` shows them).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from autograder.sandbox import isolation
+from tests.conftest import AUTOGRADER, REPO, make_course
+from tests.hostile.make_corpus import LISTEN_PORT, VICTIM, write_huge_notebook
+
+pytestmark = pytest.mark.slow
+
+HOSTILE = Path(__file__).resolve().parent / "hostile"
+EXPECTED: dict[str, dict[str, Any]] = yaml.safe_load((HOSTILE / "expected.yml").read_text(encoding="utf-8"))
+GENERATED = {"huge_notebook_200mb"}  # made at test time
+LIMITS = {"cell_timeout_s": 10, "test_timeout_s": 4, "total_timeout_s": 60, "memory_mb": 1024, "job_disk_mb": 256}
+# Text of the hidden suite that no feedback may contain (checked to exist in the suite below).
+HIDDEN_MARKERS = ["_random_arguments(seed=20240501", "def _formula(n: int", "correlate2d(np.pad(image, pad), kernel",
+                  "def _flipped_hint("]
+LEAK_MARKER = "LEAK:"
+# The committed fixtures' markers, made unique per run (several test runs may share a machine).
+RUN = str(os.getpid())
+FAKE_MARKER = f"ag-hostile-fake-{RUN}"
+BG_NAME = f"ag-hb-{RUN}"[:15]  # a process name (comm) has at most 15 characters
+SLEEP_ARG = f"3{RUN}"
+
+
+def personalize(text: str, port: int) -> str:
+    return (text.replace("ag-hostile-fake", FAKE_MARKER).replace("ag-hostile-bg", BG_NAME)
+            .replace("31415", SLEEP_ARG).replace(str(LISTEN_PORT), str(port)))
+
+
+@dataclass
+class Batch:
+    out: Path
+    course_dir: Path
+    proc: subprocess.CompletedProcess[str]
+    seconds: float
+    skipped: dict[str, str]  # case -> why it was not run
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    received: list[bytes] = field(default_factory=list)  # what reached the loopback listener
+    new_job_dirs: list[Path] = field(default_factory=list)  # job directories that appeared during the batch
+
+    def text(self, student: str, name: str) -> str:
+        path = self.out / student / name
+        return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
+
+def _listen(batch_received: list[bytes]) -> socket.socket:
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            conn.settimeout(2)
+            try:
+                batch_received.append(conn.recv(1000) or b"(connected)")
+            except OSError:
+                batch_received.append(b"(connected)")
+            conn.close()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return srv
+
+
+def _marked_files(roots: list[Path], depth: int = 6) -> list[Path]:
+    """Files or folders named like the fake results a hostile notebook tries to plant."""
+    found = []
+    for root in roots:
+        base = len(root.parts)
+        for dirpath, dirnames, filenames in os.walk(root):
+            here = Path(dirpath)
+            dirnames[:] = [d for d in dirnames if d not in (".git", ".venv", "node_modules")
+                           and len(here.parts) - base < depth]
+            found += [here / n for n in dirnames + filenames if FAKE_MARKER in n]
+    return found
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
+    tmp = tmp_path_factory.mktemp("hostile")
+    course_yml = make_course(tmp / "course", **LIMITS)
+    active = {name: ok for name, (ok, _) in isolation.probe().active().items()}
+    received: list[bytes] = []
+    srv = _listen(received)
+    skipped: dict[str, str] = {}
+    subs = tmp / "subs"
+    subs.mkdir()
+    for name, exp in EXPECTED.items():
+        missing = [p for p in exp.get("needs", []) if not active[p]]
+        if missing:
+            skipped[name] = f"needs {', '.join(missing)}, not active on this machine (see `autograder doctor`)"
+        elif name in GENERATED:
+            write_huge_notebook(subs / f"{name}.ipynb")
+        else:
+            raw = (HOSTILE / f"{name}.ipynb").read_bytes()
+            try:
+                raw = personalize(raw.decode("utf-8"), srv.getsockname()[1]).encode("utf-8")
+            except UnicodeDecodeError:  # binary_file
+                pass
+            (subs / f"{name}.ipynb").write_bytes(raw)
+    out = tmp / "out"
+    jobs_before = set(_job_dirs())
+    started = time.monotonic()
+    with subprocess.Popen([*AUTOGRADER, "--course", str(course_yml), "grade", "01_convolution",
+                           *sorted(map(str, subs.iterdir())), "--out", str(out), "--no-progress", "--jobs", "2"],
+                          cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as popen:
+        stdout, stderr = popen.communicate(timeout=900)
+    seconds = time.monotonic() - started
+    proc = subprocess.CompletedProcess(popen.args, popen.returncode, stdout, stderr)
+    time.sleep(0.5)  # let a stray connection attempt be accepted, if any got through
+    srv.close()
+    result = Batch(out=out, course_dir=tmp / "course", proc=proc, seconds=seconds, skipped=skipped,
+                   received=received, new_job_dirs=sorted(set(_job_dirs()) - jobs_before))
+    for path in out.glob("*/results.json"):
+        result.results[path.parent.name] = json.loads(path.read_text(encoding="utf-8"))
+    print(f"\nhostile corpus: {len(result.results)} graded in {seconds:.0f} s; not run: {skipped or 'none'}")
+    return result
+
+
+def _job_dirs() -> list[Path]:
+    return list(Path(isolation.tempfile.gettempdir()).glob(f"{isolation.JOB_PREFIX}*"))
+
+
+def _protections_note() -> str:
+    return ", ".join(name for name, (ok, _) in isolation.probe().active().items() if ok) or "none"
+
+
+# --- the corpus itself ---------------------------------------------------------------------------
+def test_corpus_has_a_fixture_per_expected_outcome() -> None:
+    committed = {p.stem for p in HOSTILE.glob("*.ipynb")}
+    assert committed | GENERATED == set(EXPECTED), "tests/hostile/*.ipynb and expected.yml disagree"
+    assert len(EXPECTED) >= 40
+    suite = "".join(p.read_text() for p in (REPO / "autograder/hidden/01_convolution").glob("test_*.py"))
+    for marker in HIDDEN_MARKERS:
+        assert marker in suite, f"{marker!r} is no longer in the hidden suite: update HIDDEN_MARKERS"
+
+
+# --- each case -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", sorted(EXPECTED))
+def test_case_outcome(batch: Batch, case: str) -> None:
+    if case in batch.skipped:
+        pytest.skip(f"{case}: {batch.skipped[case]}")
+    exp = EXPECTED[case]
+    assert case in batch.results, f"{case}: no results.json\n{batch.proc.stdout[-3000:]}\n{batch.proc.stderr[-3000:]}"
+    got = batch.results[case]
+    feedback = batch.text(case, "feedback.md")
+    assert got["status"] == exp["status"], feedback
+    lo, hi = exp["score"] if isinstance(exp["score"], list) else (exp["score"], exp["score"])
+    assert lo - 0.01 <= got["score"] <= hi + 0.01, \
+        f"{case}: score {got['score']} (protections: {_protections_note()})\n{feedback}"
+    for text in exp.get("feedback", []):
+        assert text in feedback, f"{case}: {text!r} not in feedback:\n{feedback}"
+
+
+@pytest.mark.parametrize("case", sorted(EXPECTED))
+def test_no_hidden_test_text_or_other_students_work_in_its_outputs(batch: Batch, case: str) -> None:
+    if case in batch.skipped:
+        pytest.skip(f"{case}: {batch.skipped[case]}")
+    files = ["feedback.md", "results.json"] + (["instructor.log"] if EXPECTED[case].get("secrets") else [])
+    for name in files:
+        text = batch.text(case, name)
+        for marker in HIDDEN_MARKERS:
+            assert marker not in text, f"{case}/{name} contains hidden test text {marker!r}"
+        assert "solutions/01_convolution" not in text, f"{case}/{name} names the solutions folder"
+    if case != "victim_submission":
+        for name in ("feedback.md", "results.json", "instructor.log"):
+            assert VICTIM not in batch.text(case, name), f"{case}/{name} contains another student's work"
+    assert str(batch.out) not in batch.text(case, "feedback.md"), "feedback names the output folder"
+
+
+@pytest.mark.parametrize("case", sorted(EXPECTED))
+def test_feedback_never_echoes_hidden_inputs(batch: Batch, case: str, request: pytest.FixtureRequest) -> None:
+    if case in batch.skipped:
+        pytest.skip(f"{case}: {batch.skipped[case]}")
+    if EXPECTED[case].get("known_leak"):
+        request.applymarker(pytest.mark.xfail(strict=True, reason=f"known leak: {EXPECTED[case]['known_leak']}"))
+    for name in ("feedback.md", "results.json"):
+        assert LEAK_MARKER not in batch.text(case, name), f"{case}/{name} quotes text derived from hidden inputs"
+
+
+# --- the batch as a whole ------------------------------------------------------------------------
+def test_the_batch_carried_on(batch: Batch) -> None:
+    assert batch.proc.returncode == 0, batch.proc.stderr[-3000:]
+    ran = set(EXPECTED) - set(batch.skipped)
+    assert set(batch.results) == ran
+    with (batch.out / "01_convolution-grades.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["student"] for r in rows} == ran
+    for r in batch.results.values():
+        assert 0 <= r["score"] <= r["max_score"] == 20
+
+
+def test_no_process_left_behind(batch: Batch) -> None:
+    def stray(st: dict[str, str]) -> bool:
+        return st.get("Name", "") == BG_NAME
+
+    left = isolation.live_pids(stray)
+    sleepers = []
+    for pid in os.listdir("/proc"):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if cmd.startswith(f"sleep\0{SLEEP_ARG}".encode()):
+            sleepers.append(pid)
+    assert not left and not sleepers, f"processes left behind: {left} {sleepers}"
+
+
+def test_job_directories_are_gone(batch: Batch) -> None:
+    def owner_alive(path: Path) -> bool:  # another grader on this machine, still at work
+        return Path("/proc", path.name[len(isolation.JOB_PREFIX):].split("-")[0]).exists()
+
+    assert [p for p in batch.new_job_dirs if p.exists() and not owner_alive(p)] == []
+
+
+def test_nothing_written_outside_the_job_and_output_directories(batch: Batch) -> None:
+    roots = [batch.out.parent, REPO, Path("/tmp"), Path("/var/tmp"), Path("/dev/shm")]
+    assert not _marked_files([r for r in roots if r.is_dir()])
+    for student, r in batch.results.items():
+        assert r["student"] == student and r["score"] <= 20  # no planted results.json was picked up
+
+
+def test_the_network_was_out_of_reach(batch: Batch) -> None:
+    if "network_socket" in batch.skipped:
+        pytest.skip(batch.skipped["network_socket"])
+    assert batch.received == []
+    assert "ConnectionRefusedError" in batch.text("network_socket", "instructor.log") or \
+        "OSError" in batch.text("network_socket", "instructor.log")
+
+
+def test_output_is_capped(batch: Batch) -> None:
+    size = (batch.out / "output_100mb" / "instructor.log").stat().st_size
+    assert size < 200_000 * 1.5 + 20_000  # output_bytes (course default) plus the instructor notes
+    assert "bytes of output dropped" in batch.text("output_100mb", "instructor.log")
+
+
+def test_the_corpus_runs_in_reasonable_time(batch: Batch) -> None:
+    print(f"hostile batch: {batch.seconds:.0f} s for {len(batch.results)} submissions on {os.cpu_count()} cores "
+          f"(protections: {_protections_note()}; python {sys.version.split()[0]})")
+    assert batch.seconds < 600
