@@ -110,24 +110,43 @@ def read_notebook(path: Path, limits: Limits) -> nbformat.NotebookNode:
 
 # --- step 2 --------------------------------------------------------------------------------------
 def is_test_cell(cell: Any) -> bool:
+    """An nbgrader autograded-test cell, by its metadata (trusted only in the course's own notebooks)."""
     meta = cell.get("metadata", {}).get("nbgrader", {}) if isinstance(cell.get("metadata"), dict) else {}
     return bool(isinstance(meta, dict) and meta.get("grade") and not meta.get("solution"))
 
 
-def select_cells(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
-    """The code cells to run at grading time: all but the visible test cells (graded by hidden tests) and
-    cells tagged ``skip-grading`` (pictures and demos; a student who removes the tag only costs time)."""
+def cell_source(cell: Any) -> str:
+    source = cell.get("source", "")
+    if isinstance(source, list):
+        source = "".join(str(s) for s in source)
+    return source if isinstance(source, str) else ""
+
+
+def released_test_sources(course: Course, assignment: Assignment) -> frozenset[str]:
+    """The visible test cells of the released notebook (the course's copy, not the student's)."""
+    path = course.released_notebook(assignment)
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist: run `autograder release {assignment.id}` first.")
+    nb = nbformat.read(str(path), as_version=4)
+    return frozenset(cell_source(c).strip() for c in nb.cells if c.cell_type == "code" and is_test_cell(c))
+
+
+def select_cells(nb: nbformat.NotebookNode, test_sources: frozenset[str] = frozenset()) -> list[tuple[int, str]]:
+    """The code cells to run at grading time.
+
+    Left out: exact copies of the released visible test cells (``test_sources``; the hidden suite grades the
+    same questions), recognised by their source, never by the submission's own metadata (which a student can
+    edit), and cells tagged ``skip-grading`` (pictures and demos; removing the tag only costs time).
+    """
     cells = []
     for index, cell in enumerate(nb.cells):
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code" or is_test_cell(cell):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        tags = cell.get("metadata", {}).get("tags", [])
+        tags = cell.get("metadata", {}).get("tags", []) if isinstance(cell.get("metadata"), dict) else []
         if isinstance(tags, list) and SKIP_TAG in tags:
             continue
-        source = cell.get("source", "")
-        if isinstance(source, list):
-            source = "".join(str(s) for s in source)
-        if isinstance(source, str) and source.strip():
+        source = cell_source(cell)
+        if source.strip() and source.strip() not in test_sources:
             cells.append((index, source))
     return cells
 
@@ -186,7 +205,7 @@ def grade_submission(
     except Ungradable as exc:
         result.status, result.message = "ungradable", str(exc)
         return result
-    cells = select_cells(nb)  # 2
+    cells = select_cells(nb, released_test_sources(course, assignment))  # 2
     spec = worker_spec(course, assignment, runner)
     with NotebookSession(cells, spec, deadline=started + limits.total_timeout_s) as session:
         try:

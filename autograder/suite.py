@@ -7,6 +7,7 @@ outcome into a :class:`TestOutcome` whose message is safe to show the student.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import io
 import traceback
@@ -49,14 +50,28 @@ class TestOutcome:
     __test__ = False  # not a pytest test class
 
 
+# Exception names the feedback may quote: Python's own. A class the student defined could be named after
+# a hidden input, so its name is never echoed.
+BUILTIN_EXCEPTIONS = frozenset(
+    name for name, obj in vars(builtins).items() if isinstance(obj, type) and issubclass(obj, BaseException)
+)
+
+
 def student_message(exc: BaseException, docstring: str) -> str:
-    """The feedback sentence for a failed test: never echoes hidden inputs or student output."""
+    """The feedback sentence for a failed test: never echoes hidden inputs or student output.
+
+    Only grader-made text is quoted: a Fail's message, the function's name, Python's own exception names
+    and the grader's limits. Text that came from the worker (exception messages, custom class names,
+    why a value could not be sent) goes to the instructor log only.
+    """
     if isinstance(exc, Fail):
         return str(exc)
     if isinstance(exc, StudentError):
         if exc.type_name == "NotImplementedError":
             return f"`{exc.function}` is not implemented yet (it raises NotImplementedError)."
-        return f"`{exc.function}` raised {exc.type_name} on this test's input."
+        if exc.type_name in BUILTIN_EXCEPTIONS:
+            return f"`{exc.function}` raised {exc.type_name} on this test's input."
+        return f"`{exc.function}` raised an exception of a class defined in your notebook on this test's input."
     if isinstance(exc, MissingFunction):
         return f"`{exc.function}` is not defined in your notebook (check its name and that its cell runs)."
     if isinstance(exc, CallTimeout):
@@ -64,7 +79,8 @@ def student_message(exc: BaseException, docstring: str) -> str:
     if isinstance(exc, WorkerCrashed):
         return f"Your notebook's process stopped while running `{exc.function}` ({exc.detail})."
     if isinstance(exc, UnsendableValue):
-        return f"`{exc.function}` returned a value the grader cannot accept: {exc.detail}"
+        return (f"`{exc.function}` returned a value the grader cannot accept: only numbers, strings, lists, "
+                "tuples, dicts, None and numeric numpy arrays (of reasonable size) can be returned.")
     if isinstance(exc, BudgetExhausted):
         return "Not run: the time limit for the whole submission was reached."
     summary = docstring.strip().splitlines()[0] if docstring.strip() else "This check"

@@ -70,9 +70,10 @@ def expect_array(
     if type(value) is not np.ndarray:
         raise Fail(f"{what} should be a numpy ndarray, got {type(value).__name__}.")
     if value.dtype.kind not in kinds:
-        raise Fail(f"{what} should have a {_kind_name(kinds)} dtype, got {value.dtype}.")
+        raise Fail(f"{what} should have a {_kind_name(kinds)} dtype, got {_kind_name(value.dtype.kind)}.")
     if shape is not None and value.shape != tuple(shape):
-        raise Fail(f"{what} has shape {value.shape}, expected {tuple(shape)}.")
+        # The student's own shape is not quoted: its numbers could be computed from hidden inputs.
+        raise Fail(f"{what} has the wrong shape: expected {tuple(shape)}.")
     if finite and value.dtype.kind == "f" and not np.all(np.isfinite(value)):
         raise Fail(f"{what} contains NaN or infinite values.")
     return value
@@ -84,7 +85,7 @@ def expect_int(value: Any, *, what: str = "the result") -> int:
         raise Fail(f"{what} should be an int, got a bool.")
     if isinstance(value, (int, np.integer)):
         return int(value)
-    raise Fail(f"{what} should be an int, got {type(value).__name__} {value!r:.40}.")
+    raise Fail(f"{what} should be an int, got {type(value).__name__}.")  # never the value: it may echo inputs
 
 
 def expect_close(

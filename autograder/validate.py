@@ -21,6 +21,7 @@ from autograder.grade import (
     TestResult,
     Ungradable,
     read_notebook,
+    released_test_sources,
     select_cells,
     worker_spec,
 )
@@ -56,7 +57,7 @@ def validate_notebook(course: Course, assignment: Assignment, notebook: Path) ->
     except Ungradable as exc:
         result.status, result.message = "ungradable", str(exc)
         return result
-    cells = select_cells(nb)
+    cells = select_cells(nb, released_test_sources(course, assignment))
     spec = worker_spec(course, assignment)
     with NotebookSession(cells, spec, deadline=started + limits.total_timeout_s) as session:
         try:

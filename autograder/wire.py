@@ -134,8 +134,8 @@ class _Decoder:
             arr = np.load(io.BytesIO(self.blobs[idx]), allow_pickle=False)
         except Exception as exc:  # malformed .npy bytes
             raise WireError(f"malformed array data: {type(exc).__name__}") from None
-        if type(arr) is not np.ndarray or arr.dtype.hasobject:
-            raise WireError("array data is not a plain numeric ndarray")
+        if type(arr) is not np.ndarray or arr.dtype.hasobject or arr.dtype.names is not None or arr.dtype.kind == "V":
+            raise WireError("array data is not a plain numeric ndarray")  # no object, structured or void dtypes
         return arr
 
     def dec(self, v: Any, depth: int = 0) -> Any:

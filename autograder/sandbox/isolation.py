@@ -37,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,7 +78,8 @@ class Probe:
         if self.drop_uid:
             uid_how = f"dedicated uid {WORKER_UIDS.start}-{WORKER_UIDS.stop - 1} per worker, RLIMIT_NPROC on it"
         elif not self.root:
-            uid_how = f"runs as the grader's own uid {os.getuid()} ({self.uid_problem})"
+            uid_how = f"the grader is not root: the worker keeps its uid {os.getuid()}" + (
+                " (in a user namespace)" if self.mode == "bwrap" else " and could signal the grader")
         else:
             uid_how = self.uid_problem
         if self.mode == "bwrap":
@@ -249,7 +250,8 @@ def remove_stale_jobs() -> None:
         owner = path.name[len(JOB_PREFIX):].split("-", 1)[0]
         if owner.isdigit() and int(owner) != os.getpid() and not Path(f"/proc/{owner}").exists():
             try:
-                if path.lstat().st_uid == os.getuid() and stat.S_ISDIR(path.lstat().st_mode):
+                st = path.lstat()  # ours, or (plain mode) handed to a worker uid
+                if stat.S_ISDIR(st.st_mode) and (st.st_uid == os.getuid() or st.st_uid in WORKER_UIDS):
                     remove_tree(path)
             except OSError:
                 pass
@@ -300,13 +302,9 @@ def environment(home: str) -> dict[str, str]:
 
 
 def _user_tasks(uid: int) -> int:
-    return sum(int(st.get("Threads", "1") or 1) for st in map(_proc_status, _uid_pids(uid)))
-
-
-def _uid_pids(uid: int) -> Iterator[str]:
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and str(uid) in _proc_status(entry).get("Uid", "").split()[:1]:
-            yield entry
+    """Processes and threads of real uid ``uid`` (what RLIMIT_NPROC counts)."""
+    pids = live_pids(lambda st: st.get("Uid", "").split()[:1] == [str(uid)])
+    return sum(int(_proc_status(str(pid)).get("Threads") or 1) for pid in pids)
 
 
 def limiter(limits: Limits, uid: int | None) -> Callable[[], None]:

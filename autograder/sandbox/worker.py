@@ -102,6 +102,10 @@ def main(argv: list[str]) -> int:
             request = wire.read_message(request_fd, ext)
         except EOFError:
             return 0
+        except Exception as exc:  # an argument this side cannot rebuild: answer, and stay in step
+            reply = {"ok": False, "error": _error(exc), "missing": False, "unsendable": True}
+            wire.write_message(reply_fd, reply, ext)
+            continue
         op = request.get("op")
         if op == "exit":
             return 0

@@ -15,7 +15,9 @@ from autograder.testing import Fail, expect, expect_array, question
 def _check(kit, got: Any, model: Any, image: np.ndarray, names: list[str], what: str) -> None:
     if not isinstance(got, dict):
         raise Fail(f"{what}: get_activations should return a dict (layer name -> maps), got {type(got).__name__}.")
-    expect(set(got) == set(names), f"{what}: the keys are {sorted(map(str, got))}; expected {sorted(names)}.")
+    missing = [n for n in names if n not in got]  # the student's own keys are never quoted: they could carry inputs
+    expect(set(got) == set(names), f"{what}: the keys should be exactly the layer names {sorted(names)}"
+           + (f" (missing: {', '.join(missing)})." if missing else " (there are extra keys)."))
     want = kit.maps(model, image, names)
     for name in names:
         shape = want[name].shape
