@@ -10,6 +10,7 @@ The exceptions below are what hidden tests see; :mod:`autograder.suite` turns th
 
 from __future__ import annotations
 
+import builtins
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,18 @@ class StudentCodeProblem(Exception):
         super().__init__(function, detail)
         self.function = function
         self.detail = detail
+
+
+# Exception names feedback may quote: Python's own. A class the student defined could be named after a
+# hidden input, so its name is never echoed.
+BUILTIN_EXCEPTIONS = frozenset(
+    name for name, obj in vars(builtins).items() if isinstance(obj, type) and issubclass(obj, BaseException)
+)
+
+
+def quotable_exception_name(type_name: str) -> str:
+    """The name to show a student: Python's own exception names, else a neutral phrase."""
+    return type_name if type_name in BUILTIN_EXCEPTIONS else "an exception of a class defined in your notebook"
 
 
 class StudentError(StudentCodeProblem):

@@ -7,7 +7,6 @@ outcome into a :class:`TestOutcome` whose message is safe to show the student.
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import io
 import traceback
@@ -28,6 +27,7 @@ from autograder.session import (
     SubmissionProxy,
     UnsendableValue,
     WorkerCrashed,
+    quotable_exception_name,
 )
 from autograder.testing import Fail
 
@@ -50,13 +50,6 @@ class TestOutcome:
     __test__ = False  # not a pytest test class
 
 
-# Exception names the feedback may quote: Python's own. A class the student defined could be named after
-# a hidden input, so its name is never echoed.
-BUILTIN_EXCEPTIONS = frozenset(
-    name for name, obj in vars(builtins).items() if isinstance(obj, type) and issubclass(obj, BaseException)
-)
-
-
 def student_message(exc: BaseException, docstring: str) -> str:
     """The feedback sentence for a failed test: never echoes hidden inputs or student output.
 
@@ -69,9 +62,7 @@ def student_message(exc: BaseException, docstring: str) -> str:
     if isinstance(exc, StudentError):
         if exc.type_name == "NotImplementedError":
             return f"`{exc.function}` is not implemented yet (it raises NotImplementedError)."
-        if exc.type_name in BUILTIN_EXCEPTIONS:
-            return f"`{exc.function}` raised {exc.type_name} on this test's input."
-        return f"`{exc.function}` raised an exception of a class defined in your notebook on this test's input."
+        return f"`{exc.function}` raised {quotable_exception_name(exc.type_name)} on this test's input."
     if isinstance(exc, MissingFunction):
         return f"`{exc.function}` is not defined in your notebook (check its name and that its cell runs)."
     if isinstance(exc, CallTimeout):

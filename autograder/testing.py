@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autograder.session import StudentError, SubmissionProxy
+from autograder.session import StudentError, SubmissionProxy, quotable_exception_name
 
 __all__ = [
     "Fail",
@@ -108,5 +108,6 @@ def expect_raises(
             return err
         if err.type_name == "NotImplementedError":
             raise  # reported as "not implemented yet", like any other call
-        raise Fail(f"{fname} raised {err.type_name} for invalid arguments; expected {' or '.join(names)}.") from None
+        raise Fail(f"{fname} raised {quotable_exception_name(err.type_name)} for invalid arguments; "
+                   f"expected {' or '.join(names)}.") from None
     raise Fail(f"{fname} accepted invalid arguments; it should raise {' or '.join(names)}.")
