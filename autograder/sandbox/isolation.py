@@ -5,7 +5,7 @@ A worker is started in one of two ways, chosen by :func:`probe` (which actually 
 - **bwrap** (bubblewrap, Debian package ``bubblewrap``): new network (loopback only), PID, IPC, UTS and,
   where possible, cgroup namespaces, and a filesystem of only what the worker needs: ``/usr`` (system
   libraries), the Python installation and site-packages folders (read-only), the worker's own files at
-  ``/opt/ag`` and a size-limited tmpfs job directory at ``/job`` (with ``/tmp`` inside it). The repository
+  ``/opt/ag`` and size-limited tmpfs mounts at ``/job`` (the job directory) and ``/tmp``. The repository
   (hidden suites, solutions, held-out data), the output folder and other submissions do not exist there.
   When the grader is root, bwrap runs privileged and the worker switches to its dedicated uid first thing,
   before it reads any request; otherwise bwrap makes a user namespace.
@@ -97,7 +97,7 @@ class Probe:
                 f"{sandbox}: /usr, Python, site-packages read-only; tmpfs {JOB_IN_SANDBOX}; no repository, "
                 "output or other submissions" if self.fs else self.details.get("fs", no_bwrap),
             ),
-            "disk_quota": (self.quota, f"{sandbox}: job directory and /tmp are one size-limited tmpfs "
+            "disk_quota": (self.quota, f"{sandbox}: job directory and /tmp are size-limited tmpfs mounts "
                            "(limits.job_disk_mb)" if self.quota else
                            "only RLIMIT_FSIZE per file: " + no_bwrap),
             "kill_all": (self.kill_all, kill_how),
@@ -411,6 +411,10 @@ def launch(
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     args += ["--ro-bind", str(etc / "passwd"), "/etc/passwd", "--ro-bind", str(etc / "group"), "/etc/group"]
     args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(64 << 20), "--tmpfs", "/dev/shm"]
+    size = limits.job_disk_mb * 1024 * 1024
+    # /tmp is a size-limited tmpfs of its own, mounted BEFORE the Python paths: a virtual environment that
+    # lives under /tmp (a CI clone, say) is then bound inside it instead of clashing with it.
+    args += ["--perms", "1777", "--size", str(size), "--tmpfs", "/tmp"]
     bound = ["/usr"]
     for path in [sys.base_prefix, os.path.dirname(python), *site_dirs()]:
         path = os.path.realpath(path)
@@ -422,9 +426,8 @@ def launch(
     for i, (key, host) in enumerate(code.items()):
         inside[key] = f"{CODE_IN_SANDBOX}/{i}_{host.name}"
         args += ["--ro-bind", str(host), inside[key]]
-    size = limits.job_disk_mb * 1024 * 1024
     args += ["--perms", "0777", "--size", str(size), "--tmpfs", JOB_IN_SANDBOX,
-             "--perms", "1777", "--dir", f"{JOB_IN_SANDBOX}/tmp", "--symlink", f"{JOB_IN_SANDBOX}/tmp", "/tmp"]
+             "--perms", "1777", "--dir", f"{JOB_IN_SANDBOX}/tmp"]
     for f in files:
         args += ["--ro-bind", str(Path(f).resolve()), f"{JOB_IN_SANDBOX}/{f.name}"]
     args += ["--chdir", JOB_IN_SANDBOX, "--", python, "-I", "-S", "-u", *(inside.get(a, a) for a in program)]
