@@ -31,7 +31,9 @@ __all__ = [
     "expect_array",
     "expect_close",
     "expect_int",
+    "expect_no_problems",
     "expect_raises",
+    "model_summary",
     "question",
 ]
 
@@ -93,6 +95,28 @@ def expect_close(
 ) -> None:
     if actual.shape != expected.shape or not np.allclose(actual, expected, rtol=rtol, atol=atol):
         raise Fail(message)
+
+
+def expect_no_problems(problems: list[str]) -> None:
+    """Fail with the grader's own problem sentences (e.g. from autograder.models' structure checks)."""
+    if problems:
+        raise Fail(" ".join(problems))
+
+
+def model_summary(submission: SubmissionProxy, builder: str, **kwargs: Any) -> dict[str, Any]:
+    """Call the student's ``builder`` and return ``models.summary`` of the Keras model it returns.
+
+    The model arrives as plain data and is checked against the whitelist of built-in layers first.
+    """
+    from autograder import models  # imports Keras: only suites about models pay for it
+
+    spec = submission.call(builder, **kwargs)
+    if not isinstance(spec, models.ModelSpec):
+        raise Fail(f"{builder}() should return a keras.Model, got {type(spec).__name__}.")
+    try:
+        return models.summary(spec)
+    except models.ArchitectureError as exc:
+        raise Fail(f"{builder}(): {exc}") from None
 
 
 def expect_raises(

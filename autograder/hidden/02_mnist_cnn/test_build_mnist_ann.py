@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from autograder import models
-from autograder.testing import Fail, question
+from autograder.testing import expect_no_problems, model_summary, question
 
 ANN = [
     models.ExpectedLayer("Flatten", (None, 784), 0),
@@ -13,18 +13,10 @@ ANN = [
 
 
 def _summary(submission) -> dict:
-    spec = submission.build_mnist_ann()
-    if not isinstance(spec, models.ModelSpec):
-        raise Fail(f"build_mnist_ann() should return a keras.Model, got {type(spec).__name__}.")
-    try:
-        return models.summary(spec)
-    except models.ArchitectureError as exc:
-        raise Fail(f"build_mnist_ann(): {exc}") from None
+    return model_summary(submission, "build_mnist_ann")
 
 
-def _expect_none(problems: list[str]) -> None:
-    if problems:
-        raise Fail(" ".join(problems))
+_expect_none = expect_no_problems
 
 
 @question("build_mnist_ann", weight=1, worked_example=True)

@@ -7,7 +7,7 @@ Layer types, output shapes and parameter counts come from the model's plain-data
 from __future__ import annotations
 
 from autograder import models
-from autograder.testing import Fail, expect, question
+from autograder.testing import expect, expect_no_problems, model_summary, question
 
 LECTURE = [
     models.ExpectedLayer("Conv2D", (None, 26, 26, 32), 320,
@@ -25,18 +25,10 @@ LECTURE = [
 
 
 def _summary(submission, builder: str = "build_mnist_cnn") -> dict:
-    spec = getattr(submission, builder)()
-    if not isinstance(spec, models.ModelSpec):
-        raise Fail(f"{builder}() should return a keras.Model, got {type(spec).__name__}.")
-    try:
-        return models.summary(spec)
-    except models.ArchitectureError as exc:
-        raise Fail(f"{builder}(): {exc}") from None
+    return model_summary(submission, builder)
 
 
-def _expect_none(problems: list[str]) -> None:
-    if problems:
-        raise Fail(" ".join(problems))
+_expect_none = expect_no_problems
 
 
 @question("build_mnist_cnn", weight=2, worked_example=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from autograder import models
-from autograder.testing import Fail, question
+from autograder.testing import expect_no_problems, model_summary, question
 
 
 def _conv(filters: int, shape: tuple, params: int) -> models.ExpectedLayer:
@@ -34,18 +34,10 @@ def expected(size: int) -> list[models.ExpectedLayer]:
 
 
 def _summary(submission, **kwargs) -> dict:
-    spec = submission.build_cats_dogs_cnn(**kwargs)
-    if not isinstance(spec, models.ModelSpec):
-        raise Fail(f"build_cats_dogs_cnn() should return a keras.Model, got {type(spec).__name__}.")
-    try:
-        return models.summary(spec)
-    except models.ArchitectureError as exc:
-        raise Fail(f"build_cats_dogs_cnn(): {exc}") from None
+    return model_summary(submission, "build_cats_dogs_cnn", **kwargs)
 
 
-def _expect_none(problems: list[str]) -> None:
-    if problems:
-        raise Fail(" ".join(problems))
+_expect_none = expect_no_problems
 
 
 @question("build_cats_dogs_cnn", weight=1, worked_example=True)
