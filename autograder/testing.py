@@ -33,7 +33,9 @@ __all__ = [
     "expect_int",
     "expect_no_problems",
     "expect_raises",
+    "expect_trained_accuracy",
     "model_summary",
+    "training_recipe",
     "question",
 ]
 
@@ -117,6 +119,42 @@ def model_summary(submission: SubmissionProxy, builder: str, **kwargs: Any) -> d
         return models.summary(spec)
     except models.ArchitectureError as exc:
         raise Fail(f"{builder}(): {exc}") from None
+
+
+def training_recipe(grading: Any, *, needs: tuple[str, ...] = ()) -> Any:
+    """The course's training recipe for this runner (course.yml: assignments[].training.<runner>).
+
+    A missing recipe, or one without the fields in ``needs``, is the instructor's mistake: grading stops
+    with a message instead of failing students.
+    """
+    recipe = grading.assignment.training.get(grading.runner)
+    missing = [] if recipe is None else [k for k in needs if getattr(recipe, k) is None]
+    if recipe is None or missing:
+        what = f"a training recipe with {', '.join(missing)}" if missing else "a training recipe"
+        pytest.exit(f"course.yml: assignment {grading.assignment.id} needs {what} for runner {grading.runner!r} "
+                    f"(assignments[].training.{grading.runner}).", returncode=3)
+    return recipe
+
+
+def expect_trained_accuracy(submission: SubmissionProxy, grading: Any, recipe: Any, builder: str, *,
+                            data: str, hint: str, **kwargs: Any) -> None:
+    """Train the architecture returned by ``builder(**kwargs)`` with ``recipe`` on the trusted side (fresh
+    seeded weights, the student's compile settings) and hold it to the recipe's held-out accuracy."""
+    from autograder import datasets, models  # imports Keras: only suites about models pay for it
+
+    spec = submission.call(builder, **kwargs)
+    if not isinstance(spec, models.ModelSpec):
+        raise Fail(f"{builder}() should return a keras.Model, got {type(spec).__name__}.")
+    try:
+        result = models.graded_training(spec, recipe)
+    except models.ArchitectureError as exc:
+        raise Fail(f"The grader cannot train {builder}()'s network: {exc}") from None
+    except datasets.DatasetError as exc:
+        pytest.exit(f"instructor error, data for runner {grading.runner!r} missing: {exc}", returncode=3)
+    stopped = " (training was stopped early: it took too long)" if result.stopped_early else ""
+    expect(result.accuracy >= recipe.min_accuracy,
+           f"The grader trained your network ({data}, {result.epochs_run} epochs{stopped}) and it reached a "
+           f"held-out accuracy of {result.accuracy:.3f}; at least {recipe.min_accuracy:.2f} is needed. {hint}")
 
 
 def expect_raises(
