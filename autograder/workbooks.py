@@ -47,9 +47,10 @@ import datetime
 import io
 import sys
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
@@ -535,35 +536,30 @@ def _new_workbook(title: str, subject: str) -> Workbook:
     return wb
 
 
+def _write_case_sheet(wb: Workbook, sheet: str, title: str, names: str, specs: Sequence[Any],
+                      write_case: Callable[[Workbook, Worksheet, int, Any], tuple[int, int]]) -> None:
+    """One worksheet: the title and legend, then each case's blocks below the previous one."""
+    ws = wb.create_sheet(sheet)
+    _write_title(
+        ws,
+        title,
+        "Blue cells are values (edit them); green cells are formulas; yellow cells are parameters. "
+        f"Blocks are named {names}, <case>_output... (Formulas → Name Manager).",
+    )
+    row, last_col = 4, 1
+    for spec in specs:
+        row, used = write_case(wb, ws, row, spec)
+        last_col = max(last_col, used)
+    _set_widths(ws, last_col)
+
+
 def build_convolution_workbook() -> Workbook:
     """The ``convolution operation.xlsx`` workbook: convolution and pooling worksheets."""
     wb = _new_workbook("Convolution operation", "Introduction to Convolutional Neural Networks")
     for sheet, (title, conv_specs) in CONVOLUTION_SHEETS.items():
-        ws = wb.create_sheet(sheet)
-        _write_title(
-            ws,
-            title,
-            "Blue cells are values (edit them); green cells are formulas; yellow cells are parameters. "
-            "Blocks are named <case>_image, <case>_kernel, <case>_output... (Formulas → Name Manager).",
-        )
-        row, last_col = 4, 1
-        for conv in conv_specs:
-            row, used = _write_convolution_case(wb, ws, row, conv)
-            last_col = max(last_col, used)
-        _set_widths(ws, last_col)
+        _write_case_sheet(wb, sheet, title, "<case>_image, <case>_kernel", conv_specs, _write_convolution_case)
     for sheet, (title, pool_specs) in POOLING_SHEETS.items():
-        ws = wb.create_sheet(sheet)
-        _write_title(
-            ws,
-            title,
-            "Blue cells are values (edit them); green cells are formulas; yellow cells are parameters. "
-            "Blocks are named <case>_input, <case>_output... (Formulas → Name Manager).",
-        )
-        row, last_col = 4, 1
-        for pool in pool_specs:
-            row, used = _write_pooling_case(wb, ws, row, pool)
-            last_col = max(last_col, used)
-        _set_widths(ws, last_col)
+        _write_case_sheet(wb, sheet, title, "<case>_input", pool_specs, _write_pooling_case)
     return wb
 
 
