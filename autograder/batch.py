@@ -230,5 +230,5 @@ def _grade_one(course: Course, assignment: Assignment, sub: SubmissionInput, run
         return grade_submission(course, assignment, sub, runner=runner)
     except OSError as exc:  # e.g. the file vanished or cannot be read: record it, keep going
         return GradeResult(student=sub.student, assignment=assignment.id, status="error", score=0.0,
-                           max_score=assignment.max_score, runner=runner,
+                           max_score=assignment.auto_max_score, runner=runner,
                            message=f"Could not read the submission: {exc}")

@@ -62,19 +62,29 @@ def release(ctx: click.Context, assignment_ids: tuple[str, ...], check: bool) ->
 @cli.command()
 @click.argument("assignment_id")
 @click.argument("submissions", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
-              help="Folder for results.json / feedback.md per student and the batch CSV.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder for results.json / feedback.md per student and the batch CSV (default for the course's "
+              "submitted/ folder: <course>/grades/<assignment>; required for submissions elsewhere).")
 @click.option("--runner", default="cpu", show_default=True, help="Runner profile from course.yml.")
 @click.option("--force", is_flag=True, help="Regrade submissions that already have results.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Submissions graded at a time (each in its own grader process).")
+@click.option("--no-gradebook", is_flag=True,
+              help="Do not record the scores in nbgrader's gradebook (done by default for <course>/submitted/).")
 @click.pass_context
-def grade(ctx: click.Context, assignment_id: str, submissions: tuple[Path, ...], out_dir: Path, runner: str,
-          force: bool, no_progress: bool, jobs: int) -> None:
-    """Grade SUBMISSIONS (notebooks, nbgrader submitted/<student>/<assignment>/ folders, or submitted/)."""
+def grade(ctx: click.Context, assignment_id: str, submissions: tuple[Path, ...], out_dir: Path | None, runner: str,
+          force: bool, no_progress: bool, jobs: int, no_gradebook: bool) -> None:
+    """Grade SUBMISSIONS (notebooks, nbgrader submitted/<student>/<assignment>/ folders, or submitted/).
+
+    Submissions in the course's own submitted/ folder (nbgrader's collect or zip_collect put them there) are
+    then recorded in nbgrader's gradebook by nbgrader's autograde step, with the scores from the sandbox:
+    the formgrader, `nbgrader generate_feedback` and `nbgrader export` see them.
+    """
+    from autograder import gradebook
     from autograder.batch import find_submissions, grade_batch
     from autograder.config import check_notebook_points
+    from autograder.errors import GradebookError, SubmissionError
 
     course = _course(ctx)
     assignment = course.assignment(assignment_id)
@@ -82,6 +92,15 @@ def grade(ctx: click.Context, assignment_id: str, submissions: tuple[Path, ...],
         raise AutograderError(f"Unknown runner {runner!r}; course.yml defines: {', '.join(course.runners)}.")
     subs = find_submissions(assignment, submissions)
     check_notebook_points(course, assignment)
+    in_course = {s.student: gradebook.submitted_student(course, assignment, s.notebook) for s in subs}
+    use_gradebook = not no_gradebook and all(in_course.values())
+    if out_dir is None:
+        if not all(in_course.values()):
+            raise SubmissionError("--out is required for submissions outside the course's submitted/ folder "
+                                  f"({course.root / 'submitted'}).")
+        out_dir = course.root / "grades" / assignment.id
+    if use_gradebook:
+        gradebook.check_gradebook(course, assignment)  # before grading: fail early, write nothing
     summary = grade_batch(course, assignment, subs, out_dir, runner=runner, force=force,
                           progress=not no_progress, jobs=jobs)
     _print_table(summary.rows)
@@ -89,6 +108,38 @@ def grade(ctx: click.Context, assignment_id: str, submissions: tuple[Path, ...],
     click.echo(f"Feedback: {out_dir}/<student>/feedback.md (results.json beside it)")
     if summary.failures:
         click.echo("Not graded normally:\n" + "\n".join(f"  - {f}" for f in summary.failures))
+    if not use_gradebook:
+        if any(in_course.values()) and not no_gradebook:
+            click.echo("Gradebook: not updated (only submissions in the course's submitted/ folder are recorded).")
+        return
+    outcomes = gradebook.sync(course, assignment, [str(in_course[s.student]) for s in subs], out_dir)
+    failed = [o for o in outcomes if not o.ok]
+    click.echo(f"Gradebook: {len(outcomes) - len(failed)} of {len(outcomes)} recorded by nbgrader's autograde "
+               f"({course.root / 'autograded'}/); the formgrader shows them.")
+    if failed:
+        raise GradebookError("Not recorded in the gradebook (their sandbox results are kept):\n"
+                             + "\n".join(f"  - {o.student}: {o.message}" for o in failed))
+
+
+@cli.command()
+@click.argument("assignment_id")
+@click.option("--student", default=None, help="Only this student (default: every autograded submission).")
+@click.pass_context
+def feedback(ctx: click.Context, assignment_id: str, student: str | None) -> None:
+    """Write nbgrader's HTML feedback (scores per question, our test messages, TA comments) for ASSIGNMENT.
+
+    Runs `nbgrader generate_feedback --force`; files go to <course>/feedback/<student>/<assignment>/. Return them
+    with `nbgrader release_feedback ASSIGNMENT` (exchange) or upload them to the LMS.
+    """
+    from autograder import gradebook
+
+    course = _course(ctx)
+    assignment = course.assignment(assignment_id)
+    paths = gradebook.feedback(course, assignment, student)
+    for path in paths:
+        click.echo(str(path))
+    click.echo(f"{len(paths)} feedback file(s). Students get them with `nbgrader release_feedback {assignment.id}` "
+               "(exchange) or as uploads to the LMS.")
 
 
 def _print_table(rows: list[dict[str, object]]) -> None:

@@ -7,6 +7,7 @@ nbgrader metadata must agree with it, which :func:`check_notebook_points` enforc
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,11 +88,17 @@ class Sandbox(_Strict):
 
 
 class Question(_Strict):
-    """One graded question: the notebook's visible test cell has ``grade_id == id``."""
+    """One graded question: the notebook's visible test cell (or, for a manual question, its answer cell)
+    has ``grade_id == id``."""
 
-    id: str = Field(pattern=ID_PATTERN, description="nbgrader grade_id of the question's visible test cell.")
+    id: str = Field(pattern=ID_PATTERN, description="nbgrader grade_id of the question's visible test cell "
+                    "(of its answer cell, for a manual question).")
     title: str = Field(description="Shown in feedback.")
     points: float = Field(ge=0, description="The question's points; the one source of truth.")
+    manual: bool = Field(
+        False, description="Graded by a TA in nbgrader's formgrader (a 'Manually graded answer' cell), not by "
+        "hidden tests."
+    )
 
 
 class Runner(_Strict):
@@ -132,6 +139,10 @@ class Assignment(_Strict):
     title: str = Field(description="Human title.")
     notebook: str = Field(description="Notebook file name inside the assignment folder.")
     hidden_suite: Path = Field(description="Folder of pytest files that grade it (never released).")
+    due: datetime | None = Field(
+        None, description="Due date and time (UTC unless an offset is given), recorded in nbgrader's gradebook by "
+        "`autograder release`; nbgrader's late penalties count from it."
+    )
     files: list[Path] = Field(default_factory=list, description="Extra files copied into the release folder.")
     questions: list[Question] = Field(min_length=1, description="Graded questions, in notebook order.")
     limits: LimitsOverride = Field(default_factory=lambda: LimitsOverride(), description="Overrides of course limits.")
@@ -146,7 +157,13 @@ class Assignment(_Strict):
 
     @property
     def max_score(self) -> float:
+        """All points, manual questions included (nbgrader's maximum)."""
         return float(sum(q.points for q in self.questions))
+
+    @property
+    def auto_max_score(self) -> float:
+        """The points the hidden suite decides (what results.json is out of)."""
+        return float(sum(q.points for q in self.questions if not q.manual))
 
     def question(self, qid: str) -> Question:
         for q in self.questions:
@@ -167,6 +184,11 @@ class Course(_Strict):
     )
     assignments: list[Assignment] = Field(min_length=1, description="The assignments, in course order.")
     sandbox: Sandbox = Field(default_factory=lambda: Sandbox(), description="Required worker protections.")
+    late_penalty_percent_per_day: float = Field(
+        0, ge=0, le=100, description="nbgrader's late penalty: this percentage of the earned score per started day "
+        "after the assignment's `due` (0: no penalty). Applied by nbgrader's autograde step, shown in its feedback "
+        "and export."
+    )
     # Not part of the file: where it was read from.
     root: Path = Field(Path("."), exclude=True, description="(set by the loader) folder holding course.yml")
 
@@ -247,32 +269,44 @@ def _check_course(path: Path, course: Course) -> None:
         raise ConfigError(f"{path}:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
-def notebook_test_points(nb_path: Path) -> dict[str, float]:
-    """grade_id -> points of every nbgrader autograded-test cell in a notebook."""
+def notebook_grade_cells(nb_path: Path) -> dict[str, tuple[float, bool]]:
+    """grade_id -> (points, manual) of every nbgrader grade cell in a notebook: autograded test cells
+    (grade, not solution) and manually graded answer cells (grade and solution)."""
     nb = nbformat.read(str(nb_path), as_version=4)
-    points: dict[str, float] = {}
+    cells: dict[str, tuple[float, bool]] = {}
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("grade") and not meta.get("solution"):
-            points[str(meta.get("grade_id"))] = float(meta.get("points", 0))
-    return points
+        if meta.get("grade"):
+            cells[str(meta.get("grade_id"))] = (float(meta.get("points", 0)), bool(meta.get("solution")))
+    return cells
+
+
+def notebook_test_points(nb_path: Path) -> dict[str, float]:
+    """grade_id -> points of every nbgrader autograded-test cell in a notebook."""
+    return {gid: pts for gid, (pts, manual) in notebook_grade_cells(nb_path).items() if not manual}
 
 
 def check_notebook_points(course: Course, assignment: Assignment) -> None:
-    """The solution notebook's test cells must match course.yml's questions and points exactly."""
+    """The solution notebook's grade cells must match course.yml's questions and points exactly."""
     nb_path = course.solution_notebook(assignment)
-    found = notebook_test_points(nb_path)
-    wanted = {q.id: q.points for q in assignment.questions}
+    found = notebook_grade_cells(nb_path)
     problems = []
-    for qid, pts in wanted.items():
-        if qid not in found:
-            problems.append(f"question {qid!r}: no test cell with grade_id {qid!r} in {nb_path}")
-        elif found[qid] != pts:
+    for q in assignment.questions:
+        kind = "manually graded answer cell" if q.manual else "test cell"
+        if q.id not in found:
+            problems.append(f"question {q.id!r}: no {kind} with grade_id {q.id!r} in {nb_path}")
+            continue
+        pts, manual = found[q.id]
+        if manual != q.manual:
             problems.append(
-                f"question {qid!r}: course.yml says {pts:g} points, the notebook's test cell says {found[qid]:g}"
+                f"question {q.id!r}: course.yml says {'manual' if q.manual else 'autograded'}, the notebook's cell is "
+                f"{'a manually graded answer' if manual else 'an autograded test'} cell"
             )
-    for qid in found.keys() - wanted.keys():
-        problems.append(f"test cell {qid!r} in {nb_path} is not a question in course.yml")
+        elif pts != q.points:
+            problems.append(f"question {q.id!r}: course.yml says {q.points:g} points, the notebook's {kind} says "
+                            f"{pts:g}")
+    for qid in found.keys() - {q.id for q in assignment.questions}:
+        problems.append(f"grade cell {qid!r} in {nb_path} is not a question in course.yml")
     if problems:
         raise ConfigError(
             f"Points disagree for assignment {assignment.id} (course.yml is the source of truth; "

@@ -35,3 +35,9 @@ class SandboxError(AutograderError):
     """A required protection of the worker sandbox is not available."""
 
     exit_code = 5
+
+
+class GradebookError(AutograderError):
+    """nbgrader's gradebook is missing, locked, of another schema, or does not know the assignment or student."""
+
+    exit_code = 6

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +49,30 @@ class SubmissionInput:
 
 @dataclass
 class TestResult:
+    """One hidden test, in Gradescope's shape (``output`` is the student-visible message)."""
+
     name: str
     question: str
     score: float
     max_score: float
     status: str  # "passed" | "failed"
-    message: str
+    output: str
     worked_example: bool = False
+    visibility: str = "visible"
 
     __test__ = False
+
+
+@dataclass
+class QuestionResult:
+    """A question's total: the exact sum of its tests' shares (never above its points), as a float."""
+
+    id: str
+    title: str
+    score: float
+    max_score: float
+    tests_passed: int
+    tests: int
 
 
 @dataclass
@@ -68,17 +84,22 @@ class GradeResult:
     max_score: float
     message: str = ""
     tests: list[TestResult] = field(default_factory=list)
+    questions: list[QuestionResult] = field(default_factory=list)
     cells: list[CellOutcome] = field(default_factory=list)
     execution_time: float = 0.0
     runner: str = "cpu"
     submission_sha256: str = ""
-    output: str = ""  # worker stdout/stderr (instructors only)
+    worker_output: str = ""  # worker stdout/stderr (instructors only)
     instructor_log: str = ""  # tracebacks of unexpected test failures (instructors only)
 
     def to_json(self) -> dict[str, Any]:
+        """Gradescope's results.json keys (score, execution_time, output, visibility, tests with name, score,
+        max_score, status, output, visibility), plus ours (student, status, questions, cells, sha256...)."""
         data = asdict(self)
-        data.pop("output")
+        data.pop("worker_output")
         data.pop("instructor_log")
+        data["output"] = self.message
+        data["visibility"] = "visible"
         return data
 
 
@@ -152,34 +173,48 @@ def select_cells(nb: nbformat.NotebookNode, test_sources: frozenset[str] = froze
 
 
 # --- step 5 --------------------------------------------------------------------------------------
-def score(assignment: Assignment, outcomes: list[TestOutcome]) -> list[TestResult]:
-    """Apply course.yml's points: each question's points are shared among its tests by weight."""
+def score(assignment: Assignment, outcomes: list[TestOutcome]) -> tuple[list[TestResult], list[QuestionResult]]:
+    """Apply course.yml's points: each auto-graded question's points are shared among its tests by weight.
+
+    Shares are exact fractions; a question's total is their exact sum (so three thirds of 2 points are
+    2, not 2.0001) and is converted to a float only at the end, never above the question's points.
+    Manually graded questions (``manual: true``) have no hidden tests: a TA grades them in nbgrader.
+    """
     by_question: dict[str, list[TestOutcome]] = {}
     for o in outcomes:
         by_question.setdefault(o.question, []).append(o)
-    unknown = by_question.keys() - {q.id for q in assignment.questions}
+    auto = [q for q in assignment.questions if not q.manual]
+    unknown = by_question.keys() - {q.id for q in auto}
     if unknown:
-        raise ConfigError(f"Hidden suite of {assignment.id} grades unknown questions: {sorted(unknown)}")
-    results = []
-    for q in assignment.questions:
+        raise ConfigError(f"Hidden suite of {assignment.id} grades unknown or manual questions: {sorted(unknown)}")
+    results: list[TestResult] = []
+    questions: list[QuestionResult] = []
+    for q in auto:
         tests = by_question.get(q.id, [])
         if not tests:
             raise ConfigError(f"Hidden suite of {assignment.id} has no test for question {q.id!r}")
-        total = sum(t.weight for t in tests)
+        points = Fraction(q.points)
+        total_weight = sum((Fraction(t.weight) for t in tests), Fraction(0))
+        earned = Fraction(0)
         for t in tests:
-            share = q.points * t.weight / total if total else 0.0
+            share = points * Fraction(t.weight) / total_weight if total_weight else Fraction(0)
+            earned += share if t.passed else 0
             results.append(
                 TestResult(
                     name=t.name,
                     question=q.id,
-                    score=round(share if t.passed else 0.0, 4),
-                    max_score=round(share, 4),
+                    score=float(share) if t.passed else 0.0,
+                    max_score=float(share),
                     status="passed" if t.passed else "failed",
-                    message=t.message,
+                    output=t.message,
                     worked_example=t.worked_example,
                 )
             )
-    return results
+        questions.append(QuestionResult(
+            id=q.id, title=q.title, score=float(min(earned, points)), max_score=float(points),
+            tests_passed=sum(t.passed for t in tests), tests=len(tests),
+        ))
+    return results, questions
 
 
 def sha256_file(path: Path) -> str:
@@ -198,7 +233,7 @@ def grade_submission(
     started = time.monotonic()
     result = GradeResult(
         student=sub.student, assignment=assignment.id, status="graded", score=0.0,
-        max_score=assignment.max_score, runner=runner, submission_sha256=sha256_file(sub.notebook),
+        max_score=assignment.auto_max_score, runner=runner, submission_sha256=sha256_file(sub.notebook),
     )
     try:
         nb = read_notebook(sub.notebook, limits)  # 1
@@ -215,10 +250,10 @@ def grade_submission(
         context = GradingContext(course, assignment, runner)
         outcomes, log = run_suite(course.hidden_suite(assignment), SubmissionProxy(session), context)  # 4
         result.cells = [session.outcomes[i] for i, _ in cells if i in session.outcomes]
-        result.output = session.output_text()
+        result.worker_output = session.output_text()
         timed_out = session.timed_out
-    result.tests = score(assignment, outcomes)  # 5
-    result.score = round(sum(t.score for t in result.tests), 2)
+    result.tests, result.questions = score(assignment, outcomes)  # 5
+    result.score = float(sum(Fraction(q.score) for q in result.questions))
     result.instructor_log = "\n\n".join(f"{o.nodeid}\n{o.detail}" for o in outcomes if o.detail)
     if timed_out:
         result.status = "timeout"

@@ -1,8 +1,10 @@
 """Release: nbgrader's own generate_assignment turns solutions/ into assignments/.
 
-nbgrader runs in a scratch course folder (its gradebook and logs never touch the repo); the result
-is then copied into ``assignments/<id>/`` together with the files listed in course.yml. ``check``
-generates the same way and compares, so CI can refuse a stale release.
+nbgrader generates in a scratch folder; the result is then copied into ``assignments/<id>/`` together
+with the files listed in course.yml. A release records the assignment (notebook, grade cells, points,
+locked cells' checksums, due date) in the course's gradebook, which nbgrader's autograde, formgrader,
+feedback and export need. ``check`` generates the same way against a scratch gradebook and compares, so
+CI can refuse a stale release without touching the course's gradebook.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from autograder.config import Assignment, Course, check_notebook_points
 from autograder.errors import ReleaseError
 
 
-def _generate(course: Course, assignment: Assignment, scratch: Path) -> Path:
-    """Run nbgrader generate_assignment in ``scratch``; return the generated release folder."""
+def _generate(course: Course, assignment: Assignment, scratch: Path, db_url: str | None = None) -> Path:
+    """Run nbgrader generate_assignment in ``scratch`` (recording it in the gradebook at ``db_url``, else in a
+    scratch one); return the generated release folder."""
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
 
@@ -40,7 +43,7 @@ def _generate(course: Course, assignment: Assignment, scratch: Path) -> Path:
     config.CourseDirectory.course_id = course.course_id
     config.CourseDirectory.source_directory = "source"
     config.CourseDirectory.release_directory = "release"
-    config.CourseDirectory.db_url = f"sqlite:///{scratch / 'gradebook.db'}"
+    config.CourseDirectory.db_url = db_url or f"sqlite:///{scratch / 'gradebook.db'}"
     config.GenerateAssignment.create_assignment = True
     log = io.StringIO()
     handler = logging.StreamHandler(log)
@@ -49,6 +52,13 @@ def _generate(course: Course, assignment: Assignment, scratch: Path) -> Path:
         api.log.addHandler(handler)
         outcome = api.generate_assignment(assignment.id, force=True, create=True)
     if not outcome.get("success"):
+        text = f"{outcome.get('error') or ''}{outcome.get('log') or log.getvalue()}"
+        if "because there are submissions" in text:
+            raise ReleaseError(
+                f"{assignment.id} already has submissions in the gradebook, and nbgrader cannot add or remove grade "
+                "cells of a notebook once students have submitted it. Keep the cells (text and points may change) "
+                "or release the change as a new assignment id."
+            )
         raise ReleaseError(
             f"nbgrader generate_assignment failed for {assignment.id}:\n"
             f"{outcome.get('error') or ''}\n{outcome.get('log') or log.getvalue()}"
@@ -60,10 +70,14 @@ def _generate(course: Course, assignment: Assignment, scratch: Path) -> Path:
 
 
 def release(course: Course, assignment: Assignment) -> Path:
-    """Regenerate ``assignments/<id>/`` from ``solutions/<id>/``."""
+    """Regenerate ``assignments/<id>/`` from ``solutions/<id>/`` and record it in the course's gradebook."""
+    from autograder import gradebook
+
+    gradebook.ensure_config(course)
     target = course.root / "assignments" / assignment.id
     with tempfile.TemporaryDirectory(prefix="ag-release-") as tmp:
-        generated = _generate(course, assignment, Path(tmp))
+        generated = _generate(course, assignment, Path(tmp), gradebook.db_url(course))
+        gradebook.record_release(course, assignment)
         _check_no_solutions(generated / assignment.notebook)
         if target.exists():
             shutil.rmtree(target)

@@ -37,30 +37,38 @@ def student_dir(out_dir: Path, student: str) -> Path:
     return out_dir / student
 
 
+def points_text(value: float) -> str:
+    """A score for people: at most two decimals, no trailing zeros (exact values are kept in results.json)."""
+    return f"{round(value, 2):g}"
+
+
 def feedback_markdown(result: GradeResult, assignment: Assignment) -> str:
     lines = [
         f"# {assignment.id}: {assignment.title}",
         "",
         f"**Student:** {result.student}  ",
-        f"**Score:** {result.score:g} / {result.max_score:g}  ",
+        f"**Score:** {points_text(result.score)} / {points_text(result.max_score)}  "
+        + (f"(plus {points_text(sum(q.points for q in assignment.questions if q.manual))} points graded by a TA)  "
+           if any(q.manual for q in assignment.questions) else ""),
         f"**Status:** {result.status}",
         "",
     ]
     if result.message:
         lines += [f"> {result.message}", ""]
-    if result.tests:
+    manual = [q for q in assignment.questions if q.manual]
+    if result.questions:
         lines += ["| Question | Score | Tests passed |", "|---|---:|---:|"]
-        for q in assignment.questions:
-            tests = [t for t in result.tests if t.question == q.id]
-            got = sum(t.score for t in tests)
-            passed = sum(t.status == "passed" for t in tests)
-            lines.append(f"| {q.title} (`{q.id}`) | {got:g} / {q.points:g} | {passed} / {len(tests)} |")
+        for qr in result.questions:
+            lines.append(f"| {qr.title} (`{qr.id}`) | {points_text(qr.score)} / {points_text(qr.max_score)} "
+                         f"| {qr.tests_passed} / {qr.tests} |")
+        for q in manual:
+            lines.append(f"| {q.title} (`{q.id}`) | graded by a TA / {points_text(q.points)} | - |")
         lines.append("")
         failed = [t for t in result.tests if t.status == "failed"]
         if failed:
             lines += ["## What to look at", ""]
             for q in assignment.questions:
-                msgs = list(dict.fromkeys(t.message for t in failed if t.question == q.id))
+                msgs = list(dict.fromkeys(t.output for t in failed if t.question == q.id))
                 if msgs:
                     lines.append(f"### {q.title} (`{q.id}`)")
                     lines += [f"- {m}" for m in msgs]
@@ -86,7 +94,7 @@ def write_result(result: GradeResult, assignment: Assignment, out_dir: Path) -> 
     """Write one submission's files; results.json last, since its presence marks the job done."""
     folder = student_dir(out_dir, result.student)
     atomic_write(folder / "feedback.md", feedback_markdown(result, assignment))
-    atomic_write(folder / "instructor.log", f"{result.instructor_log}\n\n--- worker output ---\n{result.output}")
+    atomic_write(folder / "instructor.log", f"{result.instructor_log}\n\n--- worker output ---\n{result.worker_output}")
     atomic_write(folder / "results.json", json.dumps(result.to_json(), indent=2))
     return folder
 

@@ -1,9 +1,10 @@
 """Sample submissions derived from a solution and its release (for the demo, tests and benchmarks).
 
 They are made, not stored, so they never go stale when a notebook changes:
-``correct`` (the solution), ``stub`` (the released notebook), ``partial`` (solution cells for every
-other question, stubs for the rest), ``syntax_error`` (one solution cell broken) and
-``not_a_notebook`` (a text file with the notebook's name).
+``correct`` (the released notebook with every answer cell filled in from the solution, as a student
+would submit it), ``stub`` (the released notebook), ``partial`` (solution cells for every other
+question, stubs for the rest), ``syntax_error`` (one solution cell broken) and ``not_a_notebook`` (a
+text file with the notebook's name).
 """
 
 from __future__ import annotations
@@ -18,13 +19,24 @@ from autograder.config import Assignment, Course
 SAMPLE_KINDS = ("correct", "partial", "stub", "syntax_error", "not_a_notebook")
 
 
-def _solution_cells(nb: nbformat.NotebookNode) -> dict[str, int]:
+def _solution_cells(nb: nbformat.NotebookNode, cell_type: str | None = "code") -> dict[str, int]:
     ids = {}
     for i, cell in enumerate(nb.cells):
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("solution") and cell.cell_type == "code":
+        if meta.get("solution") and (cell_type is None or cell.cell_type == cell_type):
             ids[str(meta.get("grade_id"))] = i
     return ids
+
+
+def filled_in(course: Course, assignment: Assignment) -> nbformat.NotebookNode:
+    """The released notebook with every answer cell (code and written) holding the solution's text."""
+    solution = nbformat.read(str(course.solution_notebook(assignment)), 4)
+    nb = nbformat.read(str(course.released_notebook(assignment)), 4)
+    answers = {gid: solution.cells[i].source for gid, i in _solution_cells(solution, None).items()}
+    for gid, i in _solution_cells(nb, None).items():
+        if gid in answers:
+            nb.cells[i].source = answers[gid]
+    return nb
 
 
 def make_sample(course: Course, assignment: Assignment, kind: str) -> str:
@@ -32,7 +44,7 @@ def make_sample(course: Course, assignment: Assignment, kind: str) -> str:
     solution = nbformat.read(str(course.solution_notebook(assignment)), 4)
     released = nbformat.read(str(course.released_notebook(assignment)), 4)
     if kind == "correct":
-        return nbformat.writes(solution)
+        return nbformat.writes(filled_in(course, assignment))
     if kind == "stub":
         return nbformat.writes(released)
     if kind == "not_a_notebook":

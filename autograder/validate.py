@@ -17,6 +17,7 @@ from autograder.config import Assignment, Course
 from autograder.errors import SubmissionError
 from autograder.grade import (
     GradeResult,
+    QuestionResult,
     SubmissionInput,
     TestResult,
     Ungradable,
@@ -50,7 +51,7 @@ def validate_notebook(course: Course, assignment: Assignment, notebook: Path) ->
     limits = course.limits_for(assignment)
     started = time.monotonic()
     result = GradeResult(student=notebook.stem, assignment=assignment.id, status="graded", score=0.0,
-                         max_score=assignment.max_score, runner="validate")
+                         max_score=assignment.auto_max_score, runner="validate")
     sub = SubmissionInput(notebook.stem, notebook)
     try:
         nb = read_notebook(sub.notebook, limits)
@@ -74,8 +75,11 @@ def validate_notebook(course: Course, assignment: Assignment, notebook: Path) ->
             message = "" if passed else _message(outcome)
             result.tests.append(TestResult(name=f"visible tests of {qid}", question=qid,
                                            score=points if passed else 0.0, max_score=points,
-                                           status="passed" if passed else "failed", message=message,
+                                           status="passed" if passed else "failed", output=message,
                                            worked_example=True))
+            result.questions.append(QuestionResult(id=qid, title=assignment.question(qid).title,
+                                                   score=points if passed else 0.0, max_score=points,
+                                                   tests_passed=int(passed), tests=1))
         result.cells = [session.outcomes[i] for i, _ in cells if i in session.outcomes]
     result.score = sum(t.score for t in result.tests)
     result.message = ("Visible tests only check the lecture's worked examples; hidden tests decide the grade.")

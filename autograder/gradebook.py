@@ -1,0 +1,271 @@
+"""The course as an nbgrader course: its configuration, gradebook checks, and the autograde step.
+
+Trusted code. ``autograder grade`` grades in the sandbox first; :func:`sync` then runs nbgrader's own
+``autograde`` (with :mod:`autograder.nbgrader_bridge` in its pipeline) for each student, so the
+gradebook, ``autograded/`` and everything nbgrader builds on them (formgrader, feedback, export) hold
+our scores. Problems a user can fix raise :class:`GradebookError` with what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import sys
+from dataclasses import dataclass
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+from autograder.config import Assignment, Course
+from autograder.errors import GradebookError
+
+CONFIG_FILE = "nbgrader_config.py"
+CONFIG_TEMPLATE = '''"""nbgrader's configuration for this course: `nbgrader ...` commands, the formgrader (start Jupyter from
+this folder) and `autograder` all read it.
+
+`configure` (autograder/nbgrader_bridge.py) makes this folder an nbgrader course whose autograde step
+takes its scores from the autograder's sandbox instead of running student notebooks: source_directory
+solutions/, release_directory assignments/, the gradebook gradebook.db (30 s lock timeout), the course
+id from course.yml. Add your own settings below it (e.g. the exchange folder for `nbgrader release_assignment`
+and `collect`, or a Postgres db_url for several TAs at once).
+"""
+
+from autograder.nbgrader_bridge import configure
+
+c = get_config()  # type: ignore[name-defined]  # noqa: F821  (provided by traitlets when it loads this file)
+configure(c, __file__)
+
+# c.Exchange.root = "/srv/nbgrader/exchange"
+'''
+
+
+def ensure_config(course: Course) -> Path:
+    """The course's nbgrader_config.py, written from the template if the course has none."""
+    path = course.root / CONFIG_FILE
+    if not path.exists():
+        path.write_text(CONFIG_TEMPLATE, encoding="utf-8")
+    return path
+
+
+def load_config(course: Course, **overrides: dict[str, Any]) -> Any:
+    """The course's nbgrader configuration (a traitlets Config), with per-class ``overrides``."""
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    path = course.root / CONFIG_FILE
+    if not path.is_file():
+        raise GradebookError(
+            f"{path} is missing, so {course.root} is not an nbgrader course yet: run `autograder release` "
+            "(it writes one) or copy it from the course template."
+        )
+    _alembic_on_path()
+    try:
+        config = PyFileConfigLoader(CONFIG_FILE, path=str(course.root)).load_config()
+    except Exception as exc:  # traitlets wraps whatever the file raised
+        raise GradebookError(f"{path} could not be loaded: {exc}") from None
+    extra = Config()
+    for section, values in overrides.items():
+        for key, value in values.items():
+            extra[section][key] = value
+    config.merge(extra)
+    return config
+
+
+def _alembic_on_path() -> None:
+    """nbgrader runs the `alembic` command of its own environment to set up a new gradebook."""
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+
+def nbgrader_api(course: Course, **overrides: dict[str, Any]) -> Any:
+    """nbgrader's own API object for this course (what the formgrader uses)."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    config = load_config(course, **overrides)
+    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+
+
+def db_url(course: Course) -> str:
+    from nbgrader.coursedir import CourseDirectory
+
+    return str(CourseDirectory(config=load_config(course)).db_url)
+
+
+def _sqlite_path(url: str) -> Path | None:
+    if not url.startswith("sqlite:///"):
+        return None
+    return Path(url[len("sqlite:///"):].split("?")[0])
+
+
+def expected_schema() -> str:
+    """The gradebook schema (alembic revision) this nbgrader writes."""
+    import nbgrader
+    from alembic.script import ScriptDirectory
+
+    return str(ScriptDirectory(str(Path(nbgrader.__file__).parent / "alembic")).get_current_head())
+
+
+def check_gradebook(course: Course, assignment: Assignment) -> str:
+    """The gradebook exists, has this nbgrader's schema, is not locked, and knows the assignment.
+
+    Returns its db_url. Raises :class:`GradebookError` saying what to do otherwise.
+    """
+    url = db_url(course)
+    path = _sqlite_path(url)
+    if path is not None:
+        path = path if path.is_absolute() else course.root / path
+        if not path.is_file():
+            raise GradebookError(
+                f"No gradebook at {path}: run `autograder release {assignment.id}` first (it records the "
+                "assignment's notebook, grade cells and points in the gradebook)."
+            )
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as conn:
+                row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        except sqlite3.OperationalError as exc:
+            raise _db_error(path, exc) from None
+        except sqlite3.DatabaseError as exc:
+            raise GradebookError(f"{path} is not an nbgrader gradebook ({exc}). Move it away and run "
+                                 f"`autograder release` to make a new one.") from None
+        want = expected_schema()
+        if row is None or row[0] != want:
+            raise GradebookError(
+                f"{path} has gradebook schema {row[0] if row else 'unknown'!r}, but this nbgrader expects {want!r}. "
+                "Back the file up, then run `nbgrader db upgrade` with the nbgrader version pinned in "
+                "constraints.txt (use the same nbgrader version for the formgrader and the grader)."
+            )
+    from nbgrader.api import Gradebook, MissingEntry
+
+    try:
+        with Gradebook(url, course.course_id) as gb:
+            gb.find_assignment(assignment.id)
+            gb.find_notebook(Path(assignment.notebook).stem, assignment.id)
+    except MissingEntry:
+        raise GradebookError(
+            f"Assignment {assignment.id} (notebook {assignment.notebook}) is not in the gradebook {url}: run "
+            f"`autograder release {assignment.id}` first."
+        ) from None
+    except Exception as exc:  # sqlalchemy's OperationalError (locked) and friends
+        raise _db_error(path or Path(url), exc) from None
+    return url
+
+
+def _db_error(path: Path, exc: BaseException) -> GradebookError:
+    if "locked" in str(exc):
+        return GradebookError(
+            f"The gradebook {path} stayed locked by another process (a formgrader request, another "
+            "`autograder grade` or `nbgrader` command?) longer than the configured timeout. Nothing was "
+            "written. Wait for it to finish and run the same command again."
+        )
+    return GradebookError(f"The gradebook {path} cannot be used: {exc}")
+
+
+def record_release(course: Course, assignment: Assignment) -> None:
+    """Set the assignment's due date (course.yml ``due``) in the gradebook; generate_assignment made the rest."""
+    from nbgrader.api import Gradebook
+
+    due = assignment.due
+    if due is not None and due.tzinfo is not None:
+        due = due.astimezone(UTC).replace(tzinfo=None)  # nbgrader stores naive UTC
+    with Gradebook(db_url(course), course.course_id) as gb:
+        gb.update_or_create_assignment(assignment.id, duedate=due)
+
+
+@dataclass
+class SyncOutcome:
+    student: str
+    ok: bool
+    message: str = ""
+
+
+def submitted_student(course: Course, assignment: Assignment, notebook: Path) -> str | None:
+    """The nbgrader student id if ``notebook`` is ``<course>/submitted/<student>/<assignment>/<notebook>``."""
+    submitted = (course.root / "submitted").resolve()
+    try:
+        rel = notebook.absolute().relative_to(submitted)
+    except ValueError:
+        try:
+            rel = notebook.resolve().relative_to(submitted)
+        except ValueError:
+            return None
+    parts = rel.parts
+    if len(parts) == 3 and parts[1] == assignment.id and parts[2] == assignment.notebook:
+        return parts[0]
+    return None
+
+
+def _symlinks(folder: Path) -> list[Path]:
+    found = [folder] if folder.is_symlink() else []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in dirnames + filenames:
+            if (Path(dirpath) / name).is_symlink():
+                found.append(Path(dirpath) / name)
+    return found
+
+
+def sync(course: Course, assignment: Assignment, students: list[str], results_dir: Path) -> list[SyncOutcome]:
+    """Run nbgrader's autograde (our pipeline) for ``students``; one outcome each, none stops the others.
+
+    Before nbgrader touches a student's submission: the student must be in the gradebook, the submission
+    folder must hold no symbolic link (nbgrader would copy what it points to), and our result must be for
+    exactly the submitted file. A student who fails a check gets no gradebook write at all.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from autograder.nbgrader_bridge import ResultsUnavailable, check_results, read_results
+
+    url = check_gradebook(course, assignment)
+    api = nbgrader_api(course, InjectResults={"results_directory": str(results_dir.resolve()),
+                                              "grade_missing": False})
+    outcomes: list[SyncOutcome] = []
+    for student in students:
+        folder = course.root / "submitted" / student / assignment.id
+        links = _symlinks(folder)
+        if links:
+            outcomes.append(SyncOutcome(student, False, f"{links[0]} is a symbolic link: nbgrader would copy what it "
+                                        "points to into autograded/. Replace it with the file itself (or remove it) "
+                                        "and run the same command again."))
+            continue
+        try:
+            with Gradebook(url, course.course_id) as gb:
+                gb.find_student(student)
+        except MissingEntry:
+            outcomes.append(SyncOutcome(student, False, f"student {student!r} is not in the gradebook: add them "
+                                        f"with `nbgrader db student add {student} --last-name=... --first-name=... "
+                                        "--lms-user-id=...` (or `nbgrader db student import roster.csv`), then run "
+                                        "the same command again."))
+            continue
+        try:
+            path = results_dir / student / "results.json"
+            check_results(read_results(path), path, folder / assignment.notebook, assignment.id, student)
+        except ResultsUnavailable as exc:
+            outcomes.append(SyncOutcome(student, False, str(exc)))
+            continue
+        outcome = api.autograde(assignment.id, student, force=True, create=False)
+        if outcome.get("success"):
+            outcomes.append(SyncOutcome(student, True))
+        else:
+            outcomes.append(SyncOutcome(student, False, "nbgrader autograde failed: " + _failure(outcome)))
+    return outcomes
+
+
+def _failure(outcome: dict[str, Any]) -> str:
+    """The exception line of nbgrader's captured log (the rest is in its log)."""
+    log = f"{outcome.get('log') or ''}\n{outcome.get('error') or ''}"
+    found = [m.group(1) for m in re.finditer(r"^\s*(?:\[ERROR\]\s*)?((?:[\w.]+)(?:Error|Exception|Unavailable): .*)$",
+                                             log, re.M)]
+    return found[-1] if found else (log.strip().splitlines() or ["(no log)"])[-1]
+
+
+def feedback(course: Course, assignment: Assignment, student: str | None = None) -> list[Path]:
+    """nbgrader's generate_feedback (HTML per student, ``feedback/<student>/<assignment>/``), forced."""
+    check_gradebook(course, assignment)
+    api = nbgrader_api(course)
+    outcome = api.generate_feedback(assignment.id, student, force=True)
+    if not outcome.get("success"):
+        raise GradebookError(f"nbgrader generate_feedback failed:\n{outcome.get('error') or outcome.get('log')}")
+    pattern = f"{student or '*'}/{assignment.id}/*.html"
+    return sorted((course.root / "feedback").glob(pattern))

@@ -1,0 +1,261 @@
+"""nbgrader's own ``autograde``, with our sandboxed scores instead of running the notebook.
+
+Trusted code: it runs inside nbgrader (``nbgrader autograde``, the formgrader's Autograde button,
+``autograder grade``) and never runs student code. The course's ``nbgrader_config.py`` calls
+:func:`configure`, which puts two preprocessors in nbgrader's autograde pipeline:
+
+- :class:`InjectResults` replaces nbgrader's ``Execute``. It reads our ``results.json`` for the
+  submission (refusing one whose ``submission_sha256`` is not the submitted file's), and writes into each
+  question's locked test cell a plain-text stdout (the question's feedback) and an ``execute_result``
+  whose text is the question's score, which nbgrader's ``determine_grade`` takes as the partial credit.
+  A submission without a current result (e.g. the formgrader's button on a new submission) is first
+  graded in the sandbox by ``autograder grade`` in a subprocess.
+- :class:`SaveAutoGradesKeepingReview` replaces ``SaveAutoGrades``: the same scores and comments, written
+  in one transaction per notebook, and a TA's reviewed manual score stays reviewed when a regrade of the
+  same submission leaves its cell's auto score unchanged (nbgrader would flag every manually graded cell
+  for review again).
+
+Everything else (students, submissions, timestamps, restoring locked cells, late penalties, autograded/)
+is nbgrader's default pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from nbconvert.exporters.exporter import ResourcesDict
+from nbformat.notebooknode import NotebookNode, from_dict
+from nbgrader import utils
+from nbgrader.api import Gradebook
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import NbGraderPreprocessor, SaveAutoGrades
+from traitlets import Bool, Float, Unicode
+from traitlets.config import Config
+
+RESULTS_DIRECTORY = "grades/{assignment}"  # <course>/grades/<assignment>/<student>/results.json
+SYNC_RECORD = ".gradebook-sync.json"  # beside results.json: the file last written into the gradebook
+
+
+class ResultsUnavailable(Exception):
+    """No usable sandbox result for a submission; the message says what to do."""
+
+
+def configure(c: Config, config_file: str) -> None:
+    """Make the nbgrader course at ``config_file``'s folder grade with our results (see module docstring).
+
+    Called from the course's ``nbgrader_config.py`` (``configure(c, __file__)``), so the CLI, the
+    formgrader and ``autograder`` all use the same settings. The course id comes from course.yml.
+    """
+    import yaml
+
+    root = Path(config_file).resolve().parent
+    course = yaml.safe_load((root / "course.yml").read_text(encoding="utf-8"))
+    c.CourseDirectory.root = str(root)
+    c.CourseDirectory.course_id = str(course["course_id"])
+    c.CourseDirectory.source_directory = "solutions"
+    c.CourseDirectory.release_directory = "assignments"
+    # SQLite waits 5 s for a lock by default; a formgrader request that loses that race leaves its
+    # session broken until the server restarts. 30 s makes collisions with a grading run harmless.
+    c.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}?timeout=30"
+    c.Autograde.autograde_preprocessors = [
+        "autograder.nbgrader_bridge.InjectResults",  # instead of nbgrader.preprocessors.Execute
+        "nbgrader.preprocessors.IgnorePattern",
+        "nbconvert.preprocessors.ClearMetadataPreprocessor",
+        "nbgrader.preprocessors.LimitOutput",
+        "autograder.nbgrader_bridge.SaveAutoGradesKeepingReview",  # instead of SaveAutoGrades
+        "nbgrader.preprocessors.AssignLatePenalties",
+        "nbgrader.preprocessors.CheckCellMetadata",
+    ]
+    percent = float(course.get("late_penalty_percent_per_day", 0) or 0)
+    if percent > 0:
+        c.AssignLatePenalties.plugin_class = "autograder.nbgrader_plugins.PercentPerDayLatePenalty"
+        c.PercentPerDayLatePenalty.percent_per_day = percent
+
+
+def read_results(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ResultsUnavailable(f"{path}: cannot be read ({exc}).") from None
+    if not isinstance(data, dict):
+        raise ResultsUnavailable(f"{path}: not a results file.")
+    return data
+
+
+def check_results(data: dict[str, Any], path: Path, submitted: Path, assignment: str, student: str) -> None:
+    """Refuse a result that was not made from exactly this submitted file."""
+    from autograder.grade import sha256_file
+
+    if data.get("assignment") != assignment or data.get("student") != student:
+        raise ResultsUnavailable(
+            f"{path} is for {data.get('student')!r}/{data.get('assignment')!r}, not {student!r}/{assignment!r}."
+        )
+    if data.get("submission_sha256") != sha256_file(submitted):
+        raise ResultsUnavailable(
+            f"{path} was made from another file than {submitted} (sha256 differs): the submission changed "
+            f"since it was graded. Run `autograder grade {assignment} {submitted.parent}` again."
+        )
+
+
+def question_score(question: dict[str, Any]) -> float:
+    """The question's score as nbgrader will read it: never above its points, never below 0."""
+    points = Fraction(float(question["max_score"]))
+    return float(max(Fraction(0), min(Fraction(float(question["score"])), points)))
+
+
+def test_cell_feedback(data: dict[str, Any], question: dict[str, Any] | None) -> str:
+    """Plain text for a test cell's stdout: the question's score and our student-safe messages."""
+    if question is None:
+        status = data.get("status", "error")
+        message = data.get("output") or data.get("message") or ""
+        return f"Autograder: not graded ({status}). {message}".rstrip() + "\n"
+    lines = [f"Autograder (hidden tests): {question['tests_passed']} of {question['tests']} passed, "
+             f"{question['score']:.4g} / {question['max_score']:.4g} points."]
+    messages = [t.get("output", "") for t in data.get("tests", [])
+                if t.get("question") == question["id"] and t.get("status") != "passed"]
+    lines += [f"- {m}" for m in dict.fromkeys(m for m in messages if m)]
+    if data.get("status") == "timeout":
+        lines.append(f"Note: {data.get('output') or data.get('message')}")
+    return "\n".join(lines) + "\n"
+
+
+class InjectResults(NbGraderPreprocessor):
+    """Write our sandbox's per-question scores and feedback into the notebook's test cells."""
+
+    results_directory = Unicode(
+        RESULTS_DIRECTORY,
+        help="Folder (relative to the course root, or absolute; {assignment} is replaced by the assignment id) "
+        "holding <student>/results.json.",
+    ).tag(config=True)
+    grade_missing = Bool(
+        True,
+        help="Grade a submission without a current result in the sandbox first (`autograder grade` in a "
+        "subprocess), e.g. when the formgrader's Autograde button is pressed. When False, such a "
+        "submission fails with a message saying which command to run.",
+    ).tag(config=True)
+    grade_timeout = Float(3600, help="Seconds the sandbox grading of one submission may take.").tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        info = resources["nbgrader"]
+        student, assignment = str(info["student"]), str(info["assignment"])
+        coursedir = CourseDirectory(config=self.config)
+        root = Path(coursedir.root)
+        submitted = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment)) / (
+            f"{info['notebook']}.ipynb")
+        results_dir = Path(self.results_directory.format(assignment=assignment))
+        if not results_dir.is_absolute():
+            results_dir = root / results_dir
+        path = results_dir / student / "results.json"
+        data = self._current_results(path, submitted, root, results_dir, assignment, student)
+        questions = {q["id"]: q for q in data.get("questions", [])}
+        for cell in nb.cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+                continue
+            grade_id = str(meta.get("grade_id"))
+            question = questions.get(grade_id)
+            if question is None and data.get("status") == "graded":
+                raise ResultsUnavailable(
+                    f"{path} has no score for test cell {grade_id!r}: is it a question in course.yml? "
+                    f"Check with `autograder config`, then regrade with --force."
+                )
+            score = question_score(question) if question is not None else 0.0
+            cell.outputs = [
+                from_dict({"output_type": "stream", "name": "stdout", "text": test_cell_feedback(data, question)}),
+                from_dict({"output_type": "execute_result", "execution_count": None, "metadata": {},
+                           "data": {"text/plain": repr(score)}}),
+            ]
+        previous = _read_sync(path.parent / SYNC_RECORD)
+        resources["autograder"] = {
+            "same_submission": previous == data.get("submission_sha256"),
+            "sync_record": str(path.parent / SYNC_RECORD),
+            "submission_sha256": data.get("submission_sha256"),
+        }
+        return nb, resources
+
+    def _current_results(self, path: Path, submitted: Path, root: Path, out: Path, assignment: str,
+                         student: str) -> dict[str, Any]:
+        try:
+            data = read_results(path)
+            check_results(data, path, submitted, assignment, student)
+            return data
+        except ResultsUnavailable as exc:
+            if not self.grade_missing:
+                raise ResultsUnavailable(
+                    f"{exc} Grade it first: `autograder grade {assignment} {submitted.parent}`."
+                ) from None
+        self.log.info("No current sandbox result for %s/%s: grading it now in the sandbox", student, assignment)
+        cmd = [sys.executable, "-m", "autograder", "--course", str(root / "course.yml"), "grade", assignment,
+               str(submitted.parent), "--out", str(out), "--no-progress", "--no-gradebook", "--force"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=self.grade_timeout,
+                              stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONNOUSERSITE": "1"})
+        if proc.returncode != 0:
+            raise ResultsUnavailable(f"Grading {submitted} in the sandbox failed:\n{proc.stderr[-2000:]}")
+        data = read_results(path)
+        check_results(data, path, submitted, assignment, student)
+        return data
+
+
+def _read_sync(path: Path) -> str | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("submission_sha256")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+class SaveAutoGradesKeepingReview(SaveAutoGrades):
+    """nbgrader's SaveAutoGrades, in one transaction per notebook, keeping TA reviews of unchanged cells.
+
+    nbgrader marks every cell that has a manual score as needing review on each autograde. Here a cell
+    a TA has reviewed (manual score set, not flagged) stays reviewed when the submitted file is the one
+    last written into the gradebook and the cell's auto score did not change; a new submission, or a
+    changed auto score (e.g. after a hidden test was fixed), flags it for review again. Manual scores and
+    comments are never touched (nbgrader keeps them too).
+    """
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        self._same_submission = bool(resources.get("autograder", {}).get("same_submission"))
+        self.notebook_id = resources["nbgrader"]["notebook"]
+        self.assignment_id = resources["nbgrader"]["assignment"]
+        self.student_id = resources["nbgrader"]["student"]
+        self.gradebook = Gradebook(resources["nbgrader"]["db_url"])
+        with self.gradebook:
+            try:
+                for index, cell in enumerate(nb.cells):
+                    nb.cells[index], resources = self.preprocess_cell(cell, resources, index)
+                self.gradebook.db.commit()
+            except BaseException:
+                self.gradebook.db.rollback()
+                raise
+        record = resources.get("autograder", {}).get("sync_record")
+        if record:
+            from autograder.report import atomic_write
+
+            atomic_write(Path(record), json.dumps(
+                {"submission_sha256": resources["autograder"]["submission_sha256"]}))
+        return nb, resources
+
+    def _add_score(self, cell: NotebookNode, resources: ResourcesDict) -> None:
+        grade = self.gradebook.find_grade(
+            cell.metadata["nbgrader"]["grade_id"], self.notebook_id, self.assignment_id, self.student_id)
+        old_auto, was_reviewed = grade.auto_score, not grade.needs_manual_grade
+        auto_score, _ = utils.determine_grade(cell, self.log)
+        grade.auto_score = auto_score
+        if grade.manual_score is not None:
+            keep = was_reviewed and self._same_submission and old_auto == auto_score
+            grade.needs_manual_grade = not keep
+        else:
+            grade.needs_manual_grade = auto_score is None
+
+    def _add_comment(self, cell: NotebookNode, resources: ResourcesDict) -> None:
+        comment = self.gradebook.find_comment(
+            cell.metadata["nbgrader"]["grade_id"], self.notebook_id, self.assignment_id, self.student_id)
+        unchanged = cell.metadata.nbgrader.get("checksum", None) == utils.compute_checksum(cell)
+        comment.auto_comment = "No response." if unchanged and not utils.is_task(cell) else None
