@@ -6,7 +6,6 @@ catches them, prints the message (no traceback) and exits with the error's code.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -113,9 +112,13 @@ def grade(ctx: click.Context, assignment_id: str, submissions: tuple[Path, ...],
             click.echo("Gradebook: not updated (only submissions in the course's submitted/ folder are recorded).")
         return
     outcomes = gradebook.sync(course, assignment, [str(in_course[s.student]) for s in subs], out_dir)
-    failed = [o for o in outcomes if not o.ok]
-    click.echo(f"Gradebook: {len(outcomes) - len(failed)} of {len(outcomes)} recorded by nbgrader's autograde "
+    failed = [o for o in outcomes if not o.ok and not o.skipped]
+    recorded = sum(o.ok for o in outcomes)
+    click.echo(f"Gradebook: {recorded} of {len(outcomes)} recorded by nbgrader's autograde "
                f"({course.root / 'autograded'}/); the formgrader shows them.")
+    for o in outcomes:
+        if o.skipped:
+            click.echo(f"  - {o.student}: {o.message}")
     if failed:
         raise GradebookError("Not recorded in the gradebook (their sandbox results are kept):\n"
                              + "\n".join(f"  - {o.student}: {o.message}" for o in failed))
@@ -171,26 +174,11 @@ def validate(ctx: click.Context, notebook: Path, assignment_id: str | None) -> N
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("demo-output"), show_default=True)
 @click.pass_context
 def demo(ctx: click.Context, out_dir: Path) -> None:
-    """Release every assignment, grade sample submissions of the first one, print the scores."""
-    from autograder import release as rel
-    from autograder.batch import find_submissions, grade_batch
-    from autograder.samples import write_samples
+    """The instructor workflow on sample students, in OUT/course: release every assignment, grade sample
+    submissions of the first one, record them in nbgrader's gradebook, write feedback and a Canvas export."""
+    from autograder.demo import run_demo
 
-    course = _course(ctx)
-    for a in course.assignments:
-        click.echo(f"released {a.id} -> {rel.release(course, a)}")
-    assignment = course.assignments[0]
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    submitted = out_dir / "submitted"
-    write_samples(course, assignment, submitted)
-    click.echo(f"\nSample submissions for {assignment.id} in {submitted}/: correct, partial, stub, "
-               "syntax_error, not_a_notebook\n")
-    subs = find_submissions(assignment, [submitted])
-    summary = grade_batch(course, assignment, subs, out_dir / "grades", progress=True)
-    _print_table(summary.rows)
-    click.echo(f"\nGrades CSV: {summary.csv_path}")
-    click.echo(f"Feedback:   {out_dir / 'grades'}/<student>/feedback.md (results.json beside it)")
+    run_demo(_course(ctx), out_dir, click.echo)
 
 
 @cli.command()

@@ -8,10 +8,12 @@ our scores. Problems a user can fix raise :class:`GradebookError` with what to d
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sqlite3
 import sys
+import warnings
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -21,14 +23,14 @@ from autograder.config import Assignment, Course
 from autograder.errors import GradebookError
 
 CONFIG_FILE = "nbgrader_config.py"
-CONFIG_TEMPLATE = '''"""nbgrader's configuration for this course: `nbgrader ...` commands, the formgrader (start Jupyter from
-this folder) and `autograder` all read it.
+CONFIG_TEMPLATE = '''"""nbgrader's configuration for this course.
 
+`nbgrader ...` commands, the formgrader (start Jupyter from this folder) and `autograder` all read it.
 `configure` (autograder/nbgrader_bridge.py) makes this folder an nbgrader course whose autograde step
 takes its scores from the autograder's sandbox instead of running student notebooks: source_directory
 solutions/, release_directory assignments/, the gradebook gradebook.db (30 s lock timeout), the course
-id from course.yml. Add your own settings below it (e.g. the exchange folder for `nbgrader release_assignment`
-and `collect`, or a Postgres db_url for several TAs at once).
+id and late penalty from course.yml. Add your own settings below it (e.g. the exchange folder for
+`nbgrader release_assignment` and `collect`, or a Postgres db_url for several TAs at once).
 """
 
 from autograder.nbgrader_bridge import configure
@@ -100,6 +102,11 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(url[len("sqlite:///"):].split("?")[0])
 
 
+def _timeout(url: str) -> float:
+    match = re.search(r"[?&]timeout=([0-9.]+)", url)
+    return float(match.group(1)) if match else 5.0  # SQLite's (and so nbgrader's) default
+
+
 def expected_schema() -> str:
     """The gradebook schema (alembic revision) this nbgrader writes."""
     import nbgrader
@@ -123,8 +130,10 @@ def check_gradebook(course: Course, assignment: Assignment) -> str:
                 "assignment's notebook, grade cells and points in the gradebook)."
             )
         try:
-            with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as conn:
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=_timeout(url))) as conn:
                 row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+                conn.execute("BEGIN IMMEDIATE")  # waits like nbgrader will; fails if a writer holds the lock
+                conn.rollback()
         except sqlite3.OperationalError as exc:
             raise _db_error(path, exc) from None
         except sqlite3.DatabaseError as exc:
@@ -179,6 +188,7 @@ class SyncOutcome:
     student: str
     ok: bool
     message: str = ""
+    skipped: bool = False  # not an error: e.g. an ungradable file, which nbgrader cannot read either
 
 
 def submitted_student(course: Course, assignment: Assignment, notebook: Path) -> str | None:
@@ -240,11 +250,21 @@ def sync(course: Course, assignment: Assignment, students: list[str], results_di
             continue
         try:
             path = results_dir / student / "results.json"
-            check_results(read_results(path), path, folder / assignment.notebook, assignment.id, student)
+            data = read_results(path)
+            check_results(data, path, folder / assignment.notebook, assignment.id, student)
         except ResultsUnavailable as exc:
             outcomes.append(SyncOutcome(student, False, str(exc)))
             continue
-        outcome = api.autograde(assignment.id, student, force=True, create=False)
+        if data.get("status") == "ungradable":  # nbgrader cannot read it either; it would only log a traceback
+            outcomes.append(SyncOutcome(student, False, f"not recorded: {data.get('output') or 'ungradable'} "
+                                        "(the student's feedback.md says so; enter a grade in the formgrader "
+                                        "if your policy gives one)", skipped=True))
+            continue
+        with warnings.catch_warnings():
+            # nbgrader's update_or_create_submission triggers SQLAlchemy autoflush warnings of its own
+            # ("... not in session, add operation ... will not proceed"); the rows are added right after.
+            warnings.filterwarnings("ignore", module="nbgrader", message=".*not in session.*")
+            outcome = api.autograde(assignment.id, student, force=True, create=False)
         if outcome.get("success"):
             outcomes.append(SyncOutcome(student, True))
         else:
@@ -257,6 +277,8 @@ def _failure(outcome: dict[str, Any]) -> str:
     log = f"{outcome.get('log') or ''}\n{outcome.get('error') or ''}"
     found = [m.group(1) for m in re.finditer(r"^\s*(?:\[ERROR\]\s*)?((?:[\w.]+)(?:Error|Exception|Unavailable): .*)$",
                                              log, re.M)]
+    specific = [f for f in found if not f.startswith("nbgrader.converters.base.NbGraderException")]
+    found = specific or found
     return found[-1] if found else (log.strip().splitlines() or ["(no log)"])[-1]
 
 

@@ -109,7 +109,7 @@ def question_score(question: dict[str, Any]) -> float:
     return float(max(Fraction(0), min(Fraction(float(question["score"])), points)))
 
 
-def test_cell_feedback(data: dict[str, Any], question: dict[str, Any] | None) -> str:
+def cell_feedback(data: dict[str, Any], question: dict[str, Any] | None) -> str:
     """Plain text for a test cell's stdout: the question's score and our student-safe messages."""
     if question is None:
         status = data.get("status", "error")
@@ -167,7 +167,7 @@ class InjectResults(NbGraderPreprocessor):
                 )
             score = question_score(question) if question is not None else 0.0
             cell.outputs = [
-                from_dict({"output_type": "stream", "name": "stdout", "text": test_cell_feedback(data, question)}),
+                from_dict({"output_type": "stream", "name": "stdout", "text": cell_feedback(data, question)}),
                 from_dict({"output_type": "execute_result", "execution_count": None, "metadata": {},
                            "data": {"text/plain": repr(score)}}),
             ]

@@ -125,7 +125,10 @@ def http_request(
     method: str, url: str, json_body: Any = None, *, headers: Mapping[str, str] | None = None,
     timeout: float = 30, opener: urllib.request.OpenerDirector | None = None,
 ) -> tuple[int, Any]:
-    """A plain urllib request; returns ``(status, parsed JSON | text | None)`` without raising on HTTP errors."""
+    """A plain urllib request; returns ``(status, parsed JSON | text | None)`` without raising on HTTP errors.
+
+    The default opener ignores proxy variables and does not follow redirects (a 302 comes back as 302).
+    """
     data = None
     all_headers = {"Accept": "application/json", **(headers or {})}
     if json_body is not None or method.upper() in {"PUT", "POST", "PATCH"}:
@@ -148,8 +151,16 @@ def http_request(
         return status, text
 
 
-# Loopback traffic must never go through an http_proxy from the environment.
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Report a redirect (e.g. jupyter_server's 302 to /login for an unauthenticated GET) as its status."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
+                         headers: Any, newurl: str) -> None:
+        return None
+
+
+# Loopback traffic must never go through an http_proxy from the environment, and redirects are not followed.
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
 
 
 def _free_port() -> int:
@@ -310,10 +321,26 @@ def formgrader_url(fg: Formgrader, path: str, *, with_token: bool = True) -> str
     return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
 
 
-def open_formgrader(page: Page, fg: Formgrader, path: str) -> Response | None:
-    """Open ``path`` (e.g. ``/formgrader/manage_students``) logged in by ``?token=`` and wait for network idle.
+def login(page: Page, fg: Formgrader) -> None:
+    """Log the page's browser context in, as an instructor who opened Jupyter first would be.
 
-    The token request sets the login cookie, so the page's own XHRs (and later navigations) are
-    authenticated by cookie plus the ``_xsrf`` cookie, as for a real instructor.
+    The token has to be presented to a plain jupyter_server URL, not to a formgrader page: the login
+    cookie's Path is the handler's ``base_url`` (``jupyter_server/auth/identity.py`` ``set_login_cookie``),
+    and the formgrader's handlers strip the trailing slash off it (``nbgrader/server_extensions/formgrader/
+    base.py`` ``BaseHandler.base_url``), so a cookie set by ``/formgrader/...?token=`` has no Path and only
+    covers that page's folder: the page's own XHRs to ``/formgrader/api/...`` then get 302 to ``/login``.
     """
+    response = page.request.get(formgrader_url(fg, "/api/status"))
+    if response.status != 200:
+        raise RuntimeError(f"login to {fg.url} failed: HTTP {response.status} {response.text()[:300]}")
+
+
+def open_formgrader(page: Page, fg: Formgrader, path: str) -> Response | None:
+    """Open ``fg.url + path`` (e.g. ``/formgrader/manage_students``) logged in, and wait for network idle.
+
+    Logs the browser context in with the token first (see ``login``; cheap, so done every time), then navigates with ``?token=...`` on the
+    URL as well; the page's own XHRs go with the login cookie and the ``_xsrf`` cookie, as for a real
+    instructor. Returns the navigation's response.
+    """
+    login(page, fg)
     return page.goto(formgrader_url(fg, path), wait_until="networkidle")

@@ -64,7 +64,7 @@ def cats(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def _failed(result: dict[str, Any]) -> dict[str, str]:
-    return {t["name"]: t["message"] for t in result["tests"] if t["status"] != "passed"}
+    return {t["name"]: t["output"] for t in result["tests"] if t["status"] != "passed"}
 
 
 def _points(result: dict[str, Any], names: set[str]) -> float:
@@ -84,7 +84,7 @@ def test_02_solution_gets_full_marks_and_its_training_cell_is_skipped(mnist: dic
 
 def test_02_grading_twice_gives_the_same_result(mnist: dict[str, Any]) -> None:
     def key(r: dict[str, Any]) -> list[tuple[str, float, str]]:
-        return [(t["name"], t["score"], t["message"]) for t in r["tests"]]
+        return [(t["name"], t["score"], t["output"]) for t in r["tests"]]
 
     assert key(mnist["correct"]) == key(mnist["correct_again"])
 
@@ -92,7 +92,7 @@ def test_02_grading_twice_gives_the_same_result(mnist: dict[str, Any]) -> None:
 def test_02_stub_gets_zero(mnist: dict[str, Any]) -> None:
     r = mnist["stub"]
     assert (r["status"], r["score"]) == ("graded", 0)
-    assert all("not implemented yet" in t["message"] for t in r["tests"])
+    assert all("not implemented yet" in t["output"] for t in r["tests"])
 
 
 def test_02_cnn_without_pooling_loses_exactly_the_structure_points(mnist: dict[str, Any]) -> None:
@@ -108,8 +108,8 @@ def test_02_crippled_network_loses_the_accuracy_points_with_its_accuracy(mnist: 
     r = mnist["crippled_dense_1_unit"]
     [accuracy] = [t for t in r["tests"] if t["question"] == "cnn_accuracy"]
     assert (accuracy["score"], accuracy["max_score"]) == (0, 2)
-    assert "reached a held-out accuracy of 0.1" in accuracy["message"]
-    assert "at least 0.72 is needed" in accuracy["message"]
+    assert "reached a held-out accuracy of 0.1" in accuracy["output"]
+    assert "at least 0.72 is needed" in accuracy["output"]
     assert "Dense number 1 has units=1; it should be 64." in _failed(r).values()
 
 
@@ -132,7 +132,7 @@ def test_03_solution_gets_full_marks(cats: dict[str, Any]) -> None:
 def test_03_stub_gets_zero(cats: dict[str, Any]) -> None:
     r = cats["stub"]
     assert (r["status"], r["score"]) == ("graded", 0)
-    assert all("not implemented yet" in t["message"] for t in r["tests"])
+    assert all("not implemented yet" in t["output"] for t in r["tests"])
 
 
 def test_released_notebooks_are_current() -> None:

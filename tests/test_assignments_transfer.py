@@ -53,7 +53,7 @@ def visualising(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def _failed(result: dict[str, Any]) -> dict[str, str]:
-    return {t["name"]: t["message"] for t in result["tests"] if t["status"] != "passed"}
+    return {t["name"]: t["output"] for t in result["tests"] if t["status"] != "passed"}
 
 
 def _points(result: dict[str, Any], names: set[str]) -> float:
@@ -70,7 +70,7 @@ def test_04_solution_gets_full_marks(transfer: dict[str, Any]) -> None:
 def test_04_stub_gets_zero(transfer: dict[str, Any]) -> None:
     r = transfer["stub"]
     assert (r["status"], r["score"]) == ("graded", 0)
-    assert all("not implemented yet" in t["message"] for t in r["tests"])
+    assert all("not implemented yet" in t["output"] for t in r["tests"])
 
 
 def test_04_unfrozen_base_loses_exactly_the_freezing_points(transfer: dict[str, Any]) -> None:
@@ -96,7 +96,7 @@ def test_05_solution_gets_full_marks(visualising: dict[str, Any]) -> None:
 def test_05_stub_gets_zero(visualising: dict[str, Any]) -> None:
     r = visualising["stub"]
     assert (r["status"], r["score"]) == ("graded", 0)
-    assert all("not implemented yet" in t["message"] for t in r["tests"])
+    assert all("not implemented yet" in t["output"] for t in r["tests"])
 
 
 def test_05_grad_cam_ignoring_class_index_loses_exactly_that_test(visualising: dict[str, Any]) -> None:

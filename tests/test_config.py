@@ -24,7 +24,7 @@ def _course_with(tmp_path: Path, edit: dict[str, object]) -> Path:
 def test_repository_course_loads() -> None:
     course = load_course(REPO / "course.yml")
     a = course.assignment("01_convolution")
-    assert a.max_score == 20
+    assert (a.auto_max_score, a.max_score) == (20, 22)  # 2 points are a TA-graded written answer
     assert course.limits_for(a).cell_timeout_s > 0
     for assignment in course.assignments:
         check_notebook_points(course, assignment)
@@ -92,3 +92,19 @@ def test_unknown_assignment_and_runner(tmp_path: Path) -> None:
     shutil.copy(REPO / "assignments/01_convolution/convolution.ipynb", nb)
     proc = run_cli("grade", "01_convolution", nb, "--out", tmp_path / "o", "--runner", "tpu")
     assert proc.returncode == 1 and "Unknown runner 'tpu'" in proc.stderr
+
+
+def test_manual_question_must_be_a_manually_graded_answer_cell(tmp_path: Path) -> None:
+    data = yaml.safe_load((REPO / "course.yml").read_text())
+    questions = data["assignments"][0]["questions"]
+    next(q for q in questions if q["id"] == "padding_written")["manual"] = False
+    next(q for q in questions if q["id"] == "zero_pad")["manual"] = True
+    path = tmp_path / "course.yml"
+    for name in ("solutions", "assignments", "datasets", "autograder"):
+        (tmp_path / name).symlink_to(REPO / name)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    course = load_course(path)
+    with pytest.raises(ConfigError) as e:
+        check_notebook_points(course, course.assignments[0])
+    assert "'padding_written': course.yml says autograded, the notebook's cell is a manually graded answer" in str(e.value)
+    assert "'zero_pad': course.yml says manual, the notebook's cell is an autograded test" in str(e.value)

@@ -124,7 +124,9 @@ def _artifacts(tmp_path: Path) -> Path:
 
 def test_server_is_isolated_and_serves_the_course(fg: Formgrader, course: Course) -> None:
     assert fg.url.startswith("http://127.0.0.1:") and len(fg.token) >= 32
-    status, _ = http_request("GET", fg.url + "/formgrader/api/assignments")  # no token: refused
+    status, _ = http_request("GET", fg.url + "/formgrader/api/assignments")  # no token: sent to /login
+    assert status == 302
+    status, _ = http_request("PUT", fg.url + "/formgrader/api/student/mallory", {})  # no token: forbidden
     assert status == 403
     [assignment] = _ok(fg, "GET", "/formgrader/api/assignments")
     assert (assignment["name"], assignment["max_score"], assignment["num_submissions"]) == ("ps1", 5.0, 1)

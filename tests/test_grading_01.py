@@ -51,7 +51,7 @@ def test_solution_gets_full_marks(batch: dict[str, Any]) -> None:
 def test_released_stub_gets_zero_with_not_implemented_messages(batch: dict[str, Any]) -> None:
     r = batch["results"]["stub"]
     assert (r["status"], r["score"]) == ("graded", 0)
-    assert all("not implemented" in t["message"] for t in r["tests"])
+    assert all("not implemented" in t["output"] for t in r["tests"])
     feedback = (batch["out"] / "stub" / "feedback.md").read_text()
     assert "not implemented yet" in feedback
 
