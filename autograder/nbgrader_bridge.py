@@ -72,6 +72,8 @@ def configure(c: Config, config_file: str) -> None:
         "nbgrader.preprocessors.AssignLatePenalties",
         "nbgrader.preprocessors.CheckCellMetadata",
     ]
+    # LMS downloads (`nbgrader zip_collect`): Canvas's file names, Canvas user id -> student by lms_user_id.
+    c.ZipCollectApp.collector_plugin = "autograder.nbgrader_plugins.CanvasZipCollector"
     percent = float(course.get("late_penalty_percent_per_day", 0) or 0)
     if percent > 0:
         c.AssignLatePenalties.plugin_class = "autograder.nbgrader_plugins.PercentPerDayLatePenalty"

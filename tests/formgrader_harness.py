@@ -69,10 +69,14 @@ def require(ok: bool, message: str) -> None:
 
 
 def isolated_jupyter_env(base: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for a Jupyter/nbgrader subprocess that reads no user config.
+    """The environment for a Jupyter/nbgrader subprocess that reads no Jupyter config but the course's.
 
-    HOME, JUPYTER_CONFIG_DIR, JUPYTER_DATA_DIR, JUPYTER_RUNTIME_DIR and IPYTHONDIR point into ``base``
-    (created here); every inherited ``JUPYTER_*`` variable is dropped. The interpreter's own ``bin``
+    HOME, JUPYTER_CONFIG_DIR, JUPYTER_DATA_DIR, JUPYTER_RUNTIME_DIR, IPYTHONDIR and TMPDIR point into
+    ``base`` (created here); every inherited ``JUPYTER_*`` variable is dropped. ``JUPYTER_NO_CONFIG=1``
+    also keeps the environment-wide config out (``.venv/etc/jupyter``: its ``jupyter_server_config.d``
+    would load jupyterlab, notebook, jupyter_lsp, terminals and the other nbgrader extensions, a second
+    slower); jupyter_core then uses a fresh empty config dir made under TMPDIR, so inside ``base``.
+    ``nbgrader_config.py`` in the cwd is still read: nbgrader loads it on its own. The interpreter's own ``bin``
     folder goes first on PATH: nbgrader runs the ``alembic`` command by name when it creates a gradebook
     (``nbgrader/api.py`` ``get_alembic_version``). The python3 kernelspec is still found: it lives in the
     environment's ``share/jupyter`` and ipykernel provides it as the native kernel anyway.
@@ -84,12 +88,14 @@ def isolated_jupyter_env(base: Path, extra: Mapping[str, str] | None = None) -> 
         "JUPYTER_DATA_DIR": base / "jupyter-data",
         "JUPYTER_RUNTIME_DIR": base / "jupyter-runtime",
         "IPYTHONDIR": base / "ipython",
+        "TMPDIR": base / "tmp",
     }
     for name, path in dirs.items():
         path.mkdir(parents=True, exist_ok=True)
         env[name] = str(path)
     bindir = str(Path(sys.executable).parent)
     env["PATH"] = os.pathsep.join([bindir, env.get("PATH", os.defpath)])
+    env["JUPYTER_NO_CONFIG"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra or {})
     return env
@@ -203,7 +209,6 @@ def _start(
         f"--ServerApp.root_dir={course_root}",
         f"--IdentityProvider.token={token}",
         "--ServerApp.jpserver_extensions", f"{FORMGRADER_EXTENSION}=True",
-        "--ServerApp.open_browser=False",
     ]
     return subprocess.Popen(cmd, cwd=course_root, env=env, stdin=subprocess.DEVNULL, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -249,7 +254,7 @@ def formgrader_server(
                                f"answered; log {log_file}:\n{tail}")
         try:
             yield fg
-        except BaseException:
+        except Exception:
             print(f"--- jupyter server log ({log_file}) ---\n{fg.log_tail()}", file=sys.stderr)
             raise
         finally:
@@ -338,9 +343,9 @@ def login(page: Page, fg: Formgrader) -> None:
 def open_formgrader(page: Page, fg: Formgrader, path: str) -> Response | None:
     """Open ``fg.url + path`` (e.g. ``/formgrader/manage_students``) logged in, and wait for network idle.
 
-    Logs the browser context in with the token first (see ``login``; cheap, so done every time), then navigates with ``?token=...`` on the
-    URL as well; the page's own XHRs go with the login cookie and the ``_xsrf`` cookie, as for a real
-    instructor. Returns the navigation's response.
+    Logs the browser context in with the token first (see ``login``; cheap, so done every time), then
+    navigates with ``?token=...`` on the URL as well; the page's own XHRs go with the login cookie and the
+    ``_xsrf`` cookie, as for a real instructor. Returns the navigation's response.
     """
     login(page, fg)
     return page.goto(formgrader_url(fg, path), wait_until="networkidle")

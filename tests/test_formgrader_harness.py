@@ -133,6 +133,10 @@ def test_server_is_isolated_and_serves_the_course(fg: Formgrader, course: Course
     log = fg.log_path.read_text()
     assert "nbgrader.server_extensions.formgrader | extension was successfully loaded" in log
     assert str(course.root) in log  # root_dir is the course
+    loaded = [line for line in log.splitlines() if "extension was successfully loaded" in line]
+    assert len(loaded) == 1, loaded  # only the formgrader: the venv's jupyter_server_config.d is not read
+    status, html = fg.api("GET", "/formgrader/manage_assignments")
+    assert status == 200 and f'"course_id": "{COURSE_ID}"' in html  # the course's nbgrader_config.py
 
 
 def test_submissions_list_alice_as_autograded(fg: Formgrader) -> None:
@@ -231,3 +235,30 @@ def test_manage_students_page_lists_alice(fg: Formgrader) -> None:
         assert rows.locator("td.score").inner_text() == "2 / 5"
         link = rows.locator("td.name a").get_attribute("href")
         assert link == "/formgrader/manage_students/alice"
+
+
+def _fake_jupyter_server(tmp_path: Path, main: str) -> dict[str, str]:
+    """PYTHONPATH that shadows ``python -m jupyter_server`` with ``main``, to drive the harness's failure paths."""
+    package = tmp_path / "shadow" / "jupyter_server"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text(main)
+    return {"PYTHONPATH": str(package.parent)}
+
+
+def test_server_that_dies_raises_with_its_log(tmp_path: Path) -> None:
+    env = _fake_jupyter_server(tmp_path, "import sys\nprint('fake server: boom', flush=True)\nsys.exit(3)\n")
+    with pytest.raises(RuntimeError, match=r"(?s)exited with code 3 .*fake server: boom"):
+        with formgrader_server(tmp_path, env=env, timeout=30):
+            pytest.fail("the body must not run")
+
+
+def test_server_that_never_answers_times_out_and_is_stopped(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    main = f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(60)\n"
+    with pytest.raises(TimeoutError, match="not ready"):
+        with formgrader_server(tmp_path, env=_fake_jupyter_server(tmp_path, main), timeout=2):
+            pytest.fail("the body must not run")
+    pid = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

@@ -10,6 +10,7 @@ import csv
 import logging
 import math
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -125,11 +126,9 @@ def gradebook_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture
-def course(tmp_path: Path, gradebook_template: Path) -> Path:
+def make_course(root: Path, gradebook_template: Path) -> Path:
     """A course folder with its own copy of the gradebook and an nbgrader_config.py pointing at it."""
-    root = tmp_path / "course"
-    root.mkdir()
+    root.mkdir(parents=True)
     shutil.copy(gradebook_template, root / "gradebook.db")
     (root / "nbgrader_config.py").write_text(
         "c = get_config()  # noqa\n"
@@ -141,16 +140,82 @@ def course(tmp_path: Path, gradebook_template: Path) -> Path:
 
 
 @pytest.fixture
+def course(tmp_path: Path, gradebook_template: Path) -> Path:
+    return make_course(tmp_path / "course", gradebook_template)
+
+
+@pytest.fixture
 def gradebook(course: Path) -> Iterator[Gradebook]:
     with Gradebook(f"sqlite:///{course}/gradebook.db", COURSE_ID) as gb:
         yield gb
 
 
-def run_nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([*NBGRADER, *args], cwd=course, capture_output=True, text=True,
-                          timeout=120, stdin=subprocess.DEVNULL)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc
+class CliRun:
+    """`nbgrader ...` running in its own course folder; :meth:`log` waits for it and checks it succeeded."""
+
+    def __init__(self, course: Path, *args: str) -> None:
+        self.course = course
+        self.proc = subprocess.Popen([*NBGRADER, *args], cwd=course, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+        self._log: str | None = None
+
+    def log(self) -> str:
+        if self._log is None:
+            self._log, _ = self.proc.communicate(timeout=120)
+        assert self.proc.returncode == 0, self._log
+        return self._log
+
+    def stop(self) -> None:
+        if self._log is None:  # nobody waited for it (a test failed early, or was deselected)
+            self.proc.kill()
+            self._log, _ = self.proc.communicate()
+
+
+def _notebook(text: str) -> bytes:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)])
+    return nbformat.writes(nb).encode()
+
+
+def _release(course: Path, assignment: str, *notebooks: str) -> None:
+    folder = course / "release" / assignment
+    folder.mkdir(parents=True)
+    for name in notebooks:
+        (folder / name).write_bytes(_notebook("released"))
+
+
+# what Canvas's "Download Submissions" zip holds
+CANVAS_ZIP = {
+    "lovelaceada_1001_555001_convolution.ipynb": _notebook("ada on time"),
+    "turingalan_LATE_1002_555002_convolution-1.ipynb": _notebook("alan late resubmission"),
+    "hoppergrace_9999_555003_convolution.ipynb": _notebook("grace not in the gradebook"),
+    "lovelaceada_1001_555004_notes.txt": b"not a notebook",
+}
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory: pytest.TempPathFactory, gradebook_template: Path) -> Iterator[dict[str, CliRun]]:
+    """The real nbgrader commands the tests check, each in its own course, started at once: each takes ~3 s,
+    nearly all of it nbgrader starting up."""
+    base = tmp_path_factory.mktemp("cli")
+    zip_course = make_course(base / "zip", gradebook_template)
+    _release(zip_course, "ps1", "convolution.ipynb")
+    archive = zip_course / "downloaded" / "ps1" / "archive"
+    archive.mkdir(parents=True)
+    with zipfile.ZipFile(archive / "submissions.zip", "w") as zf:
+        for name, data in CANVAS_ZIP.items():
+            zf.writestr(name, data)
+
+    commands = {
+        "canvas": ["export", f"--exporter={PLUGINS}.CanvasGradesExport", "--to=canvas.csv"],
+        "canvas_some": ["export", f"--exporter={PLUGINS}.CanvasGradesExport", "--to=some.csv",
+                        "--assignment=ps2", "--student=s3", "--student=s1"],
+        "questions": ["export", f"--exporter={PLUGINS}.QuestionScoresExport", "--to=questions.csv"],
+    }
+    runs = {name: CliRun(make_course(base / name, gradebook_template), *args) for name, args in commands.items()}
+    runs["zip"] = CliRun(zip_course, "zip_collect", f"--collector={PLUGINS}.CanvasZipCollector", "ps1")
+    yield runs
+    for run in runs.values():
+        run.stop()
 
 
 def read_csv(path: Path) -> list[list[str]]:
@@ -163,9 +228,10 @@ def read_csv(path: Path) -> list[list[str]]:
 CANVAS_HEADER = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 
 
-def test_canvas_export_rows(course: Path) -> None:
-    run_nbgrader(course, "export", f"--exporter={PLUGINS}.CanvasGradesExport", "--to=canvas.csv")
-    assert read_csv(course / "canvas.csv") == [
+def test_canvas_export_through_the_cli(cli: dict[str, CliRun]) -> None:
+    run = cli["canvas"]
+    assert "Using exporter: CanvasGradesExport" in run.log()
+    assert read_csv(run.course / "canvas.csv") == [
         [*CANVAS_HEADER, "ps1", "ps2"],
         ["Points Possible", "", "", "", "", "20", "10"],
         # on time with a manual score; late on ps2 with a penalty split over two notebooks (6 + 4 - 2)
@@ -175,15 +241,15 @@ def test_canvas_export_rows(course: Path) -> None:
         # no name, no Canvas id
         ["s3", "", "s3", "s3", "", "15", "10"],
     ]
-    text = (course / "canvas.csv").read_text()
+    text = (run.course / "canvas.csv").read_text()
     assert text.startswith("Student,ID,SIS User ID,SIS Login ID,Section,ps1,ps2\nPoints Possible,,,,,20,10\n")
     assert '"Lovelace, Ada",1001,s1,ada@example.org,,17.5,8\n' in text
 
 
-def test_canvas_export_respects_assignment_and_student(course: Path) -> None:
-    run_nbgrader(course, "export", f"--exporter={PLUGINS}.CanvasGradesExport", "--to=some.csv",
-             "--assignment=ps2", "--student=s3", "--student=s1")
-    assert read_csv(course / "some.csv") == [
+def test_canvas_export_respects_assignment_and_student(cli: dict[str, CliRun]) -> None:
+    run = cli["canvas_some"]
+    assert "Exporting only assignments: ['ps2']" in run.log()
+    assert read_csv(run.course / "some.csv") == [
         [*CANVAS_HEADER, "ps2"],
         ["Points Possible", "", "", "", "", "10"],
         ["Lovelace, Ada", "1001", "s1", "ada@example.org", "", "8"],
@@ -217,9 +283,10 @@ def test_canvas_export_reports_ungraded_and_unmatched(course: Path, gradebook: G
 # --- QuestionScoresExport -------------------------------------------------------------------------------
 
 
-def test_question_scores_through_the_cli(course: Path) -> None:
-    run_nbgrader(course, "export", f"--exporter={PLUGINS}.QuestionScoresExport", "--to=questions.csv")
-    assert read_csv(course / "questions.csv") == [
+def test_question_scores_through_the_cli(cli: dict[str, CliRun]) -> None:
+    run = cli["questions"]
+    assert "Using exporter: QuestionScoresExport" in run.log()
+    assert read_csv(run.course / "questions.csv") == [
         ["student_id", "lms_user_id", "last_name", "first_name", "email",
          # q10 after q2 (natural order); the cell id p1 is in two notebooks, hence notebook/cell
          "ps1/q1", "ps1/q2", "ps1/q10", "ps1/late_penalty", "ps1/total", "ps1/needs_manual_grade",
@@ -286,44 +353,18 @@ def test_export_replaces_the_file_atomically(tmp_path: Path, monkeypatch: pytest
 # --- CanvasZipCollector ---------------------------------------------------------------------------------
 
 
-def _notebook(text: str) -> bytes:
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)])
-    return nbformat.writes(nb).encode()
-
-
-def _release(course: Path, assignment: str, *notebooks: str) -> None:
-    folder = course / "release" / assignment
-    folder.mkdir(parents=True)
-    for name in notebooks:
-        (folder / name).write_bytes(_notebook("released"))
-
-
-def test_zip_collect_through_the_cli(course: Path) -> None:
-    _release(course, "ps1", "convolution.ipynb")
-    archive = course / "downloaded" / "ps1" / "archive"
-    archive.mkdir(parents=True)
-    members = {
-        "lovelaceada_1001_555001_convolution.ipynb": _notebook("ada on time"),
-        "turingalan_LATE_1002_555002_convolution-1.ipynb": _notebook("alan late resubmission"),
-        "hoppergrace_9999_555003_convolution.ipynb": _notebook("grace not in the gradebook"),
-        "lovelaceada_1001_555004_notes.txt": b"not a notebook",
-    }
-    with zipfile.ZipFile(archive / "submissions.zip", "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-
-    proc = run_nbgrader(course, "zip_collect", f"--collector={PLUGINS}.CanvasZipCollector", "ps1")
-
+def test_zip_collect_through_the_cli(cli: dict[str, CliRun]) -> None:
+    log = cli["zip"].log()
+    course = cli["zip"].course
     submitted = course / "submitted"
     assert sorted(p.relative_to(submitted).as_posix() for p in submitted.rglob("*") if p.is_file()) == [
         "s1/ps1/convolution.ipynb",
         "s2/ps1/convolution.ipynb",
     ]
-    assert (submitted / "s1/ps1/convolution.ipynb").read_bytes() == members[
+    assert (submitted / "s1/ps1/convolution.ipynb").read_bytes() == CANVAS_ZIP[
         "lovelaceada_1001_555001_convolution.ipynb"]
-    assert (submitted / "s2/ps1/convolution.ipynb").read_bytes() == members[
+    assert (submitted / "s2/ps1/convolution.ipynb").read_bytes() == CANVAS_ZIP[
         "turingalan_LATE_1002_555002_convolution-1.ipynb"]
-    log = proc.stdout + proc.stderr
     assert "Skipping" in log and "hoppergrace_9999_555003_convolution.ipynb" in log
     assert "no student in the gradebook has lms_user_id 9999" in log
     assert "nbgrader db student add <student_id> --lms-user-id=9999" in log
@@ -398,8 +439,6 @@ def test_collector_without_gradebook_does_not_create_one(tmp_path: Path, monkeyp
 
 
 def test_default_regexp_groups() -> None:
-    import re
-
     match = re.match(CANVAS_NAMED_REGEXP, "van_der_berg_LATE_123_456_conv_net-12.ipynb")
     assert match is not None
     assert match.group("sortable_name", "late", "student_id", "attachment_id", "file_id", "resubmission",
