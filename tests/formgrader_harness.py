@@ -14,7 +14,13 @@ Authentication and XSRF (jupyter_server 2.21, tornado 6.6): a request that carri
 so ``Formgrader.api`` works for GET, PUT and POST without any ``_xsrf`` cookie. A browser that logged in
 with ``?token=`` goes on with the login *cookie* alone, and then PUT/POST need the ``_xsrf`` cookie echoed
 in an ``X-XSRFToken``/``X-CSRFToken`` header, which the formgrader's own JavaScript does
-(``static/js/backbone_xsrf.js``).
+(``static/js/backbone_xsrf.js``). That login cookie must come from a plain jupyter_server URL: one set by a
+``/formgrader/...?token=`` page has no Path (see ``login``), so ``open_formgrader`` logs in first.
+
+Offline, the submission page's ``FormGrader.init`` stops at ``MathJax.loaded = false``
+(``formgrader/static/js/formgrade.js`` ``configureScrolling``): the grade and comment boxes are wired up
+(``formgrader.grades.loaded`` becomes true) but the keyboard shortcuts are not, and ``formgrader.loaded``
+stays false. Wait for ``formgrader.grades.loaded``, not ``formgrader.loaded``.
 """
 
 from __future__ import annotations
@@ -75,7 +81,8 @@ def isolated_jupyter_env(base: Path, extra: Mapping[str, str] | None = None) -> 
     ``base`` (created here); every inherited ``JUPYTER_*`` variable is dropped. ``JUPYTER_NO_CONFIG=1``
     also keeps the environment-wide config out (``.venv/etc/jupyter``: its ``jupyter_server_config.d``
     would load jupyterlab, notebook, jupyter_lsp, terminals and the other nbgrader extensions, a second
-    slower); jupyter_core then uses a fresh empty config dir made under TMPDIR, so inside ``base``.
+    slower); jupyter_core then ignores JUPYTER_CONFIG_DIR too and uses a fresh empty config dir that it
+    makes under TMPDIR, so inside ``base``.
     ``nbgrader_config.py`` in the cwd is still read: nbgrader loads it on its own. The interpreter's own ``bin``
     folder goes first on PATH: nbgrader runs the ``alembic`` command by name when it creates a gradebook
     (``nbgrader/api.py`` ``get_alembic_version``). The python3 kernelspec is still found: it lives in the
