@@ -106,5 +106,6 @@ def test_manual_question_must_be_a_manually_graded_answer_cell(tmp_path: Path) -
     course = load_course(path)
     with pytest.raises(ConfigError) as e:
         check_notebook_points(course, course.assignments[0])
-    assert "'padding_written': course.yml says autograded, the notebook's cell is a manually graded answer" in str(e.value)
+    message = str(e.value)
+    assert "'padding_written': course.yml says autograded, the notebook's cell is a manually graded answer" in message
     assert "'zero_pad': course.yml says manual, the notebook's cell is an autograded test" in str(e.value)

@@ -14,7 +14,7 @@ from nbgrader import utils
 from traitlets.config import Config
 
 from autograder.gradebook import CONFIG_TEMPLATE
-from autograder.nbgrader_bridge import InjectResults, ResultsUnavailable, question_score, cell_feedback
+from autograder.nbgrader_bridge import InjectResults, ResultsUnavailable, cell_feedback, question_score
 from tests.conftest import REPO
 
 RELEASED = REPO / "assignments" / "01_convolution" / "convolution.ipynb"
