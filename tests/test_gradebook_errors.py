@@ -1,0 +1,205 @@
+"""Bad input around nbgrader's gradebook: each gives a clear error naming the file and what to do, a
+non-zero exit (6), and no half-written gradebook. Also hostile cases aimed at the gradebook step and a
+zip_collect from a Canvas-style download.
+
+One course (a temp copy) is released and its submissions graded in the sandbox once (the real CLI in a
+subprocess, --no-gradebook); each test then runs the CLI's gradebook step in-process on those results.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nbgrader.api import Gradebook, MissingEntry
+
+from autograder import release as rel
+from autograder.cli import main
+from autograder.config import Course, load_course
+from autograder.demo import make_course_copy
+from autograder.samples import make_sample
+from tests.conftest import REPO, run_cli
+
+pytestmark = pytest.mark.slow
+
+AID = "01_convolution"
+NB = "convolution.ipynb"
+
+
+def cli(capsys: pytest.CaptureFixture[str], course: Course, *args: str) -> tuple[int, str]:
+    """The real CLI, in this process; returns (exit code, stdout + stderr)."""
+    code = 0
+    try:
+        main(["--course", str(course.root / "course.yml"), *args])
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def put_submission(course: Course, student: str, kind: str) -> Path:
+    folder = course.root / "submitted" / student / AID
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / NB).write_text(make_sample(course, course.assignment(AID), kind))
+    (folder / "timestamp.txt").write_text("2027-01-20 10:00:00.000000 UTC")
+    return folder
+
+
+def scores(course: Course) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", course.course_id) as gb:
+        for student in gb.students:
+            try:
+                sub = gb.find_submission(AID, student.id)
+            except MissingEntry:
+                continue
+            out[student.id] = (sub.score, str(sub.timestamp), sorted((g.name, g.auto_score) for g in sub.grades))
+    return out
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> Course:
+    """Released into its gradebook; alice (correct), bob (stub), mallory (not in the roster) graded."""
+    course = make_course_copy(load_course(REPO / "course.yml"), tmp_path_factory.mktemp("gb") / "course")
+    rel.release(course, course.assignment(AID))
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", course.course_id) as gb:
+        for sid, lms in (("alice", "3001"), ("bob", "3002"), ("carol", "3003")):
+            gb.update_or_create_student(sid, lms_user_id=lms)
+    for student, kind in (("alice", "correct"), ("bob", "stub"), ("mallory", "partial")):
+        put_submission(course, student, kind)
+    proc = run_cli("--course", course.root / "course.yml", "grade", AID, course.root / "submitted",
+                   "--out", course.root / "grades" / AID, "--no-gradebook", "--jobs", "2", "--no-progress")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return course
+
+
+@pytest.fixture
+def course(graded: Course, tmp_path: Path) -> Iterator[Course]:
+    """A fresh copy of the graded course (gradebook, submissions, results) for one test to damage."""
+    root = tmp_path / "course"
+    make_course_copy(graded, root)
+    for name in ("gradebook.db", "submitted", "grades"):
+        src = graded.root / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, root / name)
+    yield load_course(root / "course.yml")
+
+
+def test_missing_gradebook_says_to_release_first(course: Course, capsys: pytest.CaptureFixture[str]) -> None:
+    (course.root / "gradebook.db").unlink()
+    shutil.rmtree(course.root / "grades")
+    code, out = cli(capsys, course, "grade", AID, "submitted/", "--no-progress")
+    assert code == 6
+    assert f"No gradebook at {course.root / 'gradebook.db'}: run `autograder release {AID}` first" in out
+    assert not (course.root / "grades").exists()  # refused before grading anything
+    assert not (course.root / "gradebook.db").exists()  # and did not create an empty one
+
+
+def test_an_unreleased_assignment_says_which_release_to_run(course: Course,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    folder = course.root / "submitted" / "alice" / "02_mnist_cnn"
+    folder.mkdir(parents=True)
+    (folder / "mnist_cnn.ipynb").write_text(make_sample(course, course.assignment("02_mnist_cnn"), "stub"))
+    code, out = cli(capsys, course, "grade", "02_mnist_cnn", "submitted/alice/02_mnist_cnn", "--no-progress")
+    assert code == 6
+    assert "Assignment 02_mnist_cnn (notebook mnist_cnn.ipynb) is not in the gradebook" in out
+    assert "run `autograder release 02_mnist_cnn` first" in out
+    assert not (course.root / "grades" / "02_mnist_cnn").exists()
+
+
+def test_a_gradebook_of_another_schema_is_refused(course: Course, capsys: pytest.CaptureFixture[str]) -> None:
+    with sqlite3.connect(course.root / "gradebook.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0123456789ab'")
+    code, out = cli(capsys, course, "grade", AID, "submitted/", "--no-progress")
+    assert code == 6
+    assert "has gradebook schema '0123456789ab', but this nbgrader expects 'e43177bfe90b'" in out
+    assert "nbgrader db upgrade" in out
+    with sqlite3.connect(course.root / "gradebook.db") as conn:
+        assert conn.execute("SELECT count(*) FROM submitted_assignment").fetchone() == (0,)
+
+
+def test_a_locked_gradebook_fails_cleanly_and_writes_nothing(course: Course,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    with (course.root / "nbgrader_config.py").open("a") as f:  # an instructor's shorter lock timeout
+        f.write(f"c.CourseDirectory.db_url = 'sqlite:///{course.root / 'gradebook.db'}?timeout=1'\n")
+    holder = sqlite3.connect(course.root / "gradebook.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # e.g. a formgrader request in the middle of a write
+    try:
+        code, out = cli(capsys, course, "grade", AID, "submitted/", "--no-progress")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert code == 6
+    assert "stayed locked by another process" in out and "Nothing was written" in out
+    assert scores(course) == {}
+
+
+def test_an_unknown_student_is_named_and_the_others_are_recorded(course: Course,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = cli(capsys, course, "grade", AID, "submitted/", "--no-progress")
+    assert code == 6
+    assert "mallory: student 'mallory' is not in the gradebook: add them with `nbgrader db student add mallory" in out
+    assert "Gradebook: 2 of 3 recorded" in out
+    got = scores(course)
+    assert set(got) == {"alice", "bob"} and got["alice"][0] == 20.0 and got["bob"][0] == 0.0
+    assert json.loads((course.root / "grades" / AID / "mallory" / "results.json").read_text())["status"] == "graded"
+
+
+def test_a_symlink_in_a_submission_is_refused_for_that_student_only(course: Course,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.rmtree(course.root / "submitted" / "mallory")
+    link = course.root / "submitted" / "bob" / AID / "data.txt"
+    link.symlink_to("/etc/hostname")
+    code, out = cli(capsys, course, "grade", AID, "submitted/", "--no-progress")
+    assert code == 6
+    assert f"bob: {link} is a symbolic link" in out
+    got = scores(course)
+    assert set(got) == {"alice"}
+    assert not (course.root / "autograded" / "bob").exists()
+
+
+def test_a_result_from_another_submission_never_reaches_the_gradebook(
+        course: Course, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.rmtree(course.root / "submitted" / "mallory")
+    code, _ = cli(capsys, course, "grade", AID, "submitted/", "--no-progress")
+    assert code == 0
+    before = scores(course)
+    grades = course.root / "grades" / AID
+    shutil.copy2(grades / "alice" / "results.json", grades / "bob" / "results.json")  # bob's file, alice's 20/20
+    data = json.loads((grades / "bob" / "results.json").read_text())
+    data["student"] = "bob"
+    (grades / "bob" / "results.json").write_text(json.dumps(data))
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", AID, "--student=bob", "--force",
+                           "--InjectResults.grade_missing=False"], cwd=course.root, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode != 0
+    assert "was made from another file" in proc.stdout + proc.stderr
+    after = scores(course)
+    assert after["bob"][0] == before["bob"][0] == 0.0 and after["bob"][2] == before["bob"][2]
+
+
+def test_zip_collect_of_a_canvas_download_then_grade(course: Course, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.rmtree(course.root / "submitted" / "mallory")
+    archive = course.root / "downloaded" / AID / "archive"
+    archive.mkdir(parents=True)
+    text = make_sample(course, course.assignment(AID), "correct")
+    with zipfile.ZipFile(archive / "submissions.zip", "w") as z:
+        z.writestr("chencara_LATE_3003_77001_convolution-1.ipynb", text)  # carol, resubmitted, late
+        z.writestr("doejohn_9999_77002_convolution.ipynb", text)  # not in the roster
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", "zip_collect", AID], cwd=course.root,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "9999" in proc.stdout + proc.stderr  # the skipped file is named
+    assert (course.root / "submitted" / "carol" / AID / NB).read_text() == text
+    code, out = cli(capsys, course, "grade", AID, "submitted/carol", "--no-progress")
+    assert code == 0, out
+    assert scores(course)["carol"][0] == 20.0
+    # no submission_secret.txt from an LMS download: feedback goes back through the LMS, not the exchange
+    assert not (course.root / "submitted" / "carol" / AID / "submission_secret.txt").exists()
