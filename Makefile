@@ -1,12 +1,13 @@
 # The two commands a newcomer needs (see README.md):
 #   make demo   - create .venv, release the assignments, grade sample submissions, print the scores
-#   make test   - create .venv if needed, type-check, lint and run the whole test suite
+#   make test   - create .venv if needed, install the Debian packages the tests need (bubblewrap,
+#                 chromium, dataset-fashion-mnist), type-check, lint and run the whole test suite
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test typecheck lint clean bench
+.PHONY: venv system-deps demo test typecheck lint clean bench formgrader
 
 venv: $(STAMP)
 
@@ -16,8 +17,15 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+system-deps:
+	bash .ci/system-deps
+
 demo: venv
 	$(BIN)/autograder demo
+
+# nbgrader's formgrader on the demo course (after `make demo`); the token is printed in the log
+formgrader: venv
+	cd demo-output/course && ../../$(BIN)/jupyter server --ip=127.0.0.1 --port=8888 --no-browser
 
 typecheck: venv
 	$(BIN)/python -m mypy
@@ -25,7 +33,7 @@ typecheck: venv
 lint: venv
 	$(BIN)/python -m ruff check autograder tests
 
-test: venv typecheck lint
+test: venv system-deps typecheck lint
 	$(BIN)/python -m pytest
 
 bench: venv
