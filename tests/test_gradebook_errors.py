@@ -61,7 +61,8 @@ def scores(course: Course) -> dict[str, Any]:
                 sub = gb.find_submission(AID, student.id)
             except MissingEntry:
                 continue
-            out[student.id] = (sub.score, str(sub.timestamp), sorted((g.name, g.auto_score) for g in sub.notebooks[0].grades))
+            grades = sorted((g.name, g.auto_score) for g in sub.notebooks[0].grades)
+            out[student.id] = (sub.score, str(sub.timestamp), grades)
     return out
 
 
