@@ -206,24 +206,32 @@ def test_formgrader_shows_our_scores_and_takes_a_tas_grade(world: World) -> None
         per_question = {g["name"]: g["auto_score"] for g in grades}
         assert per_question["zero_pad"] == 0.0 and per_question["convolve2d"] == 6.0
         assert per_question["padding_written"] is None
+        written = next(g for g in grades if g["name"] == "padding_written")
+        status, comments = fg.api("GET", f"/formgrader/api/comments?submission_id={carol_nb}")
+        comment = next(c for c in comments if c["name"] == "padding_written")
         with browser_page() as page:
             open_formgrader(page, fg, f"/formgrader/submissions/{carol_nb}/?index=0")
             page.wait_for_function("() => window.formgrader && window.formgrader.grades "
                                    "&& window.formgrader.grades.loaded")
             assert page.get_attribute("input.score#convolve2d", "placeholder") == "6"
             assert page.get_attribute("input.score#zero_pad", "placeholder") == "0"
-            assert "Autograder (hidden tests)" in page.inner_text("body")
+            assert "Autograder (hidden tests)" in page.inner_text("#notebook")
             shot = (ARTIFACTS or world.base) / "formgrader-carol.png"
             shot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(shot), full_page=True)
-        written = next(g for g in grades if g["name"] == "padding_written")
-        status, body = fg.api("PUT", f"/formgrader/api/grade/{written['id']}",
-                              {"manual_score": TA_SCORE, "extra_credit": 0})
-        assert status == 200 and body["manual_score"] == TA_SCORE
-        status, comments = fg.api("GET", f"/formgrader/api/comments?submission_id={carol_nb}")
-        comment = next(c for c in comments if c["name"] == "padding_written")
-        status, body = fg.api("PUT", f"/formgrader/api/comment/{comment['id']}", {"manual_comment": TA_COMMENT})
-        assert status == 200
+            # The TA grades the written answer in the page; it saves through its own XHRs.
+            with page.expect_response(lambda r: f"/api/grade/{written['id']}" in r.url
+                                      and r.request.method == "PUT") as saved:
+                page.fill("input.score#padding_written", str(TA_SCORE))
+                page.locator("input.score#padding_written").blur()
+            assert saved.value.status == 200
+            with page.expect_response(lambda r: f"/api/comment/{comment['id']}" in r.url
+                                      and r.request.method == "PUT") as saved:
+                page.fill("textarea#padding_written-comment", TA_COMMENT)
+                page.locator("textarea#padding_written-comment").blur()
+            assert saved.value.status == 200
+        status, body = fg.api("GET", f"/formgrader/api/grade/{written['id']}")
+        assert body["manual_score"] == TA_SCORE
         # dave submits after the batch; the formgrader's Autograde button grades him in the sandbox
         submit(world, "dave", make_sample(world.course, world.course.assignment(AID), "correct"))
         nbgrader(world, "collect", "--update", AID)
