@@ -38,6 +38,16 @@ def run_cli(
                           timeout=timeout, stdin=subprocess.DEVNULL)
 
 
+def require(ok: bool, message: str) -> None:
+    """Skip the calling test with ``message`` (which says what to install) unless ``ok``; under ``CI=true``
+    fail instead: a skipped check in CI is a failure hidden."""
+    if ok:
+        return
+    if os.environ.get("CI", "").strip().lower() == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO

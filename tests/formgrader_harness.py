@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import pytest
+from tests.conftest import require
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Response
@@ -63,15 +63,6 @@ CHROMIUM_ARGS = [
 FORMGRADER_EXTENSION = "nbgrader.server_extensions.formgrader"
 READY_PATH = "/formgrader/api/assignments"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
-
-
-def require(ok: bool, message: str) -> None:
-    """Skip the calling test with ``message`` unless ``ok``; under ``CI=true`` fail instead of skipping."""
-    if ok:
-        return
-    if os.environ.get("CI", "").strip().lower() == "true":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
 
 
 def isolated_jupyter_env(base: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -19,7 +19,7 @@ import pytest
 from autograder import datasets, models
 from autograder.config import TrainingRecipe, load_course
 from autograder.samples import make_sample
-from tests.conftest import FIXTURES, REPO, make_course, run_cli
+from tests.conftest import FIXTURES, REPO, make_course, require, run_cli
 
 pytestmark = pytest.mark.slow
 FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
@@ -44,8 +44,9 @@ def _grade(tmp: Path, assignment_id: str, subs: dict[str, str | Path]) -> dict[s
 
 @pytest.fixture(scope="module")
 def mnist(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    if not (FASHION.is_file() or (datasets.cache_dir() / "fashion_mnist").is_dir()):
-        pytest.skip("Fashion-MNIST is not available (install dataset-fashion-mnist or fetch fashion_mnist)")
+    require(FASHION.is_file() or (datasets.cache_dir() / "fashion_mnist").is_dir(),
+            "Fashion-MNIST is not available: `make system-deps` (Debian's dataset-fashion-mnist) or "
+            "`autograder datasets fetch fashion_mnist`")
     course = load_course(REPO / "course.yml")
     a = course.assignment("02_mnist_cnn")
     correct = make_sample(course, a, "correct")

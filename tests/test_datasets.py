@@ -18,10 +18,15 @@ from click.testing import CliRunner
 
 from autograder import datasets as ds
 from autograder.cli import cli
+from tests.conftest import require
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
-needs_fashion = pytest.mark.skipif(not (FASHION / "t10k-labels-idx1-ubyte.gz").is_file(),
-                                   reason="Debian's dataset-fashion-mnist is not installed")
+
+
+@pytest.fixture
+def needs_fashion() -> None:
+    require((FASHION / "t10k-labels-idx1-ubyte.gz").is_file(),
+            "dataset-fashion-mnist is not installed: `make system-deps` (apt-get install dataset-fashion-mnist)")
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +60,7 @@ def test_cache_is_outside_git_by_default(monkeypatch: pytest.MonkeyPatch) -> Non
     assert ds.cache_dir() == Path.home() / ".cache" / "cnn-autograder"
 
 
-@needs_fashion
+@pytest.mark.usefixtures("needs_fashion")
 def test_fashion_mnist_checksums_and_idx_parsing_on_the_real_files() -> None:
     statuses = ds.verify("fashion_mnist")
     assert [s.state for s in statuses] == ["ok"] * 4
