@@ -26,7 +26,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from nbgrader.api import (
@@ -122,30 +122,23 @@ class _SelectingExporter(ExportPlugin):
 
     def _assignments(self, gradebook: Gradebook) -> list[Any]:
         """The assignments to export, in gradebook order (due date, then name)."""
-        wanted = _as_strings(self.assignment)
-        assignments = list(gradebook.assignments)
-        if not wanted:
-            return assignments
-        self.log.info("Exporting only assignments: %s", wanted)
-        known = {a.name for a in assignments}
-        for name in wanted:
-            if name not in known:
-                self.log.warning("No assignment %r in the gradebook; it is left out", name)
-        return [a for a in assignments if a.name in wanted]
+        return self._chosen("assignment", list(gradebook.assignments), self.assignment, lambda a: str(a.name))
 
     def _students(self, gradebook: Gradebook) -> list[Any]:
         """The students to export, sorted by id."""
-        wanted = _as_strings(self.student)
         students = sorted(gradebook.students, key=lambda s: str(s.id))
-        if not wanted:
-            return students
-        self.log.info("Exporting only students: %s", wanted)
-        known = {s.id for s in students}
-        for student_id in wanted:
-            if student_id not in known:
-                self.log.warning("No student %r in the gradebook; they are left out", student_id)
-        return [s for s in students if s.id in wanted]
+        return self._chosen("student", students, self.student, lambda s: str(s.id))
 
+    def _chosen(self, kind: str, rows: list[Any], trait: Any, key: Callable[[Any], str]) -> list[Any]:
+        """``rows`` whose key is in the ``--assignment``/``--student`` list (all when it is empty); names
+        that match nothing are logged."""
+        wanted = _as_strings(trait)
+        if not wanted:
+            return rows
+        self.log.info("Exporting only %ss: %s", kind, wanted)
+        for name in sorted(set(wanted) - {key(r) for r in rows}):
+            self.log.warning("No %s %r in the gradebook; left out", kind, name)
+        return [r for r in rows if key(r) in wanted]
 
 # ---------------------------------------------------------------------------------------------------------
 # 1. Canvas gradebook import
