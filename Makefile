@@ -25,7 +25,7 @@ demo: venv
 
 # nbgrader's formgrader on the demo course (after `make demo`); the token is printed in the log
 formgrader: venv
-	cd demo-output/course && ../../$(BIN)/jupyter server --ip=127.0.0.1 --port=8888 --no-browser
+	cd demo-output/course && ../../$(BIN)/jupyter server --ip=127.0.0.1 --port=8888 --no-browser $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 typecheck: venv
 	$(BIN)/python -m mypy

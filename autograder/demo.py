@@ -108,5 +108,5 @@ def run_demo(source: Course, out_dir: Path, echo: Callable[[str], None]) -> None
     echo(f"Feedback (HTML): {html[0].parent.parent.parent if html else course.root / 'feedback'}/<student>/"
          f"{assignment.id}/{Path(assignment.notebook).stem}.html ({len(html)} files, from nbgrader generate_feedback)")
     echo(f"Canvas import:   {canvas} (nbgrader export, late penalty applied)")
-    echo(f"Formgrader:      cd {course.root} && {Path(sys.executable).parent / 'jupyter'} server --ip=127.0.0.1 "
-         "then open http://127.0.0.1:8888/formgrader (TAs grade the written answers there)")
+    echo(f"Formgrader:      `make formgrader` (or: cd {course.root} && {Path(sys.executable).parent / 'jupyter'} "
+         "server --ip=127.0.0.1), then open the printed URL's /formgrader (TAs grade the written answers there)")
