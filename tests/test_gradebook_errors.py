@@ -205,3 +205,27 @@ def test_zip_collect_of_a_canvas_download_then_grade(course: Course, capsys: pyt
     assert scores(course)["carol"][0] == 20.0
     # no submission_secret.txt from an LMS download: feedback goes back through the LMS, not the exchange
     assert not (course.root / "submitted" / "carol" / AID / "submission_secret.txt").exists()
+
+
+@pytest.mark.parametrize("saver, stays_reviewed", [("nbgrader.preprocessors.SaveAutoGrades", False),
+                                                   ("autograder.nbgrader_bridge.SaveAutoGradesKeepingReview", True)])
+def test_what_a_regrade_does_to_a_tas_reviewed_grade(course: Course, capsys: pytest.CaptureFixture[str],
+                                                     saver: str, stays_reviewed: bool) -> None:
+    """nbgrader's own SaveAutoGrades flags every manually graded cell for review again on each autograde;
+    ours keeps a TA's review when the submission and the cell's auto score are unchanged."""
+    shutil.rmtree(course.root / "submitted" / "mallory")
+    assert cli(capsys, course, "grade", AID, str(course.root / "submitted"), "--no-progress")[0] == 0
+    db = f"sqlite:///{course.root / 'gradebook.db'}"
+    with Gradebook(db, course.course_id) as gb:  # what the formgrader's PUT does
+        grade = gb.find_grade("padding_written", "convolution", AID, "alice")
+        grade.manual_score, grade.needs_manual_grade = 1.0, False
+        gb.db.commit()
+    with (course.root / "nbgrader_config.py").open("a") as f:
+        f.write(f"c.Autograde.autograde_preprocessors = [p.replace("
+                f"'autograder.nbgrader_bridge.SaveAutoGradesKeepingReview', {saver!r}) "
+                "for p in c.Autograde.autograde_preprocessors]\n")
+    assert cli(capsys, course, "grade", AID, str(course.root / "submitted"), "--no-progress")[0] == 0  # regrade
+    with Gradebook(db, course.course_id) as gb:
+        grade = gb.find_grade("padding_written", "convolution", AID, "alice")
+        assert grade.manual_score == 1.0  # both keep the score itself
+        assert grade.needs_manual_grade is (not stays_reviewed)
