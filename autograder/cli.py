@@ -84,6 +84,7 @@ def grade(ctx: click.Context, assignment_id: str, submissions: tuple[Path, ...],
     from autograder.batch import find_submissions, grade_batch
     from autograder.config import check_notebook_points
     from autograder.errors import GradebookError, SubmissionError
+    from autograder.report import score_table
 
     course = _course(ctx)
     assignment = course.assignment(assignment_id)
@@ -102,7 +103,7 @@ def grade(ctx: click.Context, assignment_id: str, submissions: tuple[Path, ...],
         gradebook.check_gradebook(course, assignment)  # before grading: fail early, write nothing
     summary = grade_batch(course, assignment, subs, out_dir, runner=runner, force=force,
                           progress=not no_progress, jobs=jobs)
-    _print_table(summary.rows)
+    click.echo(score_table(summary.rows))
     click.echo(f"\nGraded {summary.graded_now}, already done {summary.skipped}. Grades: {summary.csv_path}")
     click.echo(f"Feedback: {out_dir}/<student>/feedback.md (results.json beside it)")
     if summary.failures:
@@ -143,14 +144,6 @@ def feedback(ctx: click.Context, assignment_id: str, student: str | None) -> Non
         click.echo(str(path))
     click.echo(f"{len(paths)} feedback file(s). Students get them with `nbgrader release_feedback {assignment.id}` "
                "(exchange) or as uploads to the LMS.")
-
-
-def _print_table(rows: list[dict[str, object]]) -> None:
-    width = max([len(str(r["student"])) for r in rows] + [7])
-    click.echo(f"{'student':<{width}}  {'status':<10}  {'score':>12}  time")
-    for r in rows:
-        score = f"{r['score']}/{r['max_score']}"
-        click.echo(f"{r['student']!s:<{width}}  {r['status']!s:<10}  {score:>12}  {r['execution_time']}s")
 
 
 @cli.command()

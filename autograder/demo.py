@@ -20,6 +20,7 @@ from pathlib import Path
 
 from autograder.config import Course, load_course
 from autograder.errors import AutograderError
+from autograder.report import score_table
 
 MARKER = ".autograder-demo"  # the demo only ever deletes a folder that holds this file
 SAMPLE_STUDENTS = {  # sample kind -> (last name, first name, LMS user id)
@@ -91,9 +92,7 @@ def run_demo(source: Course, out_dir: Path, echo: Callable[[str], None]) -> None
     out = course.root / "grades" / assignment.id
     subs = find_submissions(assignment, [submitted])
     summary = grade_batch(course, assignment, subs, out, progress=True)
-    from autograder.cli import _print_table
-
-    _print_table(summary.rows)
+    echo(score_table(summary.rows))
     outcomes = gradebook.sync(course, assignment, [s.student for s in subs], out)
     recorded = [o.student for o in outcomes if o.ok]
     echo(f"\nGradebook ({course.root / 'gradebook.db'}): {len(recorded)} recorded by nbgrader's autograde")

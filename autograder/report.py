@@ -115,3 +115,13 @@ def write_csv(rows: list[dict[str, object]], path: Path) -> None:
     for row in sorted(rows, key=lambda r: str(r["student"])):
         writer.writerow(row)
     atomic_write(path, buf.getvalue())
+
+
+def score_table(rows: list[dict[str, object]]) -> str:
+    """The batch's rows as the fixed-width table the CLI prints."""
+    width = max([len(str(r["student"])) for r in rows] + [7])
+    lines = [f"{'student':<{width}}  {'status':<10}  {'score':>12}  time"]
+    for r in rows:
+        score = f"{r['score']}/{r['max_score']}"
+        lines.append(f"{r['student']!s:<{width}}  {r['status']!s:<10}  {score:>12}  {r['execution_time']}s")
+    return "\n".join(lines)
