@@ -82,10 +82,9 @@ def run_demo(source: Course, out_dir: Path, echo: Callable[[str], None]) -> None
     assignment = course.assignments[0]
     submitted = course.root / "submitted"
     write_samples(course, assignment, submitted, tuple(SAMPLE_STUDENTS))
-    due = assignment.due
-    for kind in SAMPLE_STUDENTS:
-        when = (due - timedelta(hours=2) if kind != LATE else due + timedelta(hours=26)) if due else None
-        if when is not None:
+    if assignment.due is not None:  # nbgrader's timestamp.txt, as `nbgrader collect` writes it
+        for kind in SAMPLE_STUDENTS:
+            when = assignment.due + (timedelta(hours=26) if kind == LATE else timedelta(hours=-2))
             (submitted / kind / assignment.id / "timestamp.txt").write_text(f"{when:%Y-%m-%d %H:%M:%S.%f} UTC")
     echo(f"\nSample submissions of {assignment.id} in {submitted}/ (nbgrader's layout; {LATE!r} is 26 h late): "
          + ", ".join(SAMPLE_STUDENTS) + "\n")
@@ -104,8 +103,8 @@ def run_demo(source: Course, out_dir: Path, echo: Callable[[str], None]) -> None
     _nbgrader(course, "export", "--exporter=autograder.nbgrader_plugins.CanvasGradesExport", f"--to={canvas}")
     echo(f"\nGrades CSV:      {summary.csv_path}")
     echo(f"Feedback (text): {out}/<student>/feedback.md (results.json beside it)")
-    echo(f"Feedback (HTML): {html[0].parent.parent.parent if html else course.root / 'feedback'}/<student>/"
-         f"{assignment.id}/{Path(assignment.notebook).stem}.html ({len(html)} files, from nbgrader generate_feedback)")
+    echo(f"Feedback (HTML): {course.root / 'feedback'}/<student>/{assignment.id}/{Path(assignment.notebook).stem}.html "
+         f"({len(html)} files, from nbgrader generate_feedback)")
     echo(f"Canvas import:   {canvas} (nbgrader export, late penalty applied)")
     echo(f"Formgrader:      `make formgrader` (or: cd {course.root} && {Path(sys.executable).parent / 'jupyter'} "
          "server --ip=127.0.0.1), then open the printed URL's /formgrader (TAs grade the written answers there)")

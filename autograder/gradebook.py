@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import sqlite3
 import sys
 import warnings
@@ -23,30 +24,15 @@ from autograder.config import Assignment, Course
 from autograder.errors import GradebookError
 
 CONFIG_FILE = "nbgrader_config.py"
-CONFIG_TEMPLATE = '''"""nbgrader's configuration for this course.
-
-`nbgrader ...` commands, the formgrader (start Jupyter from this folder) and `autograder` all read it.
-`configure` (autograder/nbgrader_bridge.py) makes this folder an nbgrader course whose autograde step
-takes its scores from the autograder's sandbox instead of running student notebooks: source_directory
-solutions/, release_directory assignments/, the gradebook gradebook.db (30 s lock timeout), the course
-id and late penalty from course.yml. Add your own settings below it (e.g. the exchange folder for
-`nbgrader release_assignment` and `collect`, or a Postgres db_url for several TAs at once).
-"""
-
-from autograder.nbgrader_bridge import configure
-
-c = get_config()  # type: ignore[name-defined]  # noqa: F821  (provided by traitlets when it loads this file)
-configure(c, __file__)
-
-# c.Exchange.root = "/srv/nbgrader/exchange"
-'''
+# The course's nbgrader_config.py: this package's template, which the repository's own course links to.
+CONFIG_TEMPLATE = Path(__file__).with_name("nbgrader_config_template.py")
 
 
 def ensure_config(course: Course) -> Path:
     """The course's nbgrader_config.py, written from the template if the course has none."""
     path = course.root / CONFIG_FILE
     if not path.exists():
-        path.write_text(CONFIG_TEMPLATE, encoding="utf-8")
+        shutil.copyfile(CONFIG_TEMPLATE, path)
     return path
 
 
@@ -61,7 +47,7 @@ def load_config(course: Course, **overrides: dict[str, Any]) -> Any:
             f"{path} is missing, so {course.root} is not an nbgrader course yet: run `autograder release` "
             "(it writes one) or copy it from the course template."
         )
-    _alembic_on_path()
+    alembic_on_path()
     try:
         config = PyFileConfigLoader(CONFIG_FILE, path=str(course.root)).load_config()
     except Exception as exc:  # traitlets wraps whatever the file raised
@@ -74,37 +60,42 @@ def load_config(course: Course, **overrides: dict[str, Any]) -> Any:
     return config
 
 
-def _alembic_on_path() -> None:
+def alembic_on_path() -> None:
     """nbgrader runs the `alembic` command of its own environment to set up a new gradebook."""
     bindir = str(Path(sys.executable).parent)
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
 
 
-def nbgrader_api(course: Course, **overrides: dict[str, Any]) -> Any:
-    """nbgrader's own API object for this course (what the formgrader uses)."""
+def nbgrader_api(config: Any) -> Any:
+    """nbgrader's own API object for a course configuration (what the formgrader uses)."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
-    config = load_config(course, **overrides)
     return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
 
 
-def db_url(course: Course) -> str:
+def db_url(config: Any) -> str:
+    """The gradebook's URL in a course configuration (from :func:`load_config`)."""
     from nbgrader.coursedir import CourseDirectory
 
-    return str(CourseDirectory(config=load_config(course)).db_url)
+    return str(CourseDirectory(config=config).db_url)
 
 
-def _sqlite_path(url: str) -> Path | None:
-    if not url.startswith("sqlite:///"):
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite gradebook URL; None for other databases (and in-memory SQLite)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
         return None
-    return Path(url[len("sqlite:///"):].split("?")[0])
+    return Path(parsed.database)
 
 
 def _timeout(url: str) -> float:
-    match = re.search(r"[?&]timeout=([0-9.]+)", url)
-    return float(match.group(1)) if match else 5.0  # SQLite's (and so nbgrader's) default
+    from sqlalchemy.engine import make_url
+
+    return float(make_url(url).query.get("timeout", 5.0))  # type: ignore[arg-type]  # SQLite's default: 5 s
 
 
 def expected_schema() -> str:
@@ -115,13 +106,13 @@ def expected_schema() -> str:
     return str(ScriptDirectory(str(Path(nbgrader.__file__).parent / "alembic")).get_current_head())
 
 
-def check_gradebook(course: Course, assignment: Assignment) -> str:
+def check_gradebook(course: Course, assignment: Assignment, config: Any = None) -> str:
     """The gradebook exists, has this nbgrader's schema, is not locked, and knows the assignment.
 
     Returns its db_url. Raises :class:`GradebookError` saying what to do otherwise.
     """
-    url = db_url(course)
-    path = _sqlite_path(url)
+    url = db_url(config if config is not None else load_config(course))
+    path = sqlite_path(url)
     if path is not None:
         path = path if path.is_absolute() else course.root / path
         if not path.is_file():
@@ -172,14 +163,15 @@ def _db_error(path: Path, exc: BaseException) -> GradebookError:
     return GradebookError(f"The gradebook {path} cannot be used: {exc}")
 
 
-def record_release(course: Course, assignment: Assignment) -> None:
-    """Set the assignment's due date (course.yml ``due``) in the gradebook; generate_assignment made the rest."""
+def record_release(course: Course, assignment: Assignment, url: str) -> None:
+    """Set the assignment's due date (course.yml ``due``) in the gradebook at ``url``; generate_assignment made
+    the rest."""
     from nbgrader.api import Gradebook
 
     due = assignment.due
     if due is not None and due.tzinfo is not None:
         due = due.astimezone(UTC).replace(tzinfo=None)  # nbgrader stores naive UTC
-    with Gradebook(db_url(course), course.course_id) as gb:
+    with Gradebook(url, course.course_id) as gb:
         gb.update_or_create_assignment(assignment.id, duedate=due)
 
 
@@ -223,13 +215,16 @@ def sync(course: Course, assignment: Assignment, students: list[str], results_di
     folder must hold no symbolic link (nbgrader would copy what it points to), and our result must be for
     exactly the submitted file. A student who fails a check gets no gradebook write at all.
     """
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import Gradebook
 
     from autograder.nbgrader_bridge import ResultsUnavailable, check_results, read_results
 
-    url = check_gradebook(course, assignment)
-    api = nbgrader_api(course, InjectResults={"results_directory": str(results_dir.resolve()),
-                                              "grade_missing": False})
+    config = load_config(course, InjectResults={"results_directory": str(results_dir.resolve()),
+                                                "grade_missing": False})
+    url = check_gradebook(course, assignment, config)
+    api = nbgrader_api(config)
+    with Gradebook(url, course.course_id) as gb:
+        roster = {str(s.id) for s in gb.students}
     outcomes: list[SyncOutcome] = []
     for student in students:
         folder = course.root / "submitted" / student / assignment.id
@@ -239,19 +234,16 @@ def sync(course: Course, assignment: Assignment, students: list[str], results_di
                                         "points to into autograded/. Replace it with the file itself (or remove it) "
                                         "and run the same command again."))
             continue
-        try:
-            with Gradebook(url, course.course_id) as gb:
-                gb.find_student(student)
-        except MissingEntry:
+        if student not in roster:
             outcomes.append(SyncOutcome(student, False, f"student {student!r} is not in the gradebook: add them "
                                         f"with `nbgrader db student add {student} --last-name=... --first-name=... "
                                         "--lms-user-id=...` (or `nbgrader db student import roster.csv`), then run "
                                         "the same command again."))
             continue
-        try:
-            path = results_dir / student / "results.json"
-            data = read_results(path)
-            check_results(data, path, folder / assignment.notebook, assignment.id, student)
+        try:  # nbgrader's InjectResults checks it too, but only after nbgrader has updated the submission row
+            data = read_results(results_dir, student)
+            check_results(data, results_dir / student / "results.json", folder / assignment.notebook, assignment.id,
+                          student)
         except ResultsUnavailable as exc:
             outcomes.append(SyncOutcome(student, False, str(exc)))
             continue
@@ -284,9 +276,9 @@ def _failure(outcome: dict[str, Any]) -> str:
 
 def feedback(course: Course, assignment: Assignment, student: str | None = None) -> list[Path]:
     """nbgrader's generate_feedback (HTML per student, ``feedback/<student>/<assignment>/``), forced."""
-    check_gradebook(course, assignment)
-    api = nbgrader_api(course)
-    outcome = api.generate_feedback(assignment.id, student, force=True)
+    config = load_config(course)
+    check_gradebook(course, assignment, config)
+    outcome = nbgrader_api(config).generate_feedback(assignment.id, student, force=True)
     if not outcome.get("success"):
         raise GradebookError(f"nbgrader generate_feedback failed:\n{outcome.get('error') or outcome.get('log')}")
     pattern = f"{student or '*'}/{assignment.id}/*.html"

@@ -50,14 +50,15 @@ def configure(c: Config, config_file: str) -> None:
     """Make the nbgrader course at ``config_file``'s folder grade with our results (see module docstring).
 
     Called from the course's ``nbgrader_config.py`` (``configure(c, __file__)``), so the CLI, the
-    formgrader and ``autograder`` all use the same settings. The course id comes from course.yml.
+    formgrader and ``autograder`` all use the same settings. The course id and the late penalty come
+    from course.yml (read and checked by :func:`autograder.config.load_course`).
     """
-    import yaml
+    from autograder.config import load_course
 
-    root = Path(config_file).resolve().parent
-    course = yaml.safe_load((root / "course.yml").read_text(encoding="utf-8"))
+    root = Path(os.path.abspath(config_file)).parent  # not resolved: the file may be a link to the template
+    course = load_course(root / "course.yml")
     c.CourseDirectory.root = str(root)
-    c.CourseDirectory.course_id = str(course["course_id"])
+    c.CourseDirectory.course_id = course.course_id
     c.CourseDirectory.source_directory = "solutions"
     c.CourseDirectory.release_directory = "assignments"
     # SQLite waits 5 s for a lock by default; a formgrader request that loses that race leaves its
@@ -74,19 +75,18 @@ def configure(c: Config, config_file: str) -> None:
     ]
     # LMS downloads (`nbgrader zip_collect`): Canvas's file names, Canvas user id -> student by lms_user_id.
     c.ZipCollectApp.collector_plugin = "autograder.nbgrader_plugins.CanvasZipCollector"
-    percent = float(course.get("late_penalty_percent_per_day", 0) or 0)
-    if percent > 0:
+    if course.late_penalty_percent_per_day > 0:
         c.AssignLatePenalties.plugin_class = "autograder.nbgrader_plugins.PercentPerDayLatePenalty"
-        c.PercentPerDayLatePenalty.percent_per_day = percent
+        c.PercentPerDayLatePenalty.percent_per_day = course.late_penalty_percent_per_day
 
 
-def read_results(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ResultsUnavailable(f"{path}: cannot be read ({exc}).") from None
-    if not isinstance(data, dict):
-        raise ResultsUnavailable(f"{path}: not a results file.")
+def read_results(results_dir: Path, student: str) -> dict[str, Any]:
+    """``<results_dir>/<student>/results.json``, or :class:`ResultsUnavailable` saying it is missing or broken."""
+    from autograder.report import read_result, student_dir
+
+    data = read_result(results_dir, student)
+    if data is None:
+        raise ResultsUnavailable(f"{student_dir(results_dir, student) / 'results.json'} is missing or unreadable.")
     return data
 
 
@@ -154,7 +154,7 @@ class InjectResults(NbGraderPreprocessor):
         if not results_dir.is_absolute():
             results_dir = root / results_dir
         path = results_dir / student / "results.json"
-        data = self._current_results(path, submitted, root, results_dir, assignment, student)
+        data = self._current_results(submitted, root, results_dir, assignment, student)
         questions = {q["id"]: q for q in data.get("questions", [])}
         for cell in nb.cells:
             meta = cell.get("metadata", {}).get("nbgrader", {})
@@ -181,11 +181,12 @@ class InjectResults(NbGraderPreprocessor):
         }
         return nb, resources
 
-    def _current_results(self, path: Path, submitted: Path, root: Path, out: Path, assignment: str,
+    def _current_results(self, submitted: Path, root: Path, out: Path, assignment: str,
                          student: str) -> dict[str, Any]:
+        """The result for exactly the submitted file; graded first in the sandbox if need be (and allowed)."""
         try:
-            data = read_results(path)
-            check_results(data, path, submitted, assignment, student)
+            data = read_results(out, student)
+            check_results(data, out / student / "results.json", submitted, assignment, student)
             return data
         except ResultsUnavailable as exc:
             if not self.grade_missing:
@@ -199,8 +200,8 @@ class InjectResults(NbGraderPreprocessor):
                               stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONNOUSERSITE": "1"})
         if proc.returncode != 0:
             raise ResultsUnavailable(f"Grading {submitted} in the sandbox failed:\n{proc.stderr[-2000:]}")
-        data = read_results(path)
-        check_results(data, path, submitted, assignment, student)
+        data = read_results(out, student)
+        check_results(data, out / student / "results.json", submitted, assignment, student)
         return data
 
 

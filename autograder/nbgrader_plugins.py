@@ -25,8 +25,8 @@ import io
 import math
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from nbgrader.api import (
@@ -42,8 +42,10 @@ from nbgrader.plugins.export import ExportPlugin
 from nbgrader.plugins.latesubmission import LateSubmissionPlugin
 from nbgrader.plugins.zipcollect import FileNameCollectorPlugin
 from nbgrader.utils import find_all_notebooks
-from sqlalchemy.engine import make_url
 from traitlets import Bool, Dict, Float, Unicode
+
+from autograder.gradebook import sqlite_path
+from autograder.report import atomic_write, points_text
 
 __all__ = [
     "CANVAS_NAMED_REGEXP",
@@ -68,14 +70,6 @@ CANVAS_NAMED_REGEXP = (
 # helpers shared by the exporters
 
 
-def format_points(value: float) -> str:
-    """``value`` rounded to 2 decimals without trailing zeros: 17.5 -> ``"17.5"``, 20.0 -> ``"20"``."""
-    rounded = round(float(value), 2)
-    if rounded == 0:
-        rounded = 0.0  # no "-0"
-    return f"{rounded:.2f}".rstrip("0").rstrip(".")
-
-
 def score_after_penalty(score: float | None, penalty: float | None) -> float:
     """What nbgrader's own CSV export calls ``score``: the raw score minus the late penalty, at least 0."""
     return max(0.0, float(score or 0.0) - float(penalty or 0.0))
@@ -86,29 +80,11 @@ def _as_strings(items: Sequence[Any]) -> list[str]:
     return [str(item) for item in items]
 
 
-def _write_csv_atomically(dest: str, rows: Iterable[Sequence[str]]) -> None:
-    """Write ``rows`` as CSV to ``dest`` through a temporary file in the same folder and ``os.replace``, so a
-    reader (or a crash) never sees half a file. The result gets the usual ``0o666 & ~umask`` permissions."""
+def _write_csv(dest: str, rows: Iterable[Sequence[str]]) -> None:
+    """Write ``rows`` as CSV to ``dest`` atomically (a reader never sees half a file)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerows(rows)
-    folder = os.path.dirname(os.path.abspath(dest))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(dest)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(buffer.getvalue())
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, dest)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    atomic_write(Path(dest).absolute(), buffer.getvalue())
 
 
 class _SelectingExporter(ExportPlugin):
@@ -189,7 +165,7 @@ class CanvasGradesExport(_SelectingExporter):
 
         header = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
         header += [names.get(a.name, a.name) for a in assignments]
-        points = ["Points Possible", "", "", "", ""] + [format_points(a.max_score or 0.0) for a in assignments]
+        points = ["Points Possible", "", "", "", ""] + [points_text(a.max_score or 0.0) for a in assignments]
         rows: list[list[str]] = [header, points]
 
         by_assignment = [{sub.student_id: sub for sub in a.submissions} for a in assignments]
@@ -201,7 +177,7 @@ class CanvasGradesExport(_SelectingExporter):
                 if submission is None:
                     row.append("")
                     continue
-                row.append(format_points(score_after_penalty(submission.score, submission.late_submission_penalty)))
+                row.append(points_text(score_after_penalty(submission.score, submission.late_submission_penalty)))
                 if submission.needs_manual_grade:
                     ungraded.append(f"{assignment.name}/{student.id}")
             rows.append(row)
@@ -211,7 +187,7 @@ class CanvasGradesExport(_SelectingExporter):
             self.log.warning("No lms_user_id (Canvas user id) for: %s; Canvas may not match them", ", ".join(no_lms_id))
         if ungraded:
             self.log.warning("Still need manual grading (exported as graded so far): %s", ", ".join(ungraded))
-        _write_csv_atomically(dest, rows)
+        _write_csv(dest, rows)
 
 
 def _display_name(student: Any) -> str:
@@ -264,8 +240,8 @@ class QuestionScoresExport(_SelectingExporter):
             cells = _graded_cells(assignment)
             header += [f"{assignment.name}/{column}" for column, _, _, _ in cells]
             header += [f"{assignment.name}/{c}" for c in ("late_penalty", "total", "needs_manual_grade")]
-            points += [format_points(max_score) for _, _, _, max_score in cells]
-            points += ["", format_points(assignment.max_score or 0.0), ""]
+            points += [points_text(max_score) for _, _, _, max_score in cells]
+            points += ["", points_text(assignment.max_score or 0.0), ""]
 
             grades = _grades_by_student(gradebook, assignment)
             submissions = {sub.student_id: sub for sub in assignment.submissions}
@@ -277,17 +253,17 @@ class QuestionScoresExport(_SelectingExporter):
                 scores, needs_manual = grades.get(student_id, ({}, False))
                 for _, notebook, cell, _ in cells:
                     score = scores.get((notebook, cell))
-                    row.append("" if score is None else format_points(score))
+                    row.append("" if score is None else points_text(score))
                 penalty = float(submission.late_submission_penalty or 0.0)
-                row.append(format_points(penalty))
-                row.append(format_points(score_after_penalty(submission.score, penalty)))
+                row.append(points_text(penalty))
+                row.append(points_text(score_after_penalty(submission.score, penalty)))
                 row.append("true" if needs_manual else "false")
 
         rows: list[list[str]] = [header, points]
         for student in students:
             identity = [student.id, student.lms_user_id or "", student.last_name or "", student.first_name or ""]
             rows.append(identity + [student.email or ""] + per_student[student.id])
-        _write_csv_atomically(dest, rows)
+        _write_csv(dest, rows)
 
 
 def _natural_key(text: str) -> list[Any]:
@@ -463,7 +439,7 @@ class CanvasZipCollector(FileNameCollectorPlugin):
     def _read_lms_map(self) -> dict[str, list[str]]:
         coursedir = self._coursedir()
         db_url = str(coursedir.db_url)
-        if not _database_exists(db_url):
+        if (path := sqlite_path(db_url)) is not None and not path.exists():
             self.log.error("No gradebook at %s: add the students (with their lms_user_id) first", db_url)
             return {}
         mapping: dict[str, list[str]] = {}
@@ -480,14 +456,6 @@ class CanvasZipCollector(FileNameCollectorPlugin):
         if coursedir is None:
             coursedir = CourseDirectory(parent=self)
         return coursedir
-
-
-def _database_exists(db_url: str) -> bool:
-    """False only for a SQLite file that does not exist (opening it would create an empty gradebook)."""
-    url = make_url(db_url)
-    if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
-        return True
-    return os.path.exists(url.database)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -13,9 +13,7 @@ import contextlib
 import filecmp
 import io
 import logging
-import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -31,11 +29,10 @@ def _generate(course: Course, assignment: Assignment, scratch: Path, db_url: str
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
 
+    from autograder.gradebook import alembic_on_path
+
     check_notebook_points(course, assignment)
-    # nbgrader runs the `alembic` command of its own environment to set up its gradebook.
-    bindir = str(Path(sys.executable).parent)
-    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    alembic_on_path()
     shutil.copytree(course.root / "solutions" / assignment.id, scratch / "source" / assignment.id,
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     config = Config()
@@ -52,17 +49,14 @@ def _generate(course: Course, assignment: Assignment, scratch: Path, db_url: str
         api.log.addHandler(handler)
         outcome = api.generate_assignment(assignment.id, force=True, create=True)
     if not outcome.get("success"):
-        text = f"{outcome.get('error') or ''}{outcome.get('log') or log.getvalue()}"
+        text = f"{outcome.get('error') or ''}\n{outcome.get('log') or log.getvalue()}"
         if "because there are submissions" in text:
             raise ReleaseError(
                 f"{assignment.id} already has submissions in the gradebook, and nbgrader cannot add or remove grade "
                 "cells of a notebook once students have submitted it. Keep the cells (text and points may change) "
                 "or release the change as a new assignment id."
             )
-        raise ReleaseError(
-            f"nbgrader generate_assignment failed for {assignment.id}:\n"
-            f"{outcome.get('error') or ''}\n{outcome.get('log') or log.getvalue()}"
-        )
+        raise ReleaseError(f"nbgrader generate_assignment failed for {assignment.id}:\n{text}")
     released = scratch / "release" / assignment.id
     for f in assignment.files:
         shutil.copy2(course.root / f, released / Path(f).name)
@@ -74,10 +68,11 @@ def release(course: Course, assignment: Assignment) -> Path:
     from autograder import gradebook
 
     gradebook.ensure_config(course)
+    url = gradebook.db_url(gradebook.load_config(course))
     target = course.root / "assignments" / assignment.id
     with tempfile.TemporaryDirectory(prefix="ag-release-") as tmp:
-        generated = _generate(course, assignment, Path(tmp), gradebook.db_url(course))
-        gradebook.record_release(course, assignment)
+        generated = _generate(course, assignment, Path(tmp), url)
+        gradebook.record_release(course, assignment, url)
         _check_no_solutions(generated / assignment.notebook)
         if target.exists():
             shutil.rmtree(target)

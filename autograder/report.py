@@ -20,6 +20,9 @@ CSV_FIELDS = ["student", "assignment", "status", "score", "max_score", "executio
 
 
 def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``, so a reader
+    (or a kill) never sees half a file. The file gets the usual ``0o666 & ~umask`` mode (mkstemp's 0600
+    would hide it from a TA group)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -27,6 +30,9 @@ def atomic_write(path: Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -38,24 +44,26 @@ def student_dir(out_dir: Path, student: str) -> Path:
 
 
 def points_text(value: float) -> str:
-    """A score for people: at most two decimals, no trailing zeros (exact values are kept in results.json)."""
-    return f"{round(value, 2):g}"
+    """A score for people: rounded to 2 decimals, no trailing zeros (17.5, 20, 1.33); exact values stay in
+    results.json."""
+    rounded = round(float(value), 2) + 0.0  # + 0.0: no "-0"
+    return f"{rounded:.2f}".rstrip("0").rstrip(".")
 
 
 def feedback_markdown(result: GradeResult, assignment: Assignment) -> str:
+    manual = [q for q in assignment.questions if q.manual]
     lines = [
         f"# {assignment.id}: {assignment.title}",
         "",
         f"**Student:** {result.student}  ",
         f"**Score:** {points_text(result.score)} / {points_text(result.max_score)}  "
-        + (f"(plus {points_text(sum(q.points for q in assignment.questions if q.manual))} points graded by a TA)  "
-           if any(q.manual for q in assignment.questions) else ""),
+        + (f"(plus {points_text(assignment.max_score - assignment.auto_max_score)} points graded by a TA)  "
+           if manual else ""),
         f"**Status:** {result.status}",
         "",
     ]
     if result.message:
         lines += [f"> {result.message}", ""]
-    manual = [q for q in assignment.questions if q.manual]
     if result.questions:
         lines += ["| Question | Score | Tests passed |", "|---|---:|---:|"]
         for qr in result.questions:

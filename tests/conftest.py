@@ -10,22 +10,22 @@ from pathlib import Path
 import pytest
 import yaml
 
+from autograder.config import load_course
+from autograder.demo import make_course_copy
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 AUTOGRADER = [sys.executable, "-m", "autograder"]
 
 
 def make_course(tmp: Path, **limits: float) -> Path:
-    """A course folder in ``tmp`` that links the repo's notebooks, workbooks and hidden suites but has
-    its own course.yml (with ``limits`` overriding the course-wide ones). Returns course.yml's path."""
-    tmp.mkdir(parents=True, exist_ok=True)
-    for name in ("solutions", "assignments", "datasets"):
-        (tmp / name).symlink_to(REPO / name)
-    (tmp / "autograder").mkdir()
-    (tmp / "autograder" / "hidden").symlink_to(REPO / "autograder" / "hidden")
-    data = yaml.safe_load((REPO / "course.yml").read_text())
+    """A copy of the repository's course in ``tmp`` (:func:`autograder.demo.make_course_copy`: its own
+    course.yml, nbgrader_config.py and assignments/, links to the notebooks, workbooks and hidden suites),
+    with ``limits`` overriding the course-wide ones. Returns course.yml's path."""
+    course = make_course_copy(load_course(REPO / "course.yml"), tmp)
+    path = course.root / "course.yml"
+    data = yaml.safe_load(path.read_text())
     data["limits"] = {**data.get("limits", {}), **limits}
-    path = tmp / "course.yml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 

@@ -113,5 +113,5 @@ def test_ungradable_results_give_zero_with_the_reason(course: dict[str, Any]) ->
     assert "not graded (ungradable). The submitted file is empty." in cell_feedback(data, None)
 
 
-def test_the_repositorys_nbgrader_config_is_the_template() -> None:
-    assert (REPO / "nbgrader_config.py").read_text() == CONFIG_TEMPLATE
+def test_the_repositorys_nbgrader_config_is_the_packages_template() -> None:
+    assert (REPO / "nbgrader_config.py").resolve() == CONFIG_TEMPLATE.resolve()  # one file, linked

@@ -30,14 +30,13 @@ from nbgrader.preprocessors import AssignLatePenalties
 from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
 
-from autograder import nbgrader_plugins
+from autograder import nbgrader_plugins, report
 from autograder.nbgrader_plugins import (
     CANVAS_NAMED_REGEXP,
     CanvasGradesExport,
     CanvasZipCollector,
     PercentPerDayLatePenalty,
     QuestionScoresExport,
-    format_points,
     score_after_penalty,
 )
 
@@ -314,26 +313,18 @@ def test_question_scores_default_destination_and_filters(course: Path, gradebook
 # --- shared helpers -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("value", "text"), [
-    (17.5, "17.5"), (20.0, "20"), (20, "20"), (16.666, "16.67"), (1.10, "1.1"), (100.0, "100"),
-    (0.004, "0"), (-0.001, "0"), (0.0, "0"), (3.14159, "3.14"),
-])
-def test_format_points(value: float, text: str) -> None:
-    assert format_points(value) == text
-
-
 def test_score_after_penalty_is_floored_at_zero() -> None:
     assert score_after_penalty(10.0, 12.0) == 0.0
     assert score_after_penalty(10.0, 2.5) == 7.5
     assert score_after_penalty(10.0, None) == 10.0
 
 
-def test_export_replaces_the_file_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_export_writes_atomically_and_group_readable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     dest = tmp_path / "grades.csv"
     dest.write_text("old\n")
     old_umask = os.umask(0o022)
     try:
-        nbgrader_plugins._write_csv_atomically(str(dest), [["a", "b, c"], ["1", "2"]])
+        nbgrader_plugins._write_csv(str(dest), [["a", "b, c"], ["1", "2"]])
     finally:
         os.umask(old_umask)
     assert dest.read_text() == 'a,"b, c"\n1,2\n'
@@ -343,9 +334,9 @@ def test_export_replaces_the_file_atomically(tmp_path: Path, monkeypatch: pytest
     def broken_replace(src: str, dst: str) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(nbgrader_plugins.os, "replace", broken_replace)
+    monkeypatch.setattr(report.os, "replace", broken_replace)  # report.atomic_write does the writing
     with pytest.raises(OSError, match="disk full"):
-        nbgrader_plugins._write_csv_atomically(str(dest), [["new"]])
+        nbgrader_plugins._write_csv(str(dest), [["new"]])
     assert dest.read_text() == 'a,"b, c"\n1,2\n'  # untouched, and no temporary file left behind
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grades.csv"]
 

@@ -83,3 +83,11 @@ def test_results_json_has_gradescopes_test_keys() -> None:
     assert {"name", "score", "max_score", "status", "output", "visibility"} <= t.keys()
     assert "message" not in t and t["output"].endswith("failed")
     assert "worker_output" not in data and "instructor_log" not in data
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (17.5, "17.5"), (20.0, "20"), (20, "20"), (16.666, "16.67"), (1.10, "1.1"), (100.0, "100"),
+    (0.004, "0"), (-0.001, "0"), (0.0, "0"), (3.14159, "3.14"), (1234567.0, "1234567"),
+])
+def test_points_text_rounds_for_display_only(value: float, text: str) -> None:
+    assert points_text(value) == text
