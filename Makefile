@@ -31,7 +31,7 @@ typecheck: venv
 	$(BIN)/python -m mypy
 
 lint: venv
-	$(BIN)/python -m ruff check autograder tests
+	$(BIN)/python -m ruff check autograder tests benchmarks
 
 test: venv system-deps typecheck lint
 	$(BIN)/python -m pytest

@@ -38,9 +38,10 @@ def main() -> None:
         course = make_course_copy(load_course(REPO / "course.yml"), Path(tmp) / "course")
         assignment = course.assignment(AID)
         rel.release(course, assignment)
+        url = gradebook.db_url(gradebook.load_config(course))
         text = make_sample(course, assignment, "correct")
         students = [f"s{i:03d}" for i in range(args.copies)]
-        with Gradebook(gradebook.db_url(course), course.course_id) as gb:
+        with Gradebook(url, course.course_id) as gb:
             for sid in students:
                 gb.update_or_create_student(sid)
         for sid in students:
@@ -62,7 +63,7 @@ def main() -> None:
         failed = [o for o in outcomes if not o.ok]
         if failed:
             sys.exit(f"{len(failed)} not recorded: {failed[0]}")
-        with Gradebook(gradebook.db_url(course), course.course_id) as gb:
+        with Gradebook(url, course.course_id) as gb:
             scores = {gb.find_submission(AID, s).score for s in students}
         n = args.copies
         print(f"{n} submissions of {AID}, all recorded with score(s) {sorted(scores)}")
