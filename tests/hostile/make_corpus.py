@@ -1,6 +1,6 @@
 """Write the hostile submissions of 01_convolution, one notebook per behaviour.
 
-    .venv/bin/python tests/hostile/make_corpus.py
+    .venv/bin/python tests/hostile/make_corpus.py [--out-dir DIR]
 
 Each notebook is the real solution (or the released notebook) with one hostile change: an extra cell,
 a function replaced, edited metadata, or not a notebook at all. ``expected.yml`` beside them states
@@ -14,6 +14,7 @@ background processes that must not survive.
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 from collections.abc import Callable
@@ -51,7 +52,7 @@ def cell_of(nb: Notebook, grade_id: str) -> int:
 def with_cell(source: str, base: Notebook | None = None) -> Notebook:
     """The notebook (default: the solution) with one extra code cell at the end."""
     nb = copy.deepcopy(base) if base is not None else solution()
-    nb.cells.append(nbformat.v4.new_code_cell(source))
+    nb.cells.append(nbformat.v4.new_code_cell(source, id="hostile-cell"))  # a fixed id: the corpus is reproducible
     return nb
 
 
@@ -577,15 +578,19 @@ def write_huge_notebook(path: Path, megabytes: int = 200) -> Path:
     return path
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out-dir", type=Path, default=HERE, help="where to write (default: %(default)s)")
+    out = parser.parse_args(argv).out_dir
+    out.mkdir(parents=True, exist_ok=True)
     for name, build in CASES.items():
         data = build()
-        path = HERE / f"{name}.ipynb"
+        path = out / f"{name}.ipynb"
         if isinstance(data, bytes):
             path.write_bytes(data)
         else:
             path.write_text(data, encoding="utf-8")
-    print(f"wrote {len(CASES)} notebooks to {HERE}")
+    print(f"wrote {len(CASES)} notebooks to {out}")
 
 
 if __name__ == "__main__":
