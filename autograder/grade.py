@@ -21,7 +21,6 @@ import nbformat
 from autograder.config import Assignment, Course, Limits
 from autograder.errors import ConfigError
 from autograder.models import trusted_extensions
-from autograder.sandbox import keras_ext
 from autograder.sandbox.process import WorkerSpec
 from autograder.session import (
     BudgetExhausted,
@@ -31,6 +30,7 @@ from autograder.session import (
     SubmissionProxy,
 )
 from autograder.suite import GradingContext, TestOutcome, run_suite
+from autograder.worker import keras_ext
 
 STATUSES = ("graded", "ungradable", "timeout", "error")
 SKIP_TAG = "skip-grading"  # cells with this tag (pictures, demos) are not run at grading time

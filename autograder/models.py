@@ -2,7 +2,7 @@
 
 A student's model reaches the grader only as a :class:`ModelSpec`: the architecture as Keras JSON,
 the weight arrays and the compile settings (encoded in the worker by
-:mod:`autograder.sandbox.keras_ext`). No model file written by the worker is ever loaded here and
+:mod:`autograder.worker.keras_ext`). No model file written by the worker is ever loaded here and
 nothing is unpickled. Before Keras sees the JSON, :func:`check_architecture` walks it and refuses
 anything but built-in layers (no ``Lambda``, no custom classes, no unknown keys); only then does
 :func:`rebuild` deserialise it, with ``safe_mode=True``.
@@ -26,8 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from autograder import wire
-from autograder.sandbox import keras_ext
+from autograder.worker import keras_ext, wire
 
 MAX_CONFIG_CHARS = 4_000_000
 MAX_WEIGHTS = 5_000

@@ -69,7 +69,7 @@ def main() -> None:
 
     from autograder.config import load_course
     from autograder.models import ModelSpec, train_and_evaluate
-    from autograder.sandbox.keras_ext import encode_model
+    from autograder.worker.keras_ext import encode_model
 
     recipe = load_course(REPO / "course.yml").assignment("04_transfer_learning").training[args.runner]
     conftest = _suite_conftest()

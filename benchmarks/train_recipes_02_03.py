@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from autograder import datasets, models  # noqa: E402
 from autograder.config import load_course  # noqa: E402
-from autograder.sandbox.keras_ext import encode_model  # noqa: E402
+from autograder.worker.keras_ext import encode_model  # noqa: E402
 
 BUILDERS = {"02_mnist_cnn": "build_mnist_cnn", "03_cats_and_dogs": "build_cats_dogs_cnn"}
 

@@ -160,7 +160,7 @@ def test_fixture_notebooks_are_current(tmp_path: Path) -> None:
 def _lecture_cnn_spec() -> models.ModelSpec:
     import keras
 
-    from autograder.sandbox.keras_ext import encode_model
+    from autograder.worker.keras_ext import encode_model
 
     cnn = keras.Sequential([
         keras.Input(shape=(28, 28, 1)),

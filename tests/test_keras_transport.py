@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autograder import wire
 from autograder.config import Limits
 from autograder.grade import KERAS_EXT
 from autograder.models import (
@@ -26,8 +25,9 @@ from autograder.models import (
     summary,
     trusted_extensions,
 )
-from autograder.sandbox.keras_ext import SKIP_MESSAGE, encode_model
 from autograder.sandbox.process import Worker, WorkerSpec
+from autograder.worker import wire
+from autograder.worker.keras_ext import SKIP_MESSAGE, encode_model
 
 CELL = '''
 import keras

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from autograder import wire
+from autograder.worker import wire
 
 
 def roundtrip(value: object) -> object:

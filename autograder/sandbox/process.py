@@ -1,10 +1,10 @@
 """Trusted-side plumbing for one untrusted worker process: start it contained, talk to it, kill it.
 
-This module runs no student code. It starts :mod:`autograder.sandbox.worker` the way
+This module runs no student code. It starts :mod:`autograder.worker.main` the way
 :mod:`autograder.sandbox.isolation` found best on this machine (bubblewrap namespaces and a minimal
 filesystem view, else a plain child process), in a fresh job directory, with a cleared environment,
 stdin from /dev/null, resource limits and, when the grader is root, a dedicated uid. It exchanges
-:mod:`autograder.wire` messages with the worker under deadlines, captures its output with a byte cap
+:mod:`autograder.worker.wire` messages with the worker under deadlines, captures its output with a byte cap
 (head and tail kept) and, on close, kills everything the worker started (PID-namespace teardown
 and/or every process of its uid) before it removes the job directory and returns.
 """
@@ -22,16 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from autograder import wire
 from autograder.config import Limits
 from autograder.errors import SandboxError
 from autograder.sandbox import isolation
 from autograder.sandbox.isolation import remove_tree
+from autograder.worker import wire
 
 __all__ = ["CappedOutput", "Worker", "WorkerDied", "WorkerSpec", "WorkerTimeout", "remove_tree"]
 
-WORKER_PY = Path(__file__).with_name("worker.py")
+# The worker program and the wire format, handed to the worker by path (it cannot import this package).
 WIRE_PY = Path(wire.__file__)
+WORKER_PY = WIRE_PY.with_name("main.py")
 
 
 class WorkerDied(Exception):

@@ -1,7 +1,7 @@
 """The untrusted worker: runs a student's notebook cells and answers calls into its functions.
 
 Started by :mod:`autograder.sandbox.process` as
-``python -I -S -u worker.py [--as-uid UID] REQ_FD,REPLY_FD SITE_DIRS WIRE_PY [EXT_PY ...]``
+``python -I -S -u main.py [--as-uid UID] REQ_FD,REPLY_FD SITE_DIRS WIRE_PY [EXT_PY ...]``
 where SITE_DIRS is the grader's site-packages folders joined with os.pathsep,
 in an empty job directory, with a cleared environment, stdin from /dev/null and resource limits
 (inside bubblewrap where the machine allows, see :mod:`autograder.sandbox.isolation`).
@@ -11,7 +11,7 @@ request. It cannot import the ``autograder`` package (``-I -S``: no PYTHONPATH, 
 directory, no .pth files); it loads the wire format and any value converters from the file paths
 it is given.
 
-Requests arrive on REQ_FD and answers leave on REPLY_FD, as :mod:`autograder.wire` messages:
+Requests arrive on REQ_FD and answers leave on REPLY_FD, as :mod:`autograder.worker.wire` messages:
 
 - ``{"op": "run_cell", "source": str, "options": dict}`` -> ``{"ok": bool, "error": {"type", "message"} | None}``
   (each extension module may define ``around_cell(options)``, a context manager wrapped around

@@ -1,7 +1,7 @@
 """Worker-side Keras converters: models and datasets as plain data, and skipped training in cells.
 
 Loaded by the untrusted worker from its file path (``register(ext)`` and ``around_cell(options)``,
-see :mod:`autograder.sandbox.worker`). Only the standard library and numpy are imported here; Keras
+see :mod:`autograder.worker.main`). Only the standard library and numpy are imported here; Keras
 and TensorFlow are imported lazily, and only once the student's code has imported them, so an
 assignment without Keras pays nothing.
 
