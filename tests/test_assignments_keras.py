@@ -18,6 +18,7 @@ import pytest
 
 from autograder import datasets, models
 from autograder.config import TrainingRecipe, load_course
+from autograder.models.training import _labels_for
 from autograder.samples import make_sample
 from tests.conftest import FIXTURES, REPO, make_course, require, run_cli
 
@@ -188,5 +189,5 @@ def test_labels_follow_the_students_loss() -> None:
     spec = _lecture_cnn_spec()
     model = models.rebuild(spec)
     y = np.array([3, 0, 9])
-    assert models._labels_for(model, "categorical_crossentropy", y).tolist()[0] == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
-    assert models._labels_for(model, "sparse_categorical_crossentropy", y).tolist() == [3, 0, 9]
+    assert _labels_for(model, "categorical_crossentropy", y).tolist()[0] == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+    assert _labels_for(model, "sparse_categorical_crossentropy", y).tolist() == [3, 0, 9]

@@ -1,0 +1,89 @@
+"""Training a rebuilt model on the trusted side: fresh seeded weights, the student's compile settings, held-out
+accuracy. Keras is imported lazily."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from autograder.models.rebuild import rebuild
+from autograder.models.spec import ModelSpec
+
+
+@dataclass
+class TrainingResult:
+    accuracy: float
+    seconds: float
+    epochs_run: int
+    stopped_early: bool = False
+
+
+def _labels_for(model: Any, loss: Any, y: np.ndarray) -> np.ndarray:
+    units = int(model.outputs[0].shape[-1])
+    y = np.asarray(y)
+    if units == 1:
+        return y.reshape(-1, 1).astype("float32")
+    if isinstance(loss, str) and "sparse" in loss.lower():
+        return y.astype("int64")
+    return np.eye(units, dtype="float32")[y.astype("int64")]
+
+
+def accuracy_of(predictions: np.ndarray, y: np.ndarray) -> float:
+    """Accuracy of class predictions: argmax for several outputs, 0.5 threshold for one sigmoid output."""
+    predictions = np.asarray(predictions)
+    predicted = (predictions.reshape(-1) > 0.5).astype(int) if predictions.shape[-1] == 1 else predictions.argmax(-1)
+    return float(np.mean(predicted == np.asarray(y).reshape(-1)))
+
+
+def train_and_evaluate(
+    spec: ModelSpec,
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    time_limit_s: float = 300.0,
+) -> TrainingResult:
+    """Rebuild the architecture with fresh seeded weights, train it with its own compile settings, and
+    measure accuracy on ``test``. Labels are class indices; they are one-hot encoded when the loss needs it."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = rebuild(spec, weights=False, compile=True)
+    loss = (spec.compile or {}).get("loss")
+    started = time.monotonic()
+
+    class _TimeLimit(keras.callbacks.Callback):
+        stopped = False
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            if time.monotonic() - started > time_limit_s:
+                self.stopped = True
+                self.model.stop_training = True
+
+    limit = _TimeLimit()
+    history = model.fit(
+        train[0], _labels_for(model, loss, train[1]), epochs=epochs, batch_size=batch_size, shuffle=True,
+        verbose=0, callbacks=[limit],
+    )
+    predictions = model.predict(test[0], batch_size=256, verbose=0)
+    return TrainingResult(
+        accuracy=accuracy_of(predictions, test[1]),
+        seconds=round(time.monotonic() - started, 2),
+        epochs_run=len(history.epoch),
+        stopped_early=limit.stopped,
+    )
+
+
+def graded_training(spec: ModelSpec, recipe: Any) -> TrainingResult:
+    """Train ``spec``'s architecture with a course training recipe (config.TrainingRecipe) on its data."""
+    from autograder import datasets
+
+    train, test = datasets.recipe_data(recipe.dataset, recipe.train_samples, recipe.test_samples, recipe.seed,
+                                       recipe.image_size)
+    return train_and_evaluate(spec, train, test, epochs=recipe.epochs, batch_size=recipe.batch_size,
+                              seed=recipe.seed, time_limit_s=recipe.time_limit_s)
