@@ -209,17 +209,18 @@ def config_cmd(ctx: click.Context, describe: bool) -> None:
 
 @cli.group("datasets")
 def datasets_group() -> None:
-    """List, download and check the data sets of datasets/manifest.yml (cache: $AUTOGRADER_DATA,
+    """List, download and check the data sets of the course's dataset_manifest (cache: $AUTOGRADER_DATA,
     else ~/.cache/cnn-autograder)."""
 
 
 @datasets_group.command("list")
-def datasets_list() -> None:
+@click.pass_context
+def datasets_list(ctx: click.Context) -> None:
     """Every data set with its size, licence and where it is (or is not) available."""
     from autograder import datasets as ds
 
     click.echo(f"cache: {ds.cache_dir()}")
-    for d in ds.load_manifest().values():
+    for d in ds.load_manifest(_course(ctx).manifest_path).values():
         found = [ds.find_file(d, f) for f in d.files]
         state = "offline" if d.offline else ("available" if all(found) else
                                              "missing" if not any(found) else "incomplete")
@@ -228,20 +229,22 @@ def datasets_list() -> None:
 
 @datasets_group.command("fetch")
 @click.argument("name")
-def datasets_fetch(name: str) -> None:
+@click.pass_context
+def datasets_fetch(ctx: click.Context, name: str) -> None:
     """Download data set NAME into the cache (checksums verified; nothing kept if they do not match)."""
     from autograder import datasets as ds
 
-    ds.fetch(name, echo=click.echo)
+    ds.fetch(name, manifest=_course(ctx).manifest_path, echo=click.echo)
 
 
 @datasets_group.command("verify")
 @click.argument("name", required=False)
-def datasets_verify(name: str | None) -> None:
+@click.pass_context
+def datasets_verify(ctx: click.Context, name: str | None) -> None:
     """Check the checksums of data set NAME (or of every data set present); non-zero exit on a problem."""
     from autograder import datasets as ds
 
-    statuses = ds.verify(name)
+    statuses = ds.verify(name, manifest=_course(ctx).manifest_path)
     bad = [s for s in statuses if s.state == "corrupt" or (name and s.state == "missing")]
     for s in statuses:
         where = f" ({s.path})" if s.path else ""

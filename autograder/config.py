@@ -112,7 +112,7 @@ class TrainingRecipe(_Strict):
 
     description: str = Field("", description="What this profile trains on, and why (shown to instructors).")
     dataset: str = Field(
-        description="Dataset the grader trains and evaluates on: a name from datasets/manifest.yml "
+        description="Dataset the grader trains and evaluates on: a name from the course's dataset_manifest "
         "('mnist', 'fashion_mnist', 'digits', 'dogs_vs_cats', 'shapes'); the student never sees its test split."
     )
     train_samples: int = Field(gt=0, description="Training images drawn (seeded) from the dataset's training split.")
@@ -189,6 +189,10 @@ class Course(_Strict):
         "after the assignment's `due` (0: no penalty). Applied by nbgrader's autograde step, shown in its feedback "
         "and export."
     )
+    dataset_manifest: Path = Field(
+        Path("datasets/manifest.yml"),
+        description="Manifest of downloadable datasets, relative to the course root.",
+    )
     # Not part of the file: where it was read from.
     root: Path = Field(Path("."), exclude=True, description="(set by the loader) folder holding course.yml")
 
@@ -211,6 +215,11 @@ class Course(_Strict):
 
     def hidden_suite(self, assignment: Assignment) -> Path:
         return self.root / assignment.hidden_suite
+
+    @property
+    def manifest_path(self) -> Path:
+        """The course's data set manifest (``dataset_manifest`` under the course root)."""
+        return self.root / self.dataset_manifest
 
 
 def _format_validation(path: Path, err: ValidationError) -> str:

@@ -146,7 +146,7 @@ def expect_trained_accuracy(submission: SubmissionProxy, grading: Any, recipe: A
     if not isinstance(spec, models.ModelSpec):
         raise Fail(f"{builder}() should return a keras.Model, got {type(spec).__name__}.")
     try:
-        result = models.graded_training(spec, recipe)
+        result = models.graded_training(spec, recipe, manifest=grading.course.manifest_path)
     except models.ArchitectureError as exc:
         raise Fail(f"The grader cannot train {builder}()'s network: {exc}") from None
     except datasets.DatasetError as exc:

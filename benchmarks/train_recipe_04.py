@@ -4,7 +4,7 @@
 
 Computes the recipe's features exactly as the hidden suite does (the ``_features`` of
 autograder/hidden/04_transfer_learning/conftest.py: on the cpu profile, the ``textures`` data set of
-autograder/datasets.py through a random-weight VGG16), then trains the solution notebook's
+autograder/datasets/ through a random-weight VGG16), then trains the solution notebook's
 build_feature_classifier (the instructor's own code, run here) and two broken variants (a softmax on one
 unit, a learning rate of 1e-7) with models.train_and_evaluate, as the grader does.
 
@@ -71,11 +71,12 @@ def main() -> None:
     from autograder.models import ModelSpec, train_and_evaluate
     from autograder.worker.keras_ext import encode_model
 
-    recipe = load_course(REPO / "course.yml").assignment("04_transfer_learning").training[args.runner]
+    course = load_course(REPO / "course.yml")
+    recipe = course.assignment("04_transfer_learning").training[args.runner]
     conftest = _suite_conftest()
     started = time.monotonic()
     train, test = conftest._features(args.runner, recipe.dataset, recipe.train_samples, recipe.test_samples,
-                                     recipe.seed, recipe.image_size or 150)
+                                     recipe.seed, recipe.image_size or 150, course.manifest_path)
     print(f"{recipe.dataset}: {len(train[1])} train / {len(test[1])} test images of {recipe.image_size}px, "
           f"features {train[0].shape[1:]} in {time.monotonic() - started:.1f} s")
     shape = train[0].shape[1:]

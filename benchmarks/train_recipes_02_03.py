@@ -4,7 +4,7 @@
 
 Trains each solution's architecture exactly as the hidden accuracy tests do (models.graded_training:
 whitelist, rebuild with fresh seeded weights, the solution's compile settings, the recipe's data from
-autograder/datasets.py). Prints one line per assignment: the data set, train/test counts, epochs and batch
+autograder/datasets/). Prints one line per assignment: the data set, train/test counts, epochs and batch
 size, the held-out accuracy next to the recipe's min_accuracy, an untrained network's accuracy, and the
 seconds spent training and loading the data: the numbers behind each recipe's min_accuracy. Not a test;
 evidence for instructors, for the machine it runs on.
@@ -47,9 +47,9 @@ def main(runner: str = "cpu") -> None:
         spec = reference_spec(course.solution_notebook(a), builder, **kwargs)
         started = time.monotonic()
         train, test = datasets.recipe_data(recipe.dataset, recipe.train_samples, recipe.test_samples, recipe.seed,
-                                           recipe.image_size)
+                                           recipe.image_size, manifest=course.manifest_path)
         loading = time.monotonic() - started
-        result = models.graded_training(spec, recipe)
+        result = models.graded_training(spec, recipe, manifest=course.manifest_path)
         untrained = models.accuracy_of(models.rebuild(spec).predict(test[0], verbose=0), test[1])
         print(f"{aid} [{runner}]: {recipe.dataset}, {len(train[0])} train / {len(test[0])} test, {recipe.epochs} "
               f"epochs, batch {recipe.batch_size}: accuracy {result.accuracy:.4f} (needs {recipe.min_accuracy}, "

@@ -14,13 +14,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from autograder import datasets as ds
 from autograder.cli import cli
-from tests.conftest import require
+from autograder.config import load_course
+from tests.conftest import REPO, make_course, require
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
+MANIFEST = load_course(REPO / "course.yml").manifest_path  # the course's manifest, datasets/manifest.yml
 
 
 @pytest.fixture
@@ -37,7 +40,7 @@ def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_manifest_lists_the_courses_data_with_sources_and_licences() -> None:
-    manifest = ds.load_manifest()
+    manifest = ds.load_manifest(MANIFEST)
     assert {"mnist", "fashion_mnist", "digits", "dogs_vs_cats", "vgg16_notop", "shapes", "textures"} <= \
         manifest.keys()
     for entry in manifest.values():
@@ -55,6 +58,30 @@ def test_unknown_manifest_key_is_named(tmp_path: Path) -> None:
         ds.load_manifest(path)
 
 
+def test_the_manifest_comes_from_the_course_and_a_missing_one_says_what_to_do(tmp_path: Path) -> None:
+    course_yml = make_course(tmp_path / "course")
+    data = yaml.safe_load(course_yml.read_text())
+    data["dataset_manifest"] = "data/sets.yml"
+    course_yml.write_text(yaml.safe_dump(data, sort_keys=False))
+    course = load_course(course_yml)
+    assert course.manifest_path == course.root / "data" / "sets.yml"
+    runner = CliRunner()
+    missing = runner.invoke(cli, ["--course", str(course_yml), "datasets", "list"])
+    assert missing.exit_code != 0 and isinstance(missing.exception, ds.DatasetError)
+    assert f"{course.manifest_path}: the data set manifest does not exist" in str(missing.exception)
+    assert "dataset_manifest" in str(missing.exception)
+    with pytest.raises(ds.DatasetError, match="the data set manifest does not exist"):
+        ds.recipe_data("mnist", 10, 10, 0, manifest=course.manifest_path)
+    course.manifest_path.parent.mkdir()
+    course.manifest_path.write_text("datasets:\n  toy:\n    title: Toy\n    source: generated\n    licence: none\n"
+                                    "    size: 0 kB\n    offline: true\n")
+    listing = runner.invoke(cli, ["--course", str(course_yml), "datasets", "list"])
+    assert listing.exit_code == 0, listing.output
+    assert [line.split()[:2] for line in listing.output.splitlines()[1:]] == [["toy", "offline"], ["licence:", "none"]]
+    with pytest.raises(ds.DatasetError, match="Unknown data set 'mnist'. The manifest lists: toy."):
+        ds.recipe_data("mnist", 10, 10, 0, manifest=course.manifest_path)
+
+
 def test_cache_is_outside_git_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AUTOGRADER_DATA")
     assert ds.cache_dir() == Path.home() / ".cache" / "cnn-autograder"
@@ -62,9 +89,9 @@ def test_cache_is_outside_git_by_default(monkeypatch: pytest.MonkeyPatch) -> Non
 
 @pytest.mark.usefixtures("needs_fashion")
 def test_fashion_mnist_checksums_and_idx_parsing_on_the_real_files() -> None:
-    statuses = ds.verify("fashion_mnist")
+    statuses = ds.verify("fashion_mnist", manifest=MANIFEST)
     assert [s.state for s in statuses] == ["ok"] * 4
-    (x_train, y_train), (x_test, y_test) = ds.load_fashion_mnist()
+    (x_train, y_train), (x_test, y_test) = ds.load_fashion_mnist(MANIFEST)
     assert (x_train.shape, y_train.shape, x_test.shape, y_test.shape) == (
         (60000, 28, 28), (60000,), (10000, 28, 28), (10000,))
     assert x_train.dtype == np.uint8 and x_train.max() == 255
@@ -224,7 +251,7 @@ def test_cli_verify_and_missing_file_exit_non_zero(private_cache: Path) -> None:
     listing = runner.invoke(cli, ["datasets", "list"])
     assert listing.exit_code == 0 and "fashion_mnist" in listing.output and "licence: MIT" in listing.output
     with pytest.raises(ds.DatasetError, match="mnist.npz is missing.*place it by hand"):
-        ds.load_mnist()
+        ds.load_mnist(MANIFEST)
 
 
 def test_cli_main_prints_the_error_without_traceback(private_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -79,11 +80,12 @@ def train_and_evaluate(
     )
 
 
-def graded_training(spec: ModelSpec, recipe: Any) -> TrainingResult:
-    """Train ``spec``'s architecture with a course training recipe (config.TrainingRecipe) on its data."""
-    from autograder import datasets
+def graded_training(spec: ModelSpec, recipe: Any, *, manifest: Path) -> TrainingResult:
+    """Train ``spec``'s architecture with a course training recipe (config.TrainingRecipe) on its data;
+    ``manifest`` is the course's data set manifest (``course.manifest_path``)."""
+    from autograder.datasets.recipes import recipe_data
 
-    train, test = datasets.recipe_data(recipe.dataset, recipe.train_samples, recipe.test_samples, recipe.seed,
-                                       recipe.image_size)
+    train, test = recipe_data(recipe.dataset, recipe.train_samples, recipe.test_samples, recipe.seed,
+                              recipe.image_size, manifest=manifest)
     return train_and_evaluate(spec, train, test, epochs=recipe.epochs, batch_size=recipe.batch_size,
                               seed=recipe.seed, time_limit_s=recipe.time_limit_s)

@@ -21,6 +21,7 @@ Accuracy data per runner profile (``training:`` of course.yml):
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -139,7 +140,7 @@ def _instructor_stop(message: str) -> None:
 
 @functools.lru_cache(maxsize=2)
 def _features(runner: str, dataset: str, train_samples: int, test_samples: int, seed: int,
-              size: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+              size: int, manifest: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     import keras
 
     if dataset == "textures":
@@ -149,7 +150,8 @@ def _features(runner: str, dataset: str, train_samples: int, test_samples: int, 
         from autograder.datasets import DatasetError, recipe_data
 
         try:
-            (x_train, y_train), (x_test, y_test) = recipe_data(dataset, train_samples, test_samples, seed, size)
+            (x_train, y_train), (x_test, y_test) = recipe_data(dataset, train_samples, test_samples, seed, size,
+                                                               manifest=manifest)
         except DatasetError as exc:
             _instructor_stop(str(exc))
         x_train, x_test = x_train * 255.0, x_test * 255.0
@@ -158,7 +160,7 @@ def _features(runner: str, dataset: str, train_samples: int, test_samples: int, 
         from autograder.datasets import DatasetError, require
 
         try:
-            weights = str(require("vgg16_notop"))
+            weights = str(require("vgg16_notop", manifest=manifest))
         except DatasetError as exc:
             _instructor_stop(f"the {runner!r} profile trains on ImageNet features: {exc}")
     base = Kit.vgg16(size, trainable=False, weights=weights)
@@ -178,7 +180,7 @@ def feature_data(grading: Any) -> Any:
 
     def load() -> Any:
         return _features(grading.runner, recipe.dataset, recipe.train_samples, recipe.test_samples, recipe.seed,
-                         recipe.image_size or 150)
+                         recipe.image_size or 150, grading.course.manifest_path)
 
     return recipe, load
 
