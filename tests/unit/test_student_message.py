@@ -1,0 +1,110 @@
+"""suite.student_message: the feedback sentence for each kind of failure, and what it must never quote.
+
+Text that came from the worker (a student's exception message, a class the student defined, why a value
+could not be sent) can carry hidden test inputs; it must never reach the student's feedback.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from autograder.session import (
+    BUILTIN_EXCEPTIONS,
+    BudgetExhausted,
+    CallTimeout,
+    MissingFunction,
+    StudentCodeProblem,
+    StudentError,
+    UnsendableValue,
+    WorkerCrashed,
+    quotable_exception_name,
+)
+from autograder.suite import student_message
+from autograder.testing import Fail
+
+LEAK = "LEAK:[[1, 2], [3, 4]]"  # stands for anything derived from a hidden input
+DOC = """Convolution with stride 2 matches Keras on a random 7x9 image.
+
+    More detail for instructors.
+    """
+
+CASES: list[tuple[str, BaseException, str]] = [
+    ("student-error-builtin", StudentError("convolve2d", "ValueError", LEAK),
+     "`convolve2d` raised ValueError on this test's input."),
+    ("student-error-base-exception", StudentError("relu", "KeyboardInterrupt", LEAK),
+     "`relu` raised KeyboardInterrupt on this test's input."),
+    ("not-implemented", StudentError("pool2d", "NotImplementedError", LEAK),
+     "`pool2d` is not implemented yet (it raises NotImplementedError)."),
+    ("custom-class-named-after-input", StudentError("zero_pad", LEAK, LEAK),
+     "`zero_pad` raised an exception of a class defined in your notebook on this test's input."),
+    ("custom-class-plain-name", StudentError("zero_pad", "MyError", "oops " + LEAK),
+     "`zero_pad` raised an exception of a class defined in your notebook on this test's input."),
+    ("qualified-name", StudentError("sigmoid", "numpy.linalg.LinAlgError", LEAK),
+     "`sigmoid` raised an exception of a class defined in your notebook on this test's input."),
+    ("missing", MissingFunction("common_kernel"),
+     "`common_kernel` is not defined in your notebook (check its name and that its cell runs)."),
+    ("timeout", CallTimeout("output_size", "20"),
+     "`output_size` did not return within 20 s (an infinite loop, or far too slow)."),
+    ("crashed", WorkerCrashed("conv2d_layer", "the worker was killed by SIGKILL"),
+     "Your notebook's process stopped while running `conv2d_layer` (the worker was killed by SIGKILL)."),
+    ("unsendable", UnsendableValue("leaky_relu", f"cannot send an object of class {LEAK!r}"),
+     "`leaky_relu` returned a value the grader cannot accept: only numbers, strings, lists, tuples, dicts, "
+     "None and numeric numpy arrays (of reasonable size) can be returned."),
+    ("budget", BudgetExhausted("relu", "the time limit for the whole submission was reached " + LEAK),
+     "Not run: the time limit for the whole submission was reached."),
+    ("assertion", AssertionError(f"assert {LEAK} == [[0]]"),
+     "Failed: Convolution with stride 2 matches Keras on a random 7x9 image."),
+    ("other-exception", TypeError(LEAK), "Failed: Convolution with stride 2 matches Keras on a random 7x9 image."),
+    ("base-student-problem", StudentCodeProblem("f", LEAK),
+     "Failed: Convolution with stride 2 matches Keras on a random 7x9 image."),
+]
+
+
+@pytest.mark.parametrize(("exc", "expected"), [(e, m) for _, e, m in CASES], ids=[i for i, _, _ in CASES])
+def test_message_for_each_kind_of_failure(exc: BaseException, expected: str) -> None:
+    message = student_message(exc, DOC)
+    assert message == expected
+    assert "LEAK" not in message
+
+
+def test_a_fail_shows_its_own_grader_written_message() -> None:
+    assert student_message(Fail("The output should have shape (3, 4)."), DOC) == "The output should have shape (3, 4)."
+
+
+def test_a_fail_subclass_is_still_a_fail() -> None:
+    class ShapeFail(Fail):
+        pass
+
+    assert student_message(ShapeFail("Wrong shape."), DOC) == "Wrong shape."
+
+
+@pytest.mark.parametrize("docstring", ["", "   \n\t  ", "\n"])
+def test_without_a_docstring_the_check_is_unnamed(docstring: str) -> None:
+    assert student_message(ValueError(LEAK), docstring) == "Failed: This check"
+
+
+def test_only_the_first_non_blank_docstring_line_is_used() -> None:
+    assert student_message(KeyError(LEAK), "\n\n   Pooling keeps the maximum.\n   Secret: uses [3, 1].\n") == (
+        "Failed: Pooling keeps the maximum.")
+
+
+@pytest.mark.parametrize("name", ["ValueError", "ZeroDivisionError", "StopIteration", "SystemExit",
+                                  "BaseException", "NotImplementedError", "ExceptionGroup"])
+def test_python_exception_names_are_quotable(name: str) -> None:
+    assert name in BUILTIN_EXCEPTIONS
+    assert quotable_exception_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["print", "int", "object", "LEAK_7x9", "valueerror", "ValueError ", "",
+                                  "builtins.ValueError", "Warning2"])
+def test_anything_else_is_not_quoted(name: str) -> None:
+    assert quotable_exception_name(name) == "an exception of a class defined in your notebook"
+
+
+@pytest.mark.xfail(strict=True, reason="BUG (reported): WorkerCrashed quotes the worker's exit status, which the "
+                   "student's code chooses (os._exit(n)), so a crashing function can send 8 bits of a hidden input "
+                   "into the feedback")
+def test_a_crash_exit_status_chosen_by_the_student_is_not_quoted() -> None:
+    # the detail session.call builds from WorkerDied after `os._exit(args[0][0][0])` with a hidden input of 42
+    message = student_message(WorkerCrashed("convolve2d", "the worker exited with status 42"), DOC)
+    assert "42" not in message
