@@ -41,3 +41,9 @@ class GradebookError(AutograderError):
     """nbgrader's gradebook is missing, locked, of another schema, or does not know the assignment or student."""
 
     exit_code = 6
+
+
+class WorkbookError(AutograderError):
+    """A course workbook is missing, incomplete, or has a formula that cannot be evaluated."""
+
+    exit_code = 7

@@ -1,21 +1,23 @@
 """Reference answers derived from the course's workbooks, never typed in by hand.
 
-The two workbooks in ``datasets/workbooks`` (built by :mod:`autograder.workbooks`, possibly edited
-by an instructor in Excel or LibreOffice) hold the lecture's inputs as values and every output as a
-live formula.  :func:`load_reference_book` opens them, evaluates the formulas with the ``formulas``
-engine (an openpyxl-written file has no cached values, so nothing is read from a cache) and reads
-every block through its workbook-level defined name ``<case>_<field>`` (the scheme is documented
-in :mod:`autograder.workbooks`).  Cases are discovered from those names, so adding a block and its
-names adds a case.
+The workbooks an assignment lists under ``files:`` in course.yml (for 01: ``convolution
+operation.xlsx`` and ``activation fn.xlsx`` in ``datasets/workbooks`` of the course root) hold the
+lecture's inputs as values and every output as a live formula.  :func:`load_reference_book` opens
+them with openpyxl, evaluates the formulas with the ``formulas`` engine and reads every block
+through its workbook-level defined name ``<case>_<field>`` (the scheme is documented in
+:mod:`autograder.workbooks`).  Cases are discovered from those names, so adding a block and its
+names in Excel or LibreOffice adds a case; editing a value changes the answers.  The hidden suites
+receive the book of their course through the ``reference_book`` fixture (:func:`course_reference_book`).
 
-The default directory must hold both course workbooks (:data:`WORKBOOK_FILES`); any other
-directory is read whole, every ``*.xlsx`` in it, so a single edited copy is enough there.  Each
-course workbook present must hold the lecture's cases (:data:`REQUIRED_CASES`).
+A file saved by Excel or LibreOffice also carries the values the program computed: they are checked
+against the engine's, so a formula the engine reads differently from the spreadsheet program is
+refused instead of grading against a wrong answer.  A file written by openpyxl has no such values
+and is trusted to the engine alone.
 
+A workbook named like a course workbook (:data:`REQUIRED_CASES`) must hold the lecture's cases.
 Results are cached in memory (``functools.lru_cache``) keyed on the resolved paths, modification
-times and sizes of the workbook files: editing, adding or removing a workbook invalidates the
-cache.  Evaluating both workbooks takes about a second (most of it importing the engine), so no
-on-disk cache is kept.  Arrays are float64 and read-only; the book's dictionaries refuse changes.
+times and sizes of the files: editing a workbook invalidates the cache.  Arrays are float64 and
+read-only; the book's dictionaries refuse changes.
 """
 
 from __future__ import annotations
@@ -26,36 +28,34 @@ import re
 import threading
 import types
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import numpy as np
 from openpyxl import load_workbook
-from openpyxl.utils.cell import get_column_letter, range_boundaries
+from openpyxl.utils.cell import range_boundaries
+from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from autograder.errors import AutograderError
+from autograder.errors import WorkbookError
+
+if TYPE_CHECKING:
+    from autograder.config import Assignment, Course
 
 __all__ = [
     "ActivationCase",
     "ConvolutionCase",
-    "DEFAULT_WORKBOOK_DIR",
     "PoolingCase",
     "REQUIRED_CASES",
     "ReferenceBook",
-    "WORKBOOK_FILES",
     "WorkbookError",
+    "course_reference_book",
     "load_reference_book",
+    "workbook_files",
 ]
-
-DEFAULT_WORKBOOK_DIR: Path = Path(__file__).resolve().parent.parent / "datasets" / "workbooks"
-
-#: The course's workbooks.  The default directory must hold both; any other directory is read
-#: whole (every ``*.xlsx``), so a test or an instructor may use a single edited copy.
-WORKBOOK_FILES: tuple[str, ...] = ("convolution operation.xlsx", "activation fn.xlsx")
 
 #: The lecture's cases, by the workbook that holds them: a course workbook lacking one is refused.
 REQUIRED_CASES: Mapping[str, Mapping[str, str]] = types.MappingProxyType(
@@ -92,14 +92,8 @@ _FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 _SHARED_FIELDS = frozenset({"input", "output"})
 _ALL_FIELDS = sorted({f for req, opt in _FIELDS.values() for f in req + opt}, key=len, reverse=True)
 _NAME_RE = re.compile(r"^[a-z_][a-z0-9_.]*$")
-# 'sheet name'!$A$1:$B$2 or Sheet1!A1 (one area of cells)
-_REFERENCE_RE = re.compile(r"(?:'((?:[^']|'')+)'|([^'!]+))!(\$?[A-Z]+\$?\d+(?::\$?[A-Z]+\$?\d+)?)")
-
-
-class WorkbookError(AutograderError):
-    """A course workbook is missing, incomplete, or has a formula that cannot be evaluated."""
-
-    exit_code = 6
+# Saved values (Excel, LibreOffice) and the engine's may differ in the last bits of a double.
+_SAVED_RTOL = _SAVED_ATOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -171,18 +165,14 @@ class ReferenceBook:
 # ----------------------------------------------------------------------------------------------
 
 
-def load_reference_book(directory: Path | None = None) -> ReferenceBook:
-    """Read and evaluate the course workbooks in ``directory`` (default :data:`DEFAULT_WORKBOOK_DIR`).
+def load_reference_book(source: Path | Sequence[Path]) -> ReferenceBook:
+    """Read and evaluate workbooks: one ``.xlsx`` file, a folder (every ``*.xlsx`` in it) or a list of files.
 
-    Every ``*.xlsx`` in the directory is read (the default directory must hold both course
-    workbooks).  Raises :class:`WorkbookError` naming the file, worksheet and defined name when a
-    workbook is missing, a case is incomplete, or a formula cannot be evaluated.  The result is cached until a
+    Raises :class:`WorkbookError` naming the file, worksheet and defined name when a workbook is
+    missing, a case is incomplete, or a formula cannot be evaluated.  The result is cached until a
     workbook file changes (modification time or size).
     """
-    root = Path(DEFAULT_WORKBOOK_DIR if directory is None else directory).resolve()
-    if not root.is_dir():
-        raise WorkbookError(f"{root}: workbook directory not found")
-    paths = _workbook_paths(root, require_all=root == DEFAULT_WORKBOOK_DIR.resolve())
+    paths = _workbook_paths(source)
     key = []
     for path in paths:
         try:
@@ -193,18 +183,38 @@ def load_reference_book(directory: Path | None = None) -> ReferenceBook:
     return _load_cached(tuple(key))
 
 
-def _workbook_paths(root: Path, require_all: bool) -> list[Path]:
-    """The course workbooks first (in :data:`WORKBOOK_FILES` order), then any other ``*.xlsx``."""
-    present = {
-        p.name: p
-        for p in root.iterdir()
-        if p.suffix.lower() == ".xlsx" and p.is_file() and not p.name.startswith(("~$", "."))
-    }
-    missing = [name for name in WORKBOOK_FILES if name not in present]
-    if (require_all and missing) or not present:
-        raise WorkbookError(f"{root}: course workbook(s) not found: {', '.join(missing or WORKBOOK_FILES)}")
-    ordered = [present.pop(name) for name in WORKBOOK_FILES if name in present]
-    return ordered + [present[name] for name in sorted(present)]
+def workbook_files(course: Course, assignment: Assignment) -> list[Path]:
+    """The workbooks (``*.xlsx``) the assignment lists under ``files:``, under the course root."""
+    return [course.root / f for f in assignment.files if f.suffix.lower() == ".xlsx"]
+
+
+def course_reference_book(course: Course, assignment: Assignment) -> ReferenceBook:
+    """The reference book of one assignment: its own course's workbooks, wherever the course lives."""
+    paths = workbook_files(course, assignment)
+    if not paths:
+        raise WorkbookError(
+            f"{course.root / 'course.yml'}: assignment {assignment.id} lists no workbook (.xlsx) under `files:`, "
+            "but its hidden suite asks for the reference book; add the workbooks to `files:`"
+        )
+    return load_reference_book(paths)
+
+
+def _workbook_paths(source: Path | Sequence[Path]) -> list[Path]:
+    if isinstance(source, Path) and source.is_dir():
+        paths = sorted(
+            p for p in source.iterdir()
+            if p.suffix.lower() == ".xlsx" and p.is_file() and not p.name.startswith(("~$", "."))
+        )
+        if not paths:
+            raise WorkbookError(f"{source}: no workbook (*.xlsx) in this folder")
+    else:
+        paths = [source] if isinstance(source, Path) else list(source)
+    resolved = []
+    for path in paths:
+        if not path.is_file():
+            raise WorkbookError(f"{path}: workbook not found (check `files:` in course.yml)")
+        resolved.append(path.resolve())
+    return resolved
 
 
 @functools.lru_cache(maxsize=32)
@@ -354,66 +364,79 @@ class _WorkbookReader:
         self.path = path
         try:
             self.book: Workbook = load_workbook(path, data_only=False)
+            # What Excel or LibreOffice computed when it saved the file (None everywhere for openpyxl's files)
+            self.saved: Workbook = load_workbook(path, data_only=True)
         except Exception as exc:
             raise WorkbookError(f"{path}: cannot open the workbook: {type(exc).__name__}: {exc}") from exc
-        self.names = self._defined_names()
+        self.names = {
+            d.name.lower(): d
+            for d in self.book.defined_names.values()
+            if not d.hidden and not d.name.startswith("_xlnm.")
+        }
         self._values: dict[tuple[str, str], Any] | None = None
 
     # -- names and blocks ----------------------------------------------------------------------
 
-    def _defined_names(self) -> dict[str, str]:
-        """Workbook-level defined names (lower case) → their reference text."""
-        names: dict[str, str] = {}
-        for defined in self.book.defined_names.values():
-            if defined.hidden or defined.name.startswith("_xlnm."):
-                continue
-            names[defined.name.lower()] = defined.attr_text or ""
-        return names
-
     def block(self, case: str, field: str) -> _Block:
         name = f"{case}_{field}"
-        text = self.names.get(name)
-        if text is None:
+        defined = self.names.get(name)
+        if defined is None:
             raise WorkbookError(f"{self.path}: defined name {name!r} is missing")
-        parsed = self._parse_reference(name, text)
+        parsed = self._parse_reference(name, defined)
         if parsed is None:
             raise WorkbookError(
-                f"{self.path}: defined name {name!r} refers to {text!r}, "
+                f"{self.path}: defined name {name!r} refers to {defined.attr_text!r}, "
                 "not to one range of cells on a worksheet"
             )
         return parsed
 
-    def _parse_reference(self, name: str, text: str) -> _Block | None:
-        match = _REFERENCE_RE.fullmatch(text.strip())
-        if match is None:
+    def _parse_reference(self, name: str, defined: DefinedName) -> _Block | None:
+        """The one worksheet range a defined name refers to (openpyxl parses it), or None."""
+        try:
+            destinations = list(defined.destinations) if defined.type == "RANGE" else []
+        except Exception:  # openpyxl's tokenizer refuses the text
             return None
-        sheet = (match[1].replace("''", "'") if match[1] is not None else match[2]).strip()
+        if len(destinations) != 1:
+            return None
+        sheet, cells = destinations[0]
         titles = {title.upper(): title for title in self.book.sheetnames}
         if sheet.upper() not in titles:
             raise WorkbookError(f"{self.path}: defined name {name!r} refers to a missing worksheet {sheet!r}")
-        min_col, min_row, max_col, max_row = range_boundaries(match[3].replace("$", ""))
+        min_col, min_row, max_col, max_row = range_boundaries(cells.replace("$", ""))
+        if None in (min_col, min_row, max_col, max_row):  # whole rows or columns
+            return None
         assert min_col is not None and min_row is not None and max_col is not None and max_row is not None
         return _Block(name, titles[sheet.upper()], min_col, min_row, max_col, max_row)
 
     # -- values ----------------------------------------------------------------------------------
 
-    def _cell_value(self, ws: Worksheet, block: _Block, row: int, col: int) -> Any:
-        cell = ws.cell(row=row, column=col)
+    def _cells(self, block: _Block) -> list[list[tuple[str, Any]]]:
+        """The block's (coordinate, value) rows; formulas are evaluated (and checked against saved values)."""
+        ws, saved = self.book[block.sheet], self.saved[block.sheet]
+        rows = ws.iter_rows(min_row=block.min_row, max_row=block.max_row, min_col=block.min_col,
+                            max_col=block.max_col)
+        return [[(cell.coordinate, self._value(cell, saved, block)) for cell in row] for row in rows]
+
+    def _value(self, cell: Any, saved: Worksheet, block: _Block) -> Any:
         if cell.data_type != "f":
             return cell.value
         if self._values is None:
             self._values = self._evaluate()
-        key = (ws.title.upper(), cell.coordinate)
+        where = f"{self.path}: sheet {block.sheet!r}, cell {cell.coordinate} of {block.name!r}"
+        key = (block.sheet.upper(), cell.coordinate)
         if key not in self._values:
-            raise WorkbookError(
-                f"{self.path}: sheet {ws.title!r}, cell {cell.coordinate} of {block.name!r}: "
-                f"the formulas engine gave no value for {cell.value!r}"
-            )
+            raise WorkbookError(f"{where}: the formulas engine gave no value for {cell.value!r}")
         value = self._values[key]
         if isinstance(value, _xl_error_type()):
+            raise WorkbookError(f"{where}: formula {cell.value!r} evaluates to the error {value}")
+        kept = saved[cell.coordinate].value
+        if _is_number(kept) and _is_number(value) and not math.isclose(
+            float(value), float(kept), rel_tol=_SAVED_RTOL, abs_tol=_SAVED_ATOL
+        ):
             raise WorkbookError(
-                f"{self.path}: sheet {ws.title!r}, cell {cell.coordinate} of {block.name!r}: "
-                f"formula {cell.value!r} evaluates to the error {value}"
+                f"{where}: formula {cell.value!r} gives {value!r} in the grader's formula engine but {kept!r} "
+                "in the program that saved the file; open the workbook, recalculate (Ctrl+Shift+F9 in "
+                "LibreOffice, Ctrl+Alt+F9 in Excel), save, and if they still differ, rewrite the formula"
             )
         return value
 
@@ -456,18 +479,11 @@ class _WorkbookReader:
 
     def matrix(self, case: str, field: str) -> np.ndarray:
         block = self.block(case, field)
-        ws = self.book[block.sheet]
-        rows = []
-        for r in range(block.min_row, block.max_row + 1):
-            row = []
-            for c in range(block.min_col, block.max_col + 1):
-                value = self._cell_value(ws, block, r, c)
-                row.append(self._number(block, ws.cell(row=r, column=c).coordinate, value))
-            rows.append(row)
+        rows = [[self._number(block, coordinate, value) for coordinate, value in row] for row in self._cells(block)]
         return _frozen(np.array(rows, dtype=np.float64))
 
     def _number(self, block: _Block, coordinate: str, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        if not _is_number(value):
             what = "is empty" if value is None or value == "" else f"holds {value!r}, not a number"
             raise WorkbookError(
                 f"{self.path}: sheet {block.sheet!r}, cell {coordinate} of {block.name!r} {what}"
@@ -480,19 +496,18 @@ class _WorkbookReader:
             )
         return number
 
-    def scalar(self, case: str, field: str) -> tuple[_Block, Any]:
+    def scalar(self, case: str, field: str) -> tuple[_Block, str, Any]:
         block = self.block(case, field)
         if block.shape != (1, 1):
             raise WorkbookError(
                 f"{self.path}: defined name {block.name!r} on sheet {block.sheet!r} must be a single cell, "
                 f"not a {block.shape[0]}×{block.shape[1]} range"
             )
-        ws = self.book[block.sheet]
-        return block, self._cell_value(ws, block, block.min_row, block.min_col)
+        ((coordinate, value),) = self._cells(block)[0]
+        return block, coordinate, value
 
     def integer(self, case: str, field: str, minimum: int) -> int:
-        block, value = self.scalar(case, field)
-        coordinate = f"{_col_letter(block.min_col)}{block.min_row}"
+        block, coordinate, value = self.scalar(case, field)
         number = self._number(block, coordinate, value)
         if number != int(number) or number < minimum:
             raise WorkbookError(
@@ -502,16 +517,16 @@ class _WorkbookReader:
         return int(number)
 
     def real(self, case: str, field: str) -> float:
-        block, value = self.scalar(case, field)
-        return self._number(block, f"{_col_letter(block.min_col)}{block.min_row}", value)
+        block, coordinate, value = self.scalar(case, field)
+        return self._number(block, coordinate, value)
 
     def choice(self, case: str, field: str, allowed: Iterable[str]) -> str:
-        block, value = self.scalar(case, field)
+        block, coordinate, value = self.scalar(case, field)
         allowed = tuple(allowed)
         text = re.sub(r"[\s-]+", "_", str(value).strip().lower()) if isinstance(value, str) else None
         if text not in allowed:
             raise WorkbookError(
-                f"{self.path}: sheet {block.sheet!r}, cell {_col_letter(block.min_col)}{block.min_row} of "
+                f"{self.path}: sheet {block.sheet!r}, cell {coordinate} of "
                 f"{block.name!r} must be one of {', '.join(allowed)}, not {value!r}"
             )
         return text
@@ -632,8 +647,8 @@ class _WorkbookReader:
         )
 
 
-def _col_letter(col: int) -> str:
-    return str(get_column_letter(col))
+def _is_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float | np.integer | np.floating)
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:

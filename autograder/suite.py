@@ -1,8 +1,10 @@
 """Run a hidden pytest suite in the trusted process against one submission.
 
 pytest runs in-process (the reference libraries are imported once per batch) with a plugin that
-provides the ``submission`` fixture, registers the ``question`` marker, and turns each test's
-outcome into a :class:`TestOutcome` whose message is safe to show the student.
+provides the ``submission``, ``grading`` and ``reference_book`` fixtures, registers the ``question``
+marker, and turns each test's outcome into a :class:`TestOutcome` whose message is safe to show the
+student.  A test stopped by an :class:`~autograder.errors.AutograderError` (a workbook, a dataset, a
+misnamed student function) is the course's fault: the suite is reported broken, no student loses points.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any
 import pytest
 
 from autograder.config import Assignment, Course
-from autograder.errors import ConfigError
+from autograder.errors import AutograderError, ConfigError
+from autograder.references import ReferenceBook, course_reference_book
 from autograder.session import (
     BudgetExhausted,
     CallTimeout,
@@ -104,6 +107,11 @@ class GradingPlugin:
     def grading(self) -> GradingContext:
         return self.context
 
+    @pytest.fixture
+    def reference_book(self) -> ReferenceBook:
+        """The reference answers from this course's own workbooks (the assignment's ``files:``)."""
+        return course_reference_book(self.context.course, self.context.assignment)
+
     def pytest_configure(self, config: pytest.Config) -> None:
         config.addinivalue_line(
             "markers", "question(qid, weight=1.0, worked_example=False): the question a hidden test grades"
@@ -127,6 +135,11 @@ class GradingPlugin:
             return
         doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
         exc = call.excinfo.value if call.excinfo is not None else None
+        if isinstance(exc, AutograderError | NameError | ImportError):
+            # the course's own setup failed (a workbook, a dataset, a misnamed function) or the hidden test
+            # itself is wrong (a typo, a missing import): never the student's fault
+            self.errors.append(f"{item.nodeid}: {type(exc).__name__}: {exc}")
+            return
         passed = report.passed
         detail = ""
         if exc is not None and not passed:

@@ -1,6 +1,9 @@
 """Build the course's two spreadsheets from the lecture's data, with live Excel formulas.
 
-``python -m autograder.workbooks [OUT_DIR]`` (default ``datasets/workbooks``) writes
+The committed workbooks in ``datasets/workbooks`` are the course's source of truth: an instructor
+edits them in Excel or LibreOffice and the reference answers follow (:mod:`autograder.references`).
+This module is the tool that first wrote them from the lecture's slides, kept to start a new course
+or to restore the lecture's originals: ``python -m autograder.workbooks OUT_DIR [--force]`` writes
 
 * ``convolution operation.xlsx`` - worksheets ``stride=1``, ``stride=2``, ``zero padding``,
   ``max pooling`` and ``average pooling``;
@@ -62,7 +65,6 @@ from openpyxl.writer.excel import ExcelWriter
 __all__ = [
     "ACTIVATION_WORKBOOK",
     "CONVOLUTION_WORKBOOK",
-    "DEFAULT_OUT_DIR",
     "build_activation_workbook",
     "build_convolution_workbook",
     "build_workbooks",
@@ -73,7 +75,6 @@ Matrix = tuple[tuple[float, ...], ...]
 
 CONVOLUTION_WORKBOOK = "convolution operation.xlsx"
 ACTIVATION_WORKBOOK = "activation fn.xlsx"
-DEFAULT_OUT_DIR = Path(__file__).resolve().parent.parent / "datasets" / "workbooks"
 
 # Fixed document times: rebuilding must not change the files.
 _FIXED_TIME = datetime.datetime(2024, 1, 1, 0, 0, 0)
@@ -654,13 +655,30 @@ def build_workbooks(out_dir: Path) -> list[Path]:
     ]
 
 
+USAGE = (
+    "usage: python -m autograder.workbooks OUT_DIR [--force]\n"
+    "  writes the lecture's two workbooks into OUT_DIR; --force replaces workbooks already there\n"
+    "  (the course's workbooks may hold an instructor's edits: they are the source of the answers)"
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m autograder.workbooks [OUT_DIR]``."""
+    """``python -m autograder.workbooks OUT_DIR [--force]``."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) > 1 or any(a in ("-h", "--help") for a in args):
-        print("usage: python -m autograder.workbooks [OUT_DIR]   (default: datasets/workbooks)")
-        return 0 if args and args[0] in ("-h", "--help") else 2
-    out_dir = Path(args[0]) if args else DEFAULT_OUT_DIR
+    if any(a in ("-h", "--help") for a in args):
+        print(USAGE)
+        return 0
+    force = "--force" in args
+    paths = [a for a in args if a != "--force"]
+    if len(paths) != 1 or any(a.startswith("-") for a in paths):
+        print(USAGE, file=sys.stderr)
+        return 2
+    out_dir = Path(paths[0])
+    existing = [out_dir / name for name in (CONVOLUTION_WORKBOOK, ACTIVATION_WORKBOOK) if (out_dir / name).exists()]
+    if existing and not force:
+        print(f"error: {', '.join(map(str, existing))} already exist(s) and may hold an instructor's edits; "
+              "nothing was written. Pass --force to replace them with the lecture's originals.", file=sys.stderr)
+        return 2
     for path in build_workbooks(out_dir):
         print(f"wrote {path} ({path.stat().st_size} bytes)")
     return 0

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from autograder.references import load_reference_book
 from autograder.testing import Fail, expect_array, question
 
 
@@ -39,9 +38,9 @@ def _random_inputs(seed: int) -> list[tuple[np.ndarray, str]]:
 
 @question("activations", weight=1 / 3, worked_example=True)
 @pytest.mark.parametrize("function", ["relu", "sigmoid", "leaky_relu"])
-def test_lecture_activation_grid(submission, function):
+def test_lecture_activation_grid(submission, function, reference_book):
     """relu, sigmoid and leaky_relu reproduce the worksheet of activation fn.xlsx (full precision)."""
-    case = load_reference_book().activations[function]
+    case = reference_book.activations[function]
     kwargs = {"alpha": case.alpha} if case.alpha is not None else {}
     try:
         out = expect_array(getattr(submission, function)(case.x, **kwargs), shape=case.x.shape)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.references import load_reference_book
 from autograder.testing import Fail, expect_array, expect_raises, question
 
 # The lecture's "Common Filters" slide (from http://setosa.io/ev/image-kernels/).
@@ -22,9 +21,9 @@ def _check(submission, name: str, want: np.ndarray, advice: str) -> None:
 
 
 @question("common_kernel", weight=1, worked_example=True)
-def test_bottom_sobel_matches_the_workbook(submission):
+def test_bottom_sobel_matches_the_workbook(submission, reference_book):
     """common_kernel('bottom_sobel') is the Bottom Sobel kernel of the convolution worksheets, as floats."""
-    kernel = load_reference_book().convolutions["stride1_4x6"].kernel
+    kernel = reference_book.convolutions["stride1_4x6"].kernel
     _check(submission, "bottom_sobel", kernel, "Its rows are -1 -2 -1 / 0 0 0 / 1 2 1 (no flip).")
 
 

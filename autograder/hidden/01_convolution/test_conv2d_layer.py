@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder.references import load_reference_book
 from autograder.testing import Fail, expect_array, question
 
 LECTURE_CASES = ("stride1_4x6", "stride1_10x10", "stride2_4x6", "stride2_10x10", "zero_padding_4x6")
@@ -54,9 +53,9 @@ def _weights(rng: np.random.Generator, x_shape, kernel_shape):
 
 @question("conv2d_layer", weight=0.2, worked_example=True)
 @pytest.mark.parametrize("name", LECTURE_CASES)
-def test_lecture_worksheet_as_one_channel_layer(submission, name):
+def test_lecture_worksheet_as_one_channel_layer(submission, name, reference_book):
     """conv2d_layer with 1 input channel, 1 filter and bias 0 reproduces a lecture's convolution worksheet."""
-    case = load_reference_book().convolutions[name]
+    case = reference_book.convolutions[name]
     kwargs = {}
     sh, sw = case.stride
     if (sh, sw) != (1, 1):

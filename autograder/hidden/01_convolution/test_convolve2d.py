@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from scipy.signal import correlate2d
 
-from autograder.references import load_reference_book
 from autograder.testing import Fail, expect_array, expect_raises, question
 
 LECTURE_CASES = ("stride1_4x6", "stride1_10x10", "stride2_4x6", "stride2_10x10", "zero_padding_4x6")
@@ -76,9 +75,9 @@ def _random(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
 
 @question("convolve2d", weight=0.4, worked_example=True)
 @pytest.mark.parametrize("name", LECTURE_CASES)
-def test_lecture_worksheet(submission, name):
+def test_lecture_worksheet(submission, name, reference_book):
     """convolve2d reproduces the output of one of the lecture's convolution worksheets."""
-    case = load_reference_book().convolutions[name]
+    case = reference_book.convolutions[name]
     kwargs = {}
     sh, sw = case.stride
     if (sh, sw) != (1, 1):

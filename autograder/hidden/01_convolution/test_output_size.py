@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.references import load_reference_book
 from autograder.testing import Fail, expect, expect_int, expect_raises, question
 
 
@@ -27,15 +26,15 @@ def _random_arguments(seed: int, count: int, exact: bool) -> list[tuple[int, int
 
 
 @question("output_size", weight=0.75, worked_example=True)
-def test_lecture_examples(submission):
+def test_lecture_examples(submission, reference_book):
     """output_size gives the output sizes of the lecture's convolution and pooling worksheets."""
-    book = load_reference_book()
+
     cases = []
-    for case in book.convolutions.values():
+    for case in reference_book.convolutions.values():
         for axis in (0, 1):
             args = (case.image.shape[axis], case.kernel.shape[axis], case.stride[axis], case.padding)
             cases.append((case.name, args, case.expected.shape[axis]))
-    for case in book.poolings.values():
+    for case in reference_book.poolings.values():
         cases.append((case.name, (case.x.shape[0], case.size, case.stride, 0), case.expected.shape[0]))
     for name, (n, f, stride, padding), want in cases:
         got = expect_int(submission.output_size(n, f, stride=stride, padding=padding), what="output_size")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder.references import load_reference_book
 from autograder.testing import Fail, expect_array, expect_raises, question
 
 LECTURE_CASES = ("max_2x2_stride2", "max_2x2_stride1", "average_2x2_stride2", "average_2x2_stride1")
@@ -51,9 +50,9 @@ def _diagnose(out: np.ndarray, want: np.ndarray, mode: str) -> str:
 
 @question("pool2d", weight=0.25, worked_example=True)
 @pytest.mark.parametrize("name", LECTURE_CASES)
-def test_lecture_worksheet(submission, name):
+def test_lecture_worksheet(submission, name, reference_book):
     """pool2d reproduces one of the lecture's pooling worksheets (2x2 windows, stride 2 or 1)."""
-    case = load_reference_book().poolings[name]
+    case = reference_book.poolings[name]
     size = f"{case.size}×{case.size}"
     what = f"{case.mode} pooling of the lecture's 4×4 map, {size} windows, stride {case.stride}"
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.references import load_reference_book
 from autograder.testing import Fail, expect, expect_array, expect_raises, question
 
 
@@ -28,9 +27,9 @@ def _check(submission, image: np.ndarray, pad: int, what: str) -> np.ndarray:
 
 
 @question("zero_pad", weight=0.6, worked_example=True)
-def test_lecture_zero_padding(submission):
+def test_lecture_zero_padding(submission, reference_book):
     """zero_pad turns the lecture's 4x6 image into the 6x8 padded image of the "zero padding" worksheet."""
-    case = load_reference_book().convolutions["zero_padding_4x6"]
+    case = reference_book.convolutions["zero_padding_4x6"]
     _check(submission, case.image, case.padding, f"The lecture's 4×6 image with pad {case.padding}")
     _check(submission, case.image, 0, "The lecture's 4×6 image with pad 0 (nothing to add)")
 
