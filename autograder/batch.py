@@ -100,7 +100,8 @@ def grade_batch(
     """Grade ``subs`` into ``out_dir`` (``jobs`` submissions at a time, each in its own trusted grader
     process), skip those already graded for the same file unless ``force``, then write the CSV."""
     summary = BatchSummary(csv_path=out_dir / f"{assignment.id}-grades.csv")
-    for warning in isolation.enforce(course.sandbox.require):  # refuses if a required protection is missing
+    # refuses if a required protection is missing (the probe checks that the course's secrets are out of sight)
+    for warning in isolation.enforce(course.sandbox.require, isolation.course_secrets(course)):
         print(warning, file=sys.stderr)
     out_dir.mkdir(parents=True, exist_ok=True)
     for tmp in [*out_dir.glob(".*.tmp"), *out_dir.glob("*/.*.tmp")]:  # writes cut short by a kill

@@ -16,8 +16,9 @@ from autograder.sandbox import isolation
 
 def doctor_report(course: Course | None) -> tuple[str, bool]:
     """The report as text, and False when course.yml requires a protection that is not active."""
-    probe = isolation.probe()
-    rows = isolation.protections()
+    secret = isolation.course_secrets(course) if course is not None else ()
+    probe = isolation.probe(secret)
+    rows = isolation.protections(secret)
     width = max(len(name) for name, _, _ in rows)
     required = set(course.sandbox.require) if course is not None else set()
     lines = [

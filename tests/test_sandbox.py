@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import yaml
 
-from autograder.config import PROTECTIONS, Limits
+from autograder.config import PROTECTIONS, Limits, load_course
 from autograder.errors import SandboxError
 from autograder.sandbox import isolation
 from autograder.sandbox.process import Worker, WorkerDied, WorkerSpec
@@ -116,6 +116,32 @@ def test_the_worker_sees_only_what_it_needs() -> None:
         run(w, "import numpy, IPython, matplotlib")  # the libraries are there
         denied = look(w, "[__import__('os').access(p, __import__('os').W_OK) for p in ('/usr', '/', '/opt/ag')]")
         assert denied == [False, False, False]
+
+
+def test_the_probe_checks_the_package_and_the_courses_secrets() -> None:
+    course = load_course(REPO / "course.yml")
+    secret = isolation.course_secrets(course)
+    assert str(REPO / "solutions") in secret and str(REPO / "autograder/hidden/02_mnist_cnn") in secret
+    assert isolation.PACKAGE_DIR == REPO / "autograder"  # the package, wherever it is installed
+    needs("filesystem_view")
+    assert isolation.probe(secret).fs
+    shown = isolation.probe(("/usr/lib", *secret))  # a path the worker does see: the probe notices
+    assert not shown.fs and "/usr/lib" in shown.details["fs"]
+
+
+def test_a_package_installed_in_site_packages_is_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    needs("filesystem_view")
+    installed = Path(isolation.site_dirs()[0]).resolve() / "yaml"  # stands in for site-packages/autograder
+    assert (installed / "__init__.py").is_file()
+    monkeypatch.setattr(isolation, "PACKAGE_DIR", installed)
+    isolation.probe.cache_clear()
+    try:
+        assert isolation.probe().fs
+        with Worker(WorkerSpec(limits=LIMITS)) as w:
+            assert look(w, f"__import__('os').listdir({str(installed)!r})") == []
+            run(w, "import numpy, IPython")  # the rest of site-packages is still there
+    finally:
+        isolation.probe.cache_clear()
 
 
 def test_the_worker_runs_as_an_unprivileged_uid() -> None:

@@ -5,8 +5,9 @@ A worker is started in one of two ways, chosen by :func:`probe` (which actually 
 - **bwrap** (bubblewrap, Debian package ``bubblewrap``): new network (loopback only), PID, IPC, UTS and,
   where possible, cgroup namespaces, and a filesystem of only what the worker needs: ``/usr`` (system
   libraries), the Python installation and site-packages folders (read-only), the worker's own files at
-  ``/opt/ag`` and size-limited tmpfs mounts at ``/job`` (the job directory) and ``/tmp``. The repository
-  (hidden suites, solutions, held-out data), the output folder and other submissions do not exist there.
+  ``/opt/ag`` and size-limited tmpfs mounts at ``/job`` (the job directory) and ``/tmp``. The course
+  (hidden suites, solutions, held-out data), the grader's own package (masked by an empty tmpfs when it is
+  installed in site-packages), the output folder and other submissions do not exist there.
   When the grader is root, bwrap runs privileged and the worker switches to its dedicated uid first thing,
   before it reads any request; otherwise bwrap makes a user namespace.
 - **plain**: a child process with the same resource limits in a fresh job directory on disk, switched to
@@ -42,14 +43,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autograder.config import PROTECTIONS, Limits
+import autograder
+from autograder.config import PROTECTIONS, Course, Limits
 from autograder.errors import SandboxError
 
 WORKER_UIDS = range(990_000, 990_512)  # dedicated, unnamed uids; one per live worker
 JOB_IN_SANDBOX = "/job"
 CODE_IN_SANDBOX = "/opt/ag"
 JOB_PREFIX = "ag-job-"
-REPO = Path(__file__).resolve().parent.parent.parent
+PACKAGE_DIR = Path(autograder.__file__).resolve().parent  # the grader's own code: never shown to a worker
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives", "fonts", "mime.types")
 
 
@@ -120,17 +122,25 @@ ALWAYS = {
 }
 
 
-def protections() -> list[tuple[str, bool, str]]:
-    """Every protection with whether it is active here and how: the table ``autograder doctor`` prints."""
-    p = probe()
+def course_secrets(course: Course) -> tuple[str, ...]:
+    """What a worker must not see of ``course`` (its solutions and hidden suites), for :func:`probe` to check."""
+    paths = [course.root / "solutions", *(course.hidden_suite(a) for a in course.assignments)]
+    return tuple(sorted({str(p) for p in paths} | {os.path.realpath(p) for p in paths}))
+
+
+def protections(secret: tuple[str, ...] = ()) -> list[tuple[str, bool, str]]:
+    """Every protection with whether it is active here and how: the table ``autograder doctor`` prints.
+    ``secret``: paths the worker must not see besides the grader's package (see :func:`course_secrets`)."""
+    p = probe(secret)
     rows = [(name, True, how) for name, how in ALWAYS.items()]
     rows += [(name, ok, how) for name, (ok, how) in p.active().items()]
     return rows
 
 
-def enforce(required: list[str]) -> list[str]:
-    """Refuse (SandboxError) if a required protection is missing; return warnings for the others missing."""
-    p = probe()
+def enforce(required: list[str], secret: tuple[str, ...] = ()) -> list[str]:
+    """Refuse (SandboxError) if a required protection is missing; return warnings for the others missing.
+    ``secret``: paths the worker must not see besides the grader's package (see :func:`course_secrets`)."""
+    p = probe(secret)
     missing = p.missing()
     refused = [name for name in required if name in missing]
     if refused:
@@ -421,6 +431,8 @@ def launch(
         if not _covered(path, bound):
             args += _dirs_for(path) + ["--ro-bind", path, path]
             bound.append(path)
+    if _covered(str(PACKAGE_DIR), bound):  # a non-editable install: the grader's package is in site-packages
+        args += ["--perms", "0555", "--size", str(64 << 10), "--tmpfs", str(PACKAGE_DIR)]
     inside: dict[str, str] = {}
     args += ["--perms", "0755", "--dir", CODE_IN_SANDBOX]
     for i, (key, host) in enumerate(code.items()):
@@ -459,10 +471,11 @@ def bwrap_path() -> str:
     return shutil.which("bwrap") or ("/usr/bin/bwrap" if Path("/usr/bin/bwrap").exists() else "")
 
 
-def _run_probe(mode: str, uid: int | None, limits: Limits) -> tuple[dict[str, Any] | None, str]:
+def _run_probe(mode: str, uid: int | None, limits: Limits,
+               hidden: tuple[str, ...]) -> tuple[dict[str, Any] | None, str]:
     host_dir = new_job_dir()
-    try:
-        secret = [str(REPO / "autograder"), str(REPO / "solutions"), str(host_dir)]
+    try:  # the package's files (its folder is an empty mount point when masked), the caller's paths, the job's
+        secret = [str(PACKAGE_DIR / "__init__.py"), *hidden, str(host_dir)]
         in_worker_uid = str(uid) if (mode == "bwrap" and uid is not None) else ""
         ln = launch(mode, host_dir, program=["PROBE", in_worker_uid, *secret], code={},
                     files=[], limits=limits, uid=None if mode == "bwrap" else uid)
@@ -484,8 +497,10 @@ def _run_probe(mode: str, uid: int | None, limits: Limits) -> tuple[dict[str, An
 
 
 @functools.cache
-def probe() -> Probe:
-    """Start a tiny worker the way real ones start and look at what it can see (once per process)."""
+def probe(secret: tuple[str, ...] = ()) -> Probe:
+    """Start a tiny worker the way real ones start and look at what it can see (once per process and
+    ``secret``): the grader's package, the job's host directory and ``secret``, paths the caller knows the
+    worker must not see (a course's solutions and hidden suites: :func:`course_secrets`), must be invisible."""
     root = os.getuid() == 0
     limits = Limits(job_disk_mb=64)
     lease = UidLease.take() if root else None
@@ -496,7 +511,7 @@ def probe() -> Probe:
         if os.environ.get("AUTOGRADER_SANDBOX") == "plain":
             seen, problem = (None, "AUTOGRADER_SANDBOX=plain is set")
         elif found:
-            seen, problem = _run_probe("bwrap", uid, limits)
+            seen, problem = _run_probe("bwrap", uid, limits, secret)
             if seen is not None and root and (seen["uid"] != uid or seen["regained_root"]):
                 seen, problem = None, "the worker did not switch to its uid inside bwrap"
         if seen is not None:
@@ -509,7 +524,7 @@ def probe() -> Probe:
             )
         drop, uid_problem = False, "the grader is not root, so the worker keeps its uid"
         if root:
-            plain, why = _run_probe("plain", uid, limits)
+            plain, why = _run_probe("plain", uid, limits, secret)
             drop = plain is not None and plain["uid"] == uid and not plain["regained_root"]
             uid_problem = "" if drop else (
                 f"RUNS AS ROOT: uid {uid} cannot start {python_executable()} ({why}); make the Python "
