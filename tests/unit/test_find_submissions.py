@@ -1,0 +1,136 @@
+"""batch.find_submissions: which notebook belongs to which student, in every layout `autograder grade` accepts.
+
+Layouts: notebook files named after the student (``alice.ipynb``; a folder of them is passed as its files),
+a student's folder (``alice/convolution.ipynb`` or ``alice/01_convolution/convolution.ipynb``), an nbgrader
+assignment folder (``submitted/alice/01_convolution/``), and nbgrader's whole ``submitted/`` folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autograder.batch import find_submissions
+from autograder.config import Assignment
+from autograder.errors import SubmissionError
+
+NB = "convolution.ipynb"
+AID = "01_convolution"
+
+
+def touch(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{}")
+    return path
+
+
+def found(a01: Assignment, *paths: Path) -> list[tuple[str, Path]]:
+    return [(s.student, s.notebook) for s in find_submissions(a01, paths)]
+
+
+def test_the_real_assignment_names(a01: Assignment) -> None:
+    assert (a01.id, a01.notebook) == (AID, NB)
+
+
+def test_a_single_notebook_file_is_named_after_its_file(a01: Assignment, tmp_path: Path) -> None:
+    nb = touch(tmp_path / "alice.ipynb")
+    assert found(a01, nb) == [("alice", nb)]
+
+
+def test_a_folder_of_student_notebooks_is_passed_as_its_files(a01: Assignment, tmp_path: Path) -> None:
+    files = [touch(tmp_path / "subs" / f"{name}.ipynb") for name in ("carol", "alice", "bob")]
+    assert found(a01, *files) == [("carol", files[0]), ("alice", files[1]), ("bob", files[2])]
+
+
+def test_the_folder_itself_of_student_notebooks_is_refused_with_the_layouts(a01: Assignment, tmp_path: Path) -> None:
+    touch(tmp_path / "subs" / "alice.ipynb")
+    with pytest.raises(SubmissionError, match=r"subs: no submissions found\. Expected .*subs/<student>/"
+                                              r"01_convolution/convolution\.ipynb .*or notebook files\."):
+        find_submissions(a01, [tmp_path / "subs"])
+
+
+def test_nbgrader_submitted_root(a01: Assignment, tmp_path: Path) -> None:
+    root = tmp_path / "submitted"
+    bob = touch(root / "bob" / AID / NB)
+    alice = touch(root / "alice" / AID / NB)
+    touch(root / "alice" / AID / "timestamp.txt")
+    touch(root / "carol" / "02_mnist_cnn" / "mnist_cnn.ipynb")  # another assignment only
+    touch(root / "dave" / AID / "convolution-Copy1.ipynb")  # not the assignment's notebook name
+    touch(root / "stray.ipynb")
+    assert found(a01, root) == [("alice", alice), ("bob", bob)]  # sorted by student folder
+
+
+def test_nbgrader_student_folder_and_assignment_folder(a01: Assignment, tmp_path: Path) -> None:
+    alice = touch(tmp_path / "submitted" / "alice" / AID / NB)
+    bob = touch(tmp_path / "submitted" / "bob" / AID / NB)
+    assert found(a01, tmp_path / "submitted" / "alice", tmp_path / "submitted" / "bob" / AID) == [
+        ("alice", alice), ("bob", bob)]
+
+
+def test_nbgrader_notebook_file_is_named_after_the_student_folder(a01: Assignment, tmp_path: Path) -> None:
+    nb = touch(tmp_path / "submitted" / "alice" / AID / NB)
+    assert found(a01, nb) == [("alice", nb)]
+
+
+def test_a_students_plain_folder(a01: Assignment, tmp_path: Path) -> None:
+    nb = touch(tmp_path / "downloads" / "erin" / NB)
+    assert found(a01, tmp_path / "downloads" / "erin") == [("erin", nb)]
+    assert found(a01, nb) == [("erin", nb)]
+
+
+def test_layouts_mix(a01: Assignment, tmp_path: Path) -> None:
+    one = touch(tmp_path / "zed.ipynb")
+    two = touch(tmp_path / "submitted" / "amy" / AID / NB)
+    assert found(a01, one, tmp_path / "submitted") == [("zed", one), ("amy", two)]
+
+
+@pytest.mark.parametrize(("name", "student"), [
+    ("Bob Smith.ipynb", "Bob_Smith"),
+    ("jo.doe@uni.edu.ipynb", "jo.doe@uni.edu"),
+    ("o'brien; rm -rf ~.ipynb", "o_brien_rm_-rf"),
+    ("über.ipynb", "ber"),
+    (".hidden.ipynb", "hidden"),
+    ("___.ipynb", "student"),
+])
+def test_student_ids_are_safe_folder_names(a01: Assignment, tmp_path: Path, name: str, student: str) -> None:
+    nb = touch(tmp_path / name)
+    assert found(a01, nb) == [(student, nb)]
+
+
+def test_student_folder_names_are_made_safe_too(a01: Assignment, tmp_path: Path) -> None:
+    nb = touch(tmp_path / "submitted" / "Anna Lee" / AID / NB)
+    assert found(a01, tmp_path / "submitted") == [("Anna_Lee", nb)]
+
+
+def test_two_submissions_for_one_student_are_refused(a01: Assignment, tmp_path: Path) -> None:
+    first, second = touch(tmp_path / "a" / "alice.ipynb"), touch(tmp_path / "b" / "alice.ipynb")
+    with pytest.raises(SubmissionError, match="Two submissions for student 'alice'") as info:
+        find_submissions(a01, [first, second])
+    assert str(first) in str(info.value) and str(second) in str(info.value)
+
+
+def test_names_that_become_the_same_id_are_refused(a01: Assignment, tmp_path: Path) -> None:
+    with pytest.raises(SubmissionError, match="Two submissions for student 'a_b'"):
+        find_submissions(a01, [touch(tmp_path / "a b.ipynb"), touch(tmp_path / "a_b.ipynb")])
+
+
+def test_the_same_student_in_two_layouts_is_refused(a01: Assignment, tmp_path: Path) -> None:
+    loose = touch(tmp_path / "alice.ipynb")
+    touch(tmp_path / "submitted" / "alice" / AID / NB)
+    with pytest.raises(SubmissionError, match="Two submissions for student 'alice'"):
+        find_submissions(a01, [loose, tmp_path / "submitted"])
+
+
+def test_a_missing_path_is_refused(a01: Assignment, tmp_path: Path) -> None:
+    with pytest.raises(SubmissionError, match=r"nothing\.ipynb: no such file or folder\.$"):
+        find_submissions(a01, [tmp_path / "nothing.ipynb"])
+
+
+def test_an_empty_folder_is_refused(a01: Assignment, tmp_path: Path) -> None:
+    with pytest.raises(SubmissionError, match="no submissions found"):
+        find_submissions(a01, [tmp_path])
+
+
+def test_no_paths_no_submissions(a01: Assignment) -> None:
+    assert find_submissions(a01, []) == []
