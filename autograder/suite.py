@@ -71,7 +71,7 @@ def student_message(exc: BaseException, docstring: str) -> str:
     if isinstance(exc, CallTimeout):
         return f"`{exc.function}` did not return within {exc.detail} s (an infinite loop, or far too slow)."
     if isinstance(exc, WorkerCrashed):
-        return f"Your notebook's process stopped while running `{exc.function}` ({exc.detail})."
+        return f"Your notebook's process stopped while running `{exc.function}` ({_crash_reason(exc.detail)})."
     if isinstance(exc, UnsendableValue):
         return (f"`{exc.function}` returned a value the grader cannot accept: only numbers, strings, lists, "
                 "tuples, dicts, None and numeric numpy arrays (of reasonable size) can be returned.")
@@ -79,6 +79,21 @@ def student_message(exc: BaseException, docstring: str) -> str:
         return "Not run: the time limit for the whole submission was reached."
     summary = docstring.strip().splitlines()[0] if docstring.strip() else "This check"
     return f"Failed: {summary}"
+
+
+# Signals worth naming to a student (a crash in native code, a limit of the grader). An exit status or any
+# other signal is not quoted: the student's code chooses it (os._exit(n), os.kill) and could encode a hidden
+# input in it.
+_NAMED_SIGNALS = {"SIGSEGV": "a crash", "SIGBUS": "a crash", "SIGABRT": "an abort",
+                  "SIGKILL": "killed, usually for using too much memory", "SIGXCPU": "the CPU time limit",
+                  "SIGXFSZ": "the file size limit"}
+
+
+def _crash_reason(detail: str) -> str:
+    for name, why in _NAMED_SIGNALS.items():
+        if detail.startswith(f"the worker was killed by {name}"):
+            return f"{why}: {name}"
+    return "it exited or closed its channel"
 
 
 @dataclass(frozen=True)
