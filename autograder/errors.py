@@ -19,6 +19,10 @@ class ConfigError(AutograderError):
     exit_code = 2
 
 
+class HiddenSuiteError(ConfigError):
+    """A hidden test is wrong (calls a function the assignment does not declare): the instructor's to fix."""
+
+
 class ReleaseError(AutograderError):
     """Releasing assignments failed or the committed release is stale."""
 

@@ -9,6 +9,7 @@ is plain data (:class:`GradeResult`); :mod:`autograder.report` writes it out.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import time
 from dataclasses import asdict, dataclass, field
@@ -143,13 +144,33 @@ def cell_source(cell: Any) -> str:
     return source if isinstance(source, str) else ""
 
 
-def released_test_sources(course: Course, assignment: Assignment) -> frozenset[str]:
-    """The visible test cells of the released notebook (the course's copy, not the student's)."""
+def _released(course: Course, assignment: Assignment) -> nbformat.NotebookNode:
     path = course.released_notebook(assignment)
     if not path.is_file():
         raise ConfigError(f"{path} does not exist: run `autograder release {assignment.id}` first.")
-    nb = nbformat.read(str(path), as_version=4)
+    return nbformat.read(str(path), as_version=4)
+
+
+def released_test_sources(course: Course, assignment: Assignment) -> frozenset[str]:
+    """The visible test cells of the released notebook (the course's copy, not the student's)."""
+    nb = _released(course, assignment)
     return frozenset(cell_source(c).strip() for c in nb.cells if c.cell_type == "code" and is_test_cell(c))
+
+
+def declared_functions(course: Course, assignment: Assignment) -> frozenset[str]:
+    """The functions the released notebook defines at top level: the only names a hidden test may call."""
+    names: set[str] = set()
+    for cell in _released(course, assignment).cells:
+        if cell.cell_type != "code":
+            continue
+        source = "\n".join(line for line in cell_source(cell).splitlines() if not line.lstrip().startswith(("%", "!")))
+        try:
+            tree = ast.parse(source)
+        except SyntaxError as exc:
+            raise ConfigError(f"{course.released_notebook(assignment)}: a code cell does not parse ({exc}); "
+                              "fix the solution notebook and release again.") from None
+        names.update(n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))
+    return frozenset(names)
 
 
 def select_cells(nb: nbformat.NotebookNode, test_sources: frozenset[str] = frozenset()) -> list[tuple[int, str]]:
@@ -248,7 +269,8 @@ def grade_submission(
         except (BudgetExhausted, StudentCodeProblem):
             pass  # recorded in session.outcomes; tests will report what they can
         context = GradingContext(course, assignment, runner)
-        outcomes, log = run_suite(course.hidden_suite(assignment), SubmissionProxy(session), context)  # 4
+        proxy = SubmissionProxy(session, declared_functions(course, assignment), assignment.id)
+        outcomes, log = run_suite(course.hidden_suite(assignment), proxy, context)  # 4
         result.cells = [session.outcomes[i] for i, _ in cells if i in session.outcomes]
         result.worker_output = session.output_text()
         timed_out = session.timed_out

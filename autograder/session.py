@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from autograder.errors import HiddenSuiteError
 from autograder.sandbox.process import Worker, WorkerDied, WorkerSpec, WorkerTimeout
 
 MAX_RESTARTS = 6
@@ -214,12 +215,27 @@ class NotebookSession:
 
 
 class SubmissionProxy:
-    """What a hidden test receives as ``submission``: ``submission.convolve2d(img, k, stride=2)``."""
+    """What a hidden test receives as ``submission``: ``submission.convolve2d(img, k, stride=2)``.
 
-    def __init__(self, session: NotebookSession) -> None:
+    Only the functions the released notebook defines (``declared``) may be called: any other name is a
+    mistake in the hidden test (``submission.convolve_2d``), reported to the instructor as a broken suite
+    (:class:`~autograder.errors.HiddenSuiteError`), never to the student as a function missing from their
+    notebook. ``declared=None`` allows every name (tools that drive a session directly).
+    """
+
+    def __init__(self, session: NotebookSession, declared: frozenset[str] | None = None,
+                 assignment: str = "") -> None:
         self._session = session
+        self._declared = declared
+        self._assignment = assignment
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        if self._declared is not None and name not in self._declared:
+            raise HiddenSuiteError(
+                f"the hidden test calls `{name}`, which the released notebook of {self._assignment or 'the assignment'}"
+                f" does not define (it defines: {', '.join(sorted(self._declared)) or 'no function'}); fix the "
+                "name in the hidden test, or add the function to the solution notebook and release again"
+            )
         return self._session.call(name, *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
@@ -227,7 +243,7 @@ class SubmissionProxy:
             raise AttributeError(name)
 
         def forward(*args: Any, **kwargs: Any) -> Any:
-            return self._session.call(name, *args, **kwargs)
+            return self.call(name, *args, **kwargs)
 
         forward.__name__ = name
         return forward

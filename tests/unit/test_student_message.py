@@ -46,7 +46,8 @@ CASES: list[tuple[str, BaseException, str]] = [
     ("timeout", CallTimeout("output_size", "20"),
      "`output_size` did not return within 20 s (an infinite loop, or far too slow)."),
     ("crashed", WorkerCrashed("conv2d_layer", "the worker was killed by SIGKILL"),
-     "Your notebook's process stopped while running `conv2d_layer` (killed, usually for using too much memory: SIGKILL)."),
+     "Your notebook's process stopped while running `conv2d_layer` "
+     "(killed, usually for using too much memory: SIGKILL)."),
     ("unsendable", UnsendableValue("leaky_relu", f"cannot send an object of class {LEAK!r}"),
      "`leaky_relu` returned a value the grader cannot accept: only numbers, strings, lists, tuples, dicts, "
      "None and numeric numpy arrays (of reasonable size) can be returned."),
