@@ -12,21 +12,27 @@ from pathlib import Path
 import click
 
 from autograder.config import Course, describe_schema, load_course
-from autograder.errors import AutograderError, ReleaseError
+from autograder.errors import AutograderError, ConfigError, ReleaseError
 
-REPO_COURSE = Path(__file__).resolve().parent.parent / "course.yml"
+
+def find_course_file(start: Path) -> Path:
+    """``course.yml`` in ``start`` or the nearest folder above it (as git finds its repository)."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / "course.yml").is_file():
+            return folder / "course.yml"
+    raise ConfigError(f"No course.yml in {start} or any folder above it: run `autograder` inside a course folder, "
+                      "or pass --course PATH/course.yml.")
 
 
 def _course(ctx: click.Context) -> Course:
     path: Path | None = ctx.obj.get("course_path")
-    if path is None:
-        path = Path("course.yml") if Path("course.yml").is_file() else REPO_COURSE
-    return load_course(path)
+    return load_course(path if path is not None else find_course_file(Path.cwd()))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--course", "course_path", type=click.Path(path_type=Path), default=None,
-              help="course.yml to use (default: ./course.yml, else the one in this repository).")
+              help="course.yml to use (default: the one in this folder or the nearest folder above it).")
 @click.pass_context
 def cli(ctx: click.Context, course_path: Path | None) -> None:
     """Release, grade and validate the course's notebook assignments."""
@@ -179,7 +185,6 @@ def demo(ctx: click.Context, out_dir: Path) -> None:
 def doctor(ctx: click.Context) -> None:
     """Show which worker protections are active on this machine and whether course.yml's are met."""
     from autograder.doctor import doctor_report
-    from autograder.errors import ConfigError
 
     try:
         course: Course | None = _course(ctx)
