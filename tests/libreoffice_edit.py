@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import uno  # type: ignore[import-not-found]  # Debian's python3-uno, for /usr/bin/python3 only
-from com.sun.star.beans import PropertyValue  # type: ignore[import-not-found]
-from com.sun.star.connection import NoConnectException  # type: ignore[import-not-found]
+import uno  # Debian's python3-uno, for /usr/bin/python3 only
+from com.sun.star.beans import PropertyValue
+from com.sun.star.connection import NoConnectException
 
 
 def _props(**values: object) -> tuple[object, ...]:

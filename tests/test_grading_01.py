@@ -60,7 +60,7 @@ def test_partial_solution_gets_partial_credit(batch: dict[str, Any]) -> None:
     r = batch["results"]["partial"]
     assert r["status"] == "graded"
     assert 0 < r["score"] < 20
-    by_q = {}
+    by_q: dict[str, list[str]] = {}
     for t in r["tests"]:
         by_q.setdefault(t["question"], []).append(t["status"])
     # questions whose solutions were kept pass entirely; the stubbed ones fail entirely

@@ -10,6 +10,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from nbconvert.exporters.exporter import ResourcesDict
 from nbgrader import utils
 from traitlets.config import Config
 
@@ -50,8 +51,8 @@ def course(tmp_path: Path) -> dict[str, Any]:
 
 def inject(course: dict[str, Any]) -> tuple[nbformat.NotebookNode, dict[str, Any]]:
     nb = nbformat.read(str(course["submitted"]), 4)
-    resources = {"nbgrader": {"student": "alice", "assignment": "01_convolution", "notebook": "convolution",
-                              "db_url": "sqlite://"}}
+    resources = ResourcesDict(nbgrader={"student": "alice", "assignment": "01_convolution",
+                                        "notebook": "convolution", "db_url": "sqlite://"})
     return InjectResults(config=course["config"]).preprocess(copy.deepcopy(nb), resources)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -25,9 +26,9 @@ CELLS = [
 
 
 @pytest.fixture
-def session() -> NotebookSession:
+def session() -> Iterator[NotebookSession]:
     s = NotebookSession(CELLS, WorkerSpec(limits=LIMITS), deadline=time.monotonic() + 60)
-    yield s  # type: ignore[misc]
+    yield s
     s.close()
 
 
