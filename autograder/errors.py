@@ -1,7 +1,9 @@
 """User-facing errors: each class has an exit code and a message that says what to do.
 
-They are raised anywhere in the package and caught in exactly one place, the CLI's
-``main`` (see :mod:`autograder.cli`), which prints the message without a traceback.
+Every error with an exit code of its own lives here. They are raised anywhere in the package and caught
+in exactly one place, the CLI's ``main`` (see :mod:`autograder.cli`), which prints the message without a
+traceback. Exit codes: 1 other, 2 course.yml or a hidden suite, 3 release, 4 submission paths, 5 sandbox
+protection, 6 gradebook, 7 workbook, 8 data set.
 """
 
 from __future__ import annotations
@@ -51,3 +53,9 @@ class WorkbookError(AutograderError):
     """A course workbook is missing, incomplete, or has a formula that cannot be evaluated."""
 
     exit_code = 7
+
+
+class DatasetError(AutograderError):
+    """A data set is missing, corrupt or cannot be downloaded; the message says what to do."""
+
+    exit_code = 8

@@ -25,16 +25,10 @@ from typing import Any
 import yaml
 
 from autograder.datasets.images import extract_image_archive
-from autograder.errors import AutograderError
+from autograder.errors import DatasetError
 
 DEFAULT_CACHE = Path("~/.cache/cnn-autograder")
 CHUNK = 1 << 20
-
-
-class DatasetError(AutograderError):
-    """A data set is missing, corrupt or cannot be downloaded; the message says what to do."""
-
-    exit_code = 6
 
 
 @dataclass(frozen=True)
