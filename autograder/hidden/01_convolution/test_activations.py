@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from autograder.testing import Fail, expect_array, question
+from autograder.references import ReferenceBook
+from autograder.testing import Fail, SubmissionProxy, expect_array, question
 
 
 def _leaky(x: np.ndarray, alpha: float) -> np.ndarray:
@@ -14,7 +15,8 @@ def _leaky(x: np.ndarray, alpha: float) -> np.ndarray:
     return np.where(x > 0, x, alpha * x)
 
 
-def _check(submission, function: str, x: np.ndarray, want: np.ndarray, what: str, *, kinds="fiu", **kwargs):
+def _check(submission: SubmissionProxy, function: str, x: np.ndarray, want: np.ndarray, what: str, *,
+           kinds: str = "fiu", **kwargs: float) -> np.ndarray:
     try:
         out = expect_array(getattr(submission, function)(x, **kwargs), shape=x.shape, kinds=kinds)
     except Fail as exc:
@@ -38,7 +40,7 @@ def _random_inputs(seed: int) -> list[tuple[np.ndarray, str]]:
 
 @question("activations", weight=1 / 3, worked_example=True)
 @pytest.mark.parametrize("function", ["relu", "sigmoid", "leaky_relu"])
-def test_lecture_activation_grid(submission, function, reference_book):
+def test_lecture_activation_grid(submission: SubmissionProxy, function: str, reference_book: ReferenceBook) -> None:
     """relu, sigmoid and leaky_relu reproduce the worksheet of activation fn.xlsx (full precision)."""
     case = reference_book.activations[function]
     kwargs = {"alpha": case.alpha} if case.alpha is not None else {}
@@ -54,21 +56,21 @@ def test_lecture_activation_grid(submission, function, reference_book):
 
 
 @question("activations", weight=0.5)
-def test_relu_on_random_arrays(submission):
+def test_relu_on_random_arrays(submission: SubmissionProxy) -> None:
     """relu(x) is max(0, x) element by element, for arrays of any shape, including zeros and integers."""
     for x, what in _random_inputs(20240531):
         _check(submission, "relu", x, np.maximum(x, 0), what)
 
 
 @question("activations", weight=0.5)
-def test_sigmoid_matches_scipy(submission):
+def test_sigmoid_matches_scipy(submission: SubmissionProxy) -> None:
     """sigmoid(x) is 1 / (1 + exp(-x)) element by element (compared with scipy.special.expit)."""
     for x, what in _random_inputs(20240532):
         _check(submission, "sigmoid", x, expit(np.asarray(x, np.float64)), what, kinds="f")
 
 
 @question("activations", weight=0.5)
-def test_sigmoid_is_stable_for_large_inputs(submission):
+def test_sigmoid_is_stable_for_large_inputs(submission: SubmissionProxy) -> None:
     """sigmoid gives 0 and 1, never NaN or inf, for inputs as large as +-1000."""
     x = np.array([-1000.0, -745.0, -710.0, -50.0, -1e-3, 0.0, 1e-3, 50.0, 710.0, 745.0, 1000.0])
     try:
@@ -85,7 +87,7 @@ def test_sigmoid_is_stable_for_large_inputs(submission):
 
 
 @question("activations", weight=0.5)
-def test_leaky_relu_default_and_other_alphas(submission):
+def test_leaky_relu_default_and_other_alphas(submission: SubmissionProxy) -> None:
     """leaky_relu(x, alpha) is x for x > 0 and alpha * x otherwise; alpha defaults to 0.1."""
     inputs = _random_inputs(20240533)
     for x, what in inputs:

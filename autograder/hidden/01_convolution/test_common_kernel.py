@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.testing import Fail, expect_array, expect_raises, question
+from autograder.references import ReferenceBook
+from autograder.testing import Fail, SubmissionProxy, expect_array, expect_raises, question
 
 # The lecture's "Common Filters" slide (from http://setosa.io/ev/image-kernels/).
 SHARPEN = np.array([[0.0, -1.0, 0.0], [-1.0, 5.0, -1.0], [0.0, -1.0, 0.0]])
 BLUR = np.array([[0.0625, 0.125, 0.0625], [0.125, 0.25, 0.125], [0.0625, 0.125, 0.0625]])
 
 
-def _check(submission, name: str, want: np.ndarray, advice: str) -> None:
+def _check(submission: SubmissionProxy, name: str, want: np.ndarray, advice: str) -> None:
     try:
         out = expect_array(submission.common_kernel(name), shape=(3, 3), kinds="f")
     except Fail as exc:
@@ -21,21 +22,21 @@ def _check(submission, name: str, want: np.ndarray, advice: str) -> None:
 
 
 @question("common_kernel", weight=1, worked_example=True)
-def test_bottom_sobel_matches_the_workbook(submission, reference_book):
+def test_bottom_sobel_matches_the_workbook(submission: SubmissionProxy, reference_book: ReferenceBook) -> None:
     """common_kernel('bottom_sobel') is the Bottom Sobel kernel of the convolution worksheets, as floats."""
     kernel = reference_book.convolutions["stride1_4x6"].kernel
     _check(submission, "bottom_sobel", kernel, "Its rows are -1 -2 -1 / 0 0 0 / 1 2 1 (no flip).")
 
 
 @question("common_kernel", weight=1, worked_example=True)  # the lecture's "Common Filters" slide
-def test_sharpen_and_blur_match_the_lecture(submission):
+def test_sharpen_and_blur_match_the_lecture(submission: SubmissionProxy) -> None:
     """common_kernel('sharpen') and common_kernel('blur') are the lecture's 3x3 filters, as floats."""
     _check(submission, "sharpen", SHARPEN, "Check the slide 'Common Filters' (the centre weight is 5).")
     _check(submission, "blur", BLUR, "Check the slide 'Common Filters' (the weights add up to 1).")
 
 
 @question("common_kernel", weight=1)
-def test_unknown_names_raise_value_error(submission):
+def test_unknown_names_raise_value_error(submission: SubmissionProxy) -> None:
     """common_kernel raises ValueError for a name that is not sharpen, blur or bottom_sobel."""
     for name in ("outline", "top_sobel", ""):
         try:

@@ -6,16 +6,20 @@ explicit zero padding for an int padding (Keras has no such option), computed he
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
-from autograder.testing import Fail, expect_array, question
+from autograder.references import ReferenceBook
+from autograder.testing import Fail, SubmissionProxy, expect_array, question
 
 LECTURE_CASES = ("stride1_4x6", "stride1_10x10", "stride2_4x6", "stride2_10x10", "zero_padding_4x6")
 RTOL = ATOL = 1e-5
 
 
-def reference(x: np.ndarray, kernels: np.ndarray, bias: np.ndarray, stride=1, padding="valid") -> np.ndarray:
+def reference(x: np.ndarray, kernels: np.ndarray, bias: np.ndarray, stride: int | tuple[int, int] = 1,
+              padding: str | int = "valid") -> np.ndarray:
     x, kernels, bias = (np.asarray(a, np.float64) for a in (x, kernels, bias))
     strides = (stride, stride) if isinstance(stride, int) else tuple(stride)
     if isinstance(padding, int):
@@ -33,7 +37,8 @@ def reference(x: np.ndarray, kernels: np.ndarray, bias: np.ndarray, stride=1, pa
     return np.asarray(layer(x[np.newaxis]))[0]
 
 
-def _check(submission, what: str, x, kernels, bias, *, hint: str = "", **kwargs) -> None:
+def _check(submission: SubmissionProxy, what: str, x: np.ndarray, kernels: np.ndarray, bias: np.ndarray, *,
+           hint: str = "", **kwargs: Any) -> None:
     want = reference(x, kernels, bias, kwargs.get("stride", 1), kwargs.get("padding", "valid"))
     suffix = f" {hint}" if hint else ""
     try:
@@ -44,7 +49,8 @@ def _check(submission, what: str, x, kernels, bias, *, hint: str = "", **kwargs)
         raise Fail(f"{what}: the values differ from Keras's Conv2D with the same weights.{suffix}")
 
 
-def _weights(rng: np.random.Generator, x_shape, kernel_shape):
+def _weights(rng: np.random.Generator, x_shape: tuple[int, ...],
+             kernel_shape: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     x = rng.standard_normal(x_shape)
     kernels = rng.standard_normal(kernel_shape)
     bias = rng.standard_normal(kernel_shape[3])
@@ -53,7 +59,8 @@ def _weights(rng: np.random.Generator, x_shape, kernel_shape):
 
 @question("conv2d_layer", weight=0.2, worked_example=True)
 @pytest.mark.parametrize("name", LECTURE_CASES)
-def test_lecture_worksheet_as_one_channel_layer(submission, name, reference_book):
+def test_lecture_worksheet_as_one_channel_layer(submission: SubmissionProxy, name: str,
+                                                reference_book: ReferenceBook) -> None:
     """conv2d_layer with 1 input channel, 1 filter and bias 0 reproduces a lecture's convolution worksheet."""
     case = reference_book.convolutions[name]
     kwargs = {}
@@ -76,7 +83,7 @@ def test_lecture_worksheet_as_one_channel_layer(submission, name, reference_book
 
 
 @question("conv2d_layer", weight=0.6)
-def test_matches_keras_conv2d(submission):
+def test_matches_keras_conv2d(submission: SubmissionProxy) -> None:
     """conv2d_layer matches Keras's Conv2D (padding 'valid', stride 1) for several channel counts."""
     rng = np.random.default_rng(20240551)
     hint = "Each filter sums over all input channels: out[:, :, o] = sum over c of ... + bias[o]."
@@ -92,7 +99,7 @@ def test_matches_keras_conv2d(submission):
 
 
 @question("conv2d_layer", weight=0.6)
-def test_strides_and_same_padding_match_keras(submission):
+def test_strides_and_same_padding_match_keras(submission: SubmissionProxy) -> None:
     """conv2d_layer with strides and padding='same' matches Keras's Conv2D(strides=..., padding=...)."""
     rng = np.random.default_rng(20240552)
     for x_shape, k_shape, stride, padding in (
@@ -115,7 +122,7 @@ def test_strides_and_same_padding_match_keras(submission):
 
 
 @question("conv2d_layer", weight=0.3)
-def test_integer_padding(submission):
+def test_integer_padding(submission: SubmissionProxy) -> None:
     """conv2d_layer with an int padding P adds P rings of zeros around every channel."""
     rng = np.random.default_rng(20240553)
     for x_shape, k_shape, stride, pad in (((5, 6, 2), (3, 3, 2, 3), 1, 1), ((6, 5, 3), (3, 2, 3, 2), 2, 2)):
@@ -125,7 +132,7 @@ def test_integer_padding(submission):
 
 
 @question("conv2d_layer", weight=0.25)
-def test_bias_is_added_per_filter(submission):
+def test_bias_is_added_per_filter(submission: SubmissionProxy) -> None:
     """conv2d_layer adds bias[o] to every pixel of output channel o (and only there)."""
     x = np.random.default_rng(20240554).standard_normal((5, 5, 2))
     kernels = np.zeros((3, 3, 2, 3))
@@ -141,7 +148,7 @@ def test_bias_is_added_per_filter(submission):
 
 
 @question("conv2d_layer", weight=0.25)
-def test_integer_images(submission):
+def test_integer_images(submission: SubmissionProxy) -> None:
     """conv2d_layer gives the right values for a uint8 image with integer kernels and biases."""
     rng = np.random.default_rng(20240555)
     x = rng.integers(0, 256, size=(6, 7, 3)).astype(np.uint8)

@@ -6,11 +6,14 @@ for 'valid' and integer padding, tf.nn.conv2d (float64) for 'same'.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from scipy.signal import correlate2d
 
-from autograder.testing import Fail, expect_array, expect_raises, question
+from autograder.references import ReferenceBook
+from autograder.testing import Fail, SubmissionProxy, expect_array, expect_raises, question
 
 LECTURE_CASES = ("stride1_4x6", "stride1_10x10", "stride2_4x6", "stride2_10x10", "zero_padding_4x6")
 RTOL = ATOL = 1e-5
@@ -25,7 +28,7 @@ def _pair(stride: int | tuple[int, int]) -> tuple[int, int]:
     return (stride, stride) if isinstance(stride, int) else (int(stride[0]), int(stride[1]))
 
 
-def _tf_conv(image: np.ndarray, kernel: np.ndarray, stride: tuple[int, int], padding) -> np.ndarray:
+def _tf_conv(image: np.ndarray, kernel: np.ndarray, stride: tuple[int, int], padding: str) -> np.ndarray:
     import tensorflow as tf
 
     x = tf.constant(image[np.newaxis, :, :, np.newaxis], tf.float64)
@@ -33,7 +36,8 @@ def _tf_conv(image: np.ndarray, kernel: np.ndarray, stride: tuple[int, int], pad
     return tf.nn.conv2d(x, k, strides=stride, padding=padding).numpy()[0, :, :, 0]
 
 
-def reference(image, kernel, stride=1, padding="valid") -> np.ndarray:
+def reference(image: np.ndarray, kernel: np.ndarray, stride: int | tuple[int, int] = 1,
+              padding: str | int = "valid") -> np.ndarray:
     """The trusted answer, in float64."""
     image, kernel = np.asarray(image, np.float64), np.asarray(kernel, np.float64)
     sh, sw = _pair(stride)
@@ -43,7 +47,8 @@ def reference(image, kernel, stride=1, padding="valid") -> np.ndarray:
     return correlate2d(np.pad(image, pad), kernel, mode="valid")[::sh, ::sw]
 
 
-def _flipped_hint(out: np.ndarray, image, kernel, stride, padding) -> str:
+def _flipped_hint(out: np.ndarray, image: np.ndarray, kernel: np.ndarray, stride: int | tuple[int, int],
+                  padding: str | int) -> str:
     kernel = np.asarray(kernel, np.float64)
     flipped = kernel[::-1, ::-1]
     if np.allclose(flipped, kernel):
@@ -56,7 +61,8 @@ def _flipped_hint(out: np.ndarray, image, kernel, stride, padding) -> str:
     return ""
 
 
-def _check(submission, what: str, image, kernel, *, hint: str = "", **kwargs) -> None:
+def _check(submission: SubmissionProxy, what: str, image: np.ndarray, kernel: np.ndarray, *, hint: str = "",
+           **kwargs: Any) -> None:
     """Call convolve2d(image, kernel, **kwargs) and compare with the reference; messages name only `what`."""
     want = reference(image, kernel, kwargs.get("stride", 1), kwargs.get("padding", "valid"))
     try:
@@ -75,7 +81,7 @@ def _random(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
 
 @question("convolve2d", weight=0.4, worked_example=True)
 @pytest.mark.parametrize("name", LECTURE_CASES)
-def test_lecture_worksheet(submission, name, reference_book):
+def test_lecture_worksheet(submission: SubmissionProxy, name: str, reference_book: ReferenceBook) -> None:
     """convolve2d reproduces the output of one of the lecture's convolution worksheets."""
     case = reference_book.convolutions[name]
     kwargs = {}
@@ -97,7 +103,7 @@ def test_lecture_worksheet(submission, name, reference_book):
 
 
 @question("convolve2d", weight=0.5)
-def test_valid_stride_one_on_random_images(submission):
+def test_valid_stride_one_on_random_images(submission: SubmissionProxy) -> None:
     """convolve2d with the default stride 1 and padding 'valid' matches Keras on random images."""
     rng = np.random.default_rng(20240521)
     for (h, w), (kh, kw) in (((7, 9), (3, 3)), ((6, 6), (5, 5)), ((5, 5), (5, 5)), ((8, 4), (1, 1))):
@@ -106,7 +112,7 @@ def test_valid_stride_one_on_random_images(submission):
 
 
 @question("convolve2d", weight=0.5)
-def test_non_square_kernels_and_images(submission):
+def test_non_square_kernels_and_images(submission: SubmissionProxy) -> None:
     """convolve2d handles non-square kernels (2x3, 1x5, 3x1) on non-square images."""
     rng = np.random.default_rng(20240522)
     for (h, w), (kh, kw) in (((6, 8), (2, 3)), ((5, 9), (1, 5)), ((7, 4), (3, 1)), ((4, 10), (3, 2))):
@@ -123,7 +129,7 @@ def test_non_square_kernels_and_images(submission):
 
 
 @question("convolve2d", weight=0.35)
-def test_equal_strides(submission):
+def test_equal_strides(submission: SubmissionProxy) -> None:
     """convolve2d with an int stride (2, 3) or stride (2, 2) matches Keras, also when a remainder is left."""
     rng = np.random.default_rng(20240523)
     for (h, w), (kh, kw), stride in (
@@ -137,7 +143,7 @@ def test_equal_strides(submission):
 
 
 @question("convolve2d", weight=0.4)
-def test_different_row_and_column_strides(submission):
+def test_different_row_and_column_strides(submission: SubmissionProxy) -> None:
     """convolve2d with stride (SH, SW) steps SH rows down and SW columns across: (1, 2), (3, 2), (2, 1)."""
     rng = np.random.default_rng(20240524)
     for (h, w), (kh, kw), stride in (
@@ -157,7 +163,7 @@ def test_different_row_and_column_strides(submission):
 
 
 @question("convolve2d", weight=0.5)
-def test_same_padding_with_odd_kernels(submission):
+def test_same_padding_with_odd_kernels(submission: SubmissionProxy) -> None:
     """convolve2d with padding='same' and stride 1 keeps the image's size and matches Keras (odd kernels)."""
     rng = np.random.default_rng(20240525)
     for (h, w), (kh, kw) in (((7, 5), (3, 3)), ((6, 9), (5, 5)), ((4, 4), (1, 3)), ((5, 8), (3, 5))):
@@ -173,7 +179,7 @@ def test_same_padding_with_odd_kernels(submission):
 
 
 @question("convolve2d", weight=0.75)
-def test_same_padding_even_kernels_and_strides(submission):
+def test_same_padding_even_kernels_and_strides(submission: SubmissionProxy) -> None:
     """convolve2d with padding='same' matches TensorFlow for even kernels and strides (asymmetric padding)."""
     rng = np.random.default_rng(20240526)
     for (h, w), (kh, kw), stride, what in (
@@ -197,7 +203,7 @@ def test_same_padding_even_kernels_and_strides(submission):
 
 
 @question("convolve2d", weight=0.5)
-def test_integer_padding(submission):
+def test_integer_padding(submission: SubmissionProxy) -> None:
     """convolve2d with an int padding P adds P rings of zeros before sliding, with any stride."""
     rng = np.random.default_rng(20240527)
     for (h, w), (kh, kw), stride, pad in (
@@ -220,7 +226,7 @@ def test_integer_padding(submission):
 
 
 @question("convolve2d", weight=0.25)
-def test_integer_images(submission):
+def test_integer_images(submission: SubmissionProxy) -> None:
     """convolve2d returns the right floats for integer (uint8, int32) images and integer kernels."""
     rng = np.random.default_rng(20240528)
     hint = "Convert to float before multiplying: integer arithmetic (uint8 especially) can wrap around."
@@ -238,10 +244,10 @@ def test_integer_images(submission):
 
 
 @question("convolve2d", weight=0.5)
-def test_invalid_stride_or_padding_raises_value_error(submission):
+def test_invalid_stride_or_padding_raises_value_error(submission: SubmissionProxy) -> None:
     """convolve2d raises ValueError for a stride below 1, or a padding not 'valid', 'same' or an int >= 0."""
     image, kernel = np.arange(30.0).reshape(5, 6), np.ones((3, 3))
-    invalid = [
+    invalid: list[tuple[str, dict[str, Any]]] = [
         ("stride 0", {"stride": 0}),
         ("a negative stride", {"stride": -1}),
         ("stride (1, 0)", {"stride": (1, 0)}),

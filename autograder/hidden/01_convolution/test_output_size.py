@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.testing import Fail, expect, expect_int, expect_raises, question
+from autograder.references import ReferenceBook
+from autograder.testing import Fail, SubmissionProxy, expect, expect_int, expect_raises, question
 
 
 def _formula(n: int, f: int, stride: int, padding: int) -> int:
@@ -26,16 +27,16 @@ def _random_arguments(seed: int, count: int, exact: bool) -> list[tuple[int, int
 
 
 @question("output_size", weight=0.75, worked_example=True)
-def test_lecture_examples(submission, reference_book):
+def test_lecture_examples(submission: SubmissionProxy, reference_book: ReferenceBook) -> None:
     """output_size gives the output sizes of the lecture's convolution and pooling worksheets."""
 
-    cases = []
+    cases: list[tuple[str, tuple[int, int, int, int], int]] = []
     for case in reference_book.convolutions.values():
         for axis in (0, 1):
             args = (case.image.shape[axis], case.kernel.shape[axis], case.stride[axis], case.padding)
             cases.append((case.name, args, case.expected.shape[axis]))
-    for case in reference_book.poolings.values():
-        cases.append((case.name, (case.x.shape[0], case.size, case.stride, 0), case.expected.shape[0]))
+    for pool in reference_book.poolings.values():
+        cases.append((pool.name, (pool.x.shape[0], pool.size, pool.stride, 0), pool.expected.shape[0]))
     for name, (n, f, stride, padding), want in cases:
         got = expect_int(submission.output_size(n, f, stride=stride, padding=padding), what="output_size")
         expect(
@@ -46,7 +47,7 @@ def test_lecture_examples(submission, reference_book):
 
 
 @question("output_size", weight=0.5)
-def test_exact_divisions(submission):
+def test_exact_divisions(submission: SubmissionProxy) -> None:
     """output_size follows the formula when (N - F + 2P) is a multiple of the stride, defaults included."""
     for n, f, stride, padding in _random_arguments(seed=20240501, count=25, exact=True):
         got = expect_int(submission.output_size(n, f, stride=stride, padding=padding), what="output_size")
@@ -62,7 +63,7 @@ def test_exact_divisions(submission):
 
 
 @question("output_size", weight=0.5)
-def test_rounds_down_when_the_stride_does_not_divide(submission):
+def test_rounds_down_when_the_stride_does_not_divide(submission: SubmissionProxy) -> None:
     """output_size rounds (N - F + 2P) / S down when the stride does not divide it (the last step drops)."""
     for n, f, stride, padding in _random_arguments(seed=20240502, count=25, exact=False):
         got = expect_int(submission.output_size(n, f, stride=stride, padding=padding), what="output_size")
@@ -74,7 +75,7 @@ def test_rounds_down_when_the_stride_does_not_divide(submission):
 
 
 @question("output_size", weight=0.5)
-def test_invalid_arguments_raise_value_error(submission):
+def test_invalid_arguments_raise_value_error(submission: SubmissionProxy) -> None:
     """output_size raises ValueError for sizes or a stride below 1, negative padding, or a filter too big."""
     invalid = [
         ("n = 0", (0, 1), {}),

@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder.testing import Fail, expect_array, expect_raises, question
+from autograder.references import ReferenceBook
+from autograder.testing import Fail, SubmissionProxy, expect_array, expect_raises, question
 
 LECTURE_CASES = ("max_2x2_stride2", "max_2x2_stride1", "average_2x2_stride2", "average_2x2_stride1")
 
@@ -25,9 +26,10 @@ def reference(x: np.ndarray, size: int, stride: int | None, mode: str) -> np.nda
     return out[..., 0] if np.ndim(x) == 2 else out
 
 
-def _check(submission, what: str, x: np.ndarray, size: int, stride: int | None, mode: str, hint: str = ""):
+def _check(submission: SubmissionProxy, what: str, x: np.ndarray, size: int, stride: int | None, mode: str,
+           hint: str = "") -> None:
     want = reference(x, size, stride, mode)
-    kwargs = {"size": size, "mode": mode}
+    kwargs: dict[str, int | str] = {"size": size, "mode": mode}
     if stride is not None:
         kwargs["stride"] = stride
     try:
@@ -50,7 +52,7 @@ def _diagnose(out: np.ndarray, want: np.ndarray, mode: str) -> str:
 
 @question("pool2d", weight=0.25, worked_example=True)
 @pytest.mark.parametrize("name", LECTURE_CASES)
-def test_lecture_worksheet(submission, name, reference_book):
+def test_lecture_worksheet(submission: SubmissionProxy, name: str, reference_book: ReferenceBook) -> None:
     """pool2d reproduces one of the lecture's pooling worksheets (2x2 windows, stride 2 or 1)."""
     case = reference_book.poolings[name]
     size = f"{case.size}×{case.size}"
@@ -68,7 +70,7 @@ def test_lecture_worksheet(submission, name, reference_book):
 
 
 @question("pool2d", weight=0.45)
-def test_max_pooling_matches_keras(submission):
+def test_max_pooling_matches_keras(submission: SubmissionProxy) -> None:
     """pool2d(mode='max') matches Keras's MaxPooling2D on random maps, several window sizes and strides."""
     rng = np.random.default_rng(20240541)
     for shape, size, stride in (((6, 8), 2, 2), ((9, 7), 3, 2), ((7, 10), 2, 1), ((5, 5), 3, 1)):
@@ -87,7 +89,7 @@ def test_max_pooling_matches_keras(submission):
 
 
 @question("pool2d", weight=0.45)
-def test_average_pooling_matches_keras(submission):
+def test_average_pooling_matches_keras(submission: SubmissionProxy) -> None:
     """pool2d(mode='average') matches Keras's AveragePooling2D, also on integer maps (the mean is a float)."""
     rng = np.random.default_rng(20240542)
     for shape, size, stride in (((6, 8), 2, 2), ((9, 7), 3, 2), ((7, 10), 2, 1), ((4, 6), 4, 1)):
@@ -107,7 +109,7 @@ def test_average_pooling_matches_keras(submission):
 
 
 @question("pool2d", weight=0.2)
-def test_stride_defaults_to_window_size(submission):
+def test_stride_defaults_to_window_size(submission: SubmissionProxy) -> None:
     """pool2d without a stride moves the window by its own size, as Keras's MaxPooling2D(size) does."""
     rng = np.random.default_rng(20240543)
     for shape, size, mode in (((9, 12), 3, "max"), ((8, 6), 2, "average"), ((4, 4), 4, "max")):
@@ -124,7 +126,7 @@ def test_stride_defaults_to_window_size(submission):
 
 
 @question("pool2d", weight=0.3)
-def test_partial_windows_are_dropped(submission):
+def test_partial_windows_are_dropped(submission: SubmissionProxy) -> None:
     """pool2d drops windows that would hang over the edge (e.g. a 5x7 map with 2x2 windows gives 2x3)."""
     rng = np.random.default_rng(20240544)
     hint = "A window that does not fit completely is dropped: H' = floor((H - size) / stride) + 1."
@@ -140,7 +142,7 @@ def test_partial_windows_are_dropped(submission):
 
 
 @question("pool2d", weight=0.4)
-def test_pools_each_channel_separately(submission):
+def test_pools_each_channel_separately(submission: SubmissionProxy) -> None:
     """pool2d on an (H, W, C) stack pools each channel on its own and returns (H', W', C)."""
     rng = np.random.default_rng(20240545)
     hint = "Each channel x[:, :, c] is pooled on its own; the channels stay in the last axis."
@@ -157,7 +159,7 @@ def test_pools_each_channel_separately(submission):
 
 
 @question("pool2d", weight=0.2)
-def test_unknown_mode_raises_value_error(submission):
+def test_unknown_mode_raises_value_error(submission: SubmissionProxy) -> None:
     """pool2d raises ValueError for a mode other than 'max' or 'average'."""
     x = np.arange(16.0).reshape(4, 4)
     for mode in ("median", "sum", ""):

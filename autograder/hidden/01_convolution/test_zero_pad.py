@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.testing import Fail, expect, expect_array, expect_raises, question
+from autograder.references import ReferenceBook
+from autograder.testing import Fail, SubmissionProxy, expect, expect_array, expect_raises, question
 
 
 def _expected(image: np.ndarray, pad: int) -> np.ndarray:
@@ -12,7 +13,7 @@ def _expected(image: np.ndarray, pad: int) -> np.ndarray:
     return np.pad(image, widths, mode="constant", constant_values=0)
 
 
-def _check(submission, image: np.ndarray, pad: int, what: str) -> np.ndarray:
+def _check(submission: SubmissionProxy, image: np.ndarray, pad: int, what: str) -> np.ndarray:
     want = _expected(image, pad)
     try:
         out = expect_array(submission.zero_pad(image, pad), shape=want.shape, kinds="fiub")
@@ -27,7 +28,7 @@ def _check(submission, image: np.ndarray, pad: int, what: str) -> np.ndarray:
 
 
 @question("zero_pad", weight=0.6, worked_example=True)
-def test_lecture_zero_padding(submission, reference_book):
+def test_lecture_zero_padding(submission: SubmissionProxy, reference_book: ReferenceBook) -> None:
     """zero_pad turns the lecture's 4x6 image into the 6x8 padded image of the "zero padding" worksheet."""
     case = reference_book.convolutions["zero_padding_4x6"]
     _check(submission, case.image, case.padding, f"The lecture's 4×6 image with pad {case.padding}")
@@ -35,7 +36,7 @@ def test_lecture_zero_padding(submission, reference_book):
 
 
 @question("zero_pad", weight=0.35)
-def test_random_images(submission):
+def test_random_images(submission: SubmissionProxy) -> None:
     """zero_pad pads random 2-D images of several sizes with 0 to 3 rings of zeros."""
     rng = np.random.default_rng(20240511)
     for shape, pad in (((5, 7), 2), ((1, 1), 3), ((4, 3), 0), ((6, 2), 1)):
@@ -44,7 +45,7 @@ def test_random_images(submission):
 
 
 @question("zero_pad", weight=0.3)
-def test_keeps_the_dtype(submission):
+def test_keeps_the_dtype(submission: SubmissionProxy) -> None:
     """zero_pad returns an array with the same dtype as the image (uint8, int32, float32, float64)."""
     rng = np.random.default_rng(20240512)
     for dtype in (np.uint8, np.int32, np.float32, np.float64):
@@ -57,7 +58,7 @@ def test_keeps_the_dtype(submission):
 
 
 @question("zero_pad", weight=0.35)
-def test_colour_images_pad_height_and_width_only(submission):
+def test_colour_images_pad_height_and_width_only(submission: SubmissionProxy) -> None:
     """zero_pad on an (H, W, C) image pads the height and width but never the channels."""
     rng = np.random.default_rng(20240513)
     for shape, pad in (((4, 6, 3), 1), ((5, 3, 2), 2), ((2, 2, 1), 0)):
@@ -66,7 +67,7 @@ def test_colour_images_pad_height_and_width_only(submission):
 
 
 @question("zero_pad", weight=0.2)
-def test_negative_pad_raises_value_error(submission):
+def test_negative_pad_raises_value_error(submission: SubmissionProxy) -> None:
     """zero_pad raises ValueError for a negative pad."""
     image = np.ones((3, 4))
     for pad in (-1, -3):
