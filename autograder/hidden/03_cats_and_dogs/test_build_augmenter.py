@@ -7,16 +7,17 @@ rebuilding it here (random preprocessing layers are on the whitelist) and runnin
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from autograder import models
-from autograder.testing import Fail, expect, question
+from autograder.testing import Fail, SubmissionProxy, expect, question
 
 GEOMETRIC = ("RandomRotation", "RandomTranslation", "RandomShear", "RandomZoom")
 
 
-def _augmenter(submission, *args, **kwargs) -> tuple[models.ModelSpec, dict]:
+def _augmenter(submission: SubmissionProxy, *args: Any, **kwargs: Any) -> tuple[models.ModelSpec, dict]:
     spec = submission.build_augmenter(*args, **kwargs)
     if not isinstance(spec, models.ModelSpec):
         raise Fail(f"build_augmenter should return a keras.Sequential, got {type(spec).__name__}.")
@@ -30,7 +31,7 @@ def _layers(info: dict, name: str) -> list[dict]:
     return [layer for layer in info["layers"] if layer["class_name"] == name]
 
 
-def _range(value) -> tuple[float, float] | None:
+def _range(value: object) -> tuple[float, float] | None:
     if value is None:
         return None
     if isinstance(value, (int, float)):
@@ -40,7 +41,7 @@ def _range(value) -> tuple[float, float] | None:
     return None
 
 
-def _close(r, amount: float, rel: float = 0.02) -> bool:
+def _close(r: tuple[float, float] | None, amount: float, rel: float = 0.02) -> bool:
     tolerance = rel * max(amount, 1e-9) + 1e-12
     return r is not None and all(abs(a - b) <= tolerance for a, b in zip(r, (-amount, amount), strict=True))
 
@@ -71,7 +72,8 @@ def _check_settings(info: dict, rotation: float, width: float, height: float, sh
         config = _one(info, "RandomTranslation", "A shift range")["config"]
         for key, amount, arg in (("width_factor", width, "width_shift_range"),
                                  ("height_factor", height, "height_shift_range")):
-            if not _close(_range(config.get(key)), amount) and not (amount == 0 and not any(_range(config.get(key)))):
+            # A factor that is missing (or unreadable) is no shift, as in _nonzero_layers: right for a range of 0.
+            if not _close(_range(config.get(key)) or (0.0, 0.0), amount):
                 problems.append(f"RandomTranslation's {key} should be {amount:g} ({arg}={amount:g}).")
     if shear:
         config = _one(info, "RandomShear", f"shear_range={shear:g}")["config"]
@@ -102,14 +104,14 @@ def _check_settings(info: dict, rotation: float, width: float, height: float, sh
 
 
 @question("build_augmenter", weight=1.5, worked_example=True)
-def test_the_lectures_arguments(submission):
+def test_the_lectures_arguments(submission: SubmissionProxy) -> None:
     """build_augmenter() maps the lecture's ImageDataGenerator arguments onto the five random layers."""
     _, info = _augmenter(submission)
     _check_settings(info, 40, 0.2, 0.2, 0.2, 0.2, "horizontal", "build_augmenter()")
 
 
 @question("build_augmenter", weight=1)
-def test_other_arguments(submission):
+def test_other_arguments(submission: SubmissionProxy) -> None:
     """build_augmenter uses its arguments: other ranges, a vertical flip, no horizontal flip."""
     _, info = _augmenter(submission, rotation_range=10, width_shift_range=0.1, height_shift_range=0.05,
                          shear_range=15, zoom_range=0.3, horizontal_flip=False, vertical_flip=True)
@@ -119,7 +121,7 @@ def test_other_arguments(submission):
 
 
 @question("build_augmenter", weight=0.5)
-def test_empty_space_is_filled_with_the_nearest_pixel(submission):
+def test_empty_space_is_filled_with_the_nearest_pixel(submission: SubmissionProxy) -> None:
     """build_augmenter's rotation, shift, shear and zoom layers use fill_mode='nearest', as ImageDataGenerator."""
     _, info = _augmenter(submission)
     wrong = [layer["class_name"] for layer in info["layers"]
@@ -132,7 +134,7 @@ def _run(spec: models.ModelSpec, x: np.ndarray, training: bool = True) -> np.nda
 
 
 @question("build_augmenter", weight=0.5)
-def test_shape_kept_and_images_unchanged_at_inference(submission):
+def test_shape_kept_and_images_unchanged_at_inference(submission: SubmissionProxy) -> None:
     """build_augmenter keeps the images' shape; with training=False it returns them unchanged."""
     spec, _ = _augmenter(submission, seed=20240721)
     x = np.random.default_rng(20240721).random((3, 40, 48, 3)).astype(np.float32)
@@ -144,7 +146,7 @@ def test_shape_kept_and_images_unchanged_at_inference(submission):
 
 
 @question("build_augmenter", weight=0.5)
-def test_the_same_seed_gives_the_same_images(submission):
+def test_the_same_seed_gives_the_same_images(submission: SubmissionProxy) -> None:
     """build_augmenter(seed=s) twice augments identically; another seed differently."""
     x = np.random.default_rng(20240722).random((4, 32, 32, 3)).astype(np.float32)
     a, b, c = (_run(_augmenter(submission, seed=s)[0], x) for s in (11, 11, 12))
@@ -161,7 +163,7 @@ def _asymmetric() -> np.ndarray:
 
 
 @question("build_augmenter", weight=0.5)
-def test_a_flip_really_flips(submission):
+def test_a_flip_really_flips(submission: SubmissionProxy) -> None:
     """With only horizontal_flip, each image comes out unchanged or mirrored left-right, both happening."""
     spec, _ = _augmenter(submission, 0, 0, 0, 0, 0, horizontal_flip=True, vertical_flip=False, seed=20240723)
     img = _asymmetric()
@@ -174,7 +176,7 @@ def test_a_flip_really_flips(submission):
 
 
 @question("build_augmenter", weight=0.5)
-def test_rotation_stays_within_the_range(submission):
+def test_rotation_stays_within_the_range(submission: SubmissionProxy) -> None:
     """With only rotation_range=30, a dot off the centre turns by at most 30 degrees either way."""
     spec, _ = _augmenter(submission, 30, 0, 0, 0, 0, horizontal_flip=False, seed=20240724)
     img = np.zeros((41, 41, 1), dtype=np.float32)

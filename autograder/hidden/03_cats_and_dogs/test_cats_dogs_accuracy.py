@@ -8,13 +8,14 @@ pictures. A missing recipe or data set stops grading with an instructor error.
 
 from __future__ import annotations
 
-from autograder.testing import expect_trained_accuracy, question, training_recipe
+from autograder.suite import GradingContext
+from autograder.testing import SubmissionProxy, expect_trained_accuracy, question, training_recipe
 
 DATA_NAMES = {"shapes": "generated shape pictures", "dogs_vs_cats": "Dogs vs. Cats photographs"}
 
 
 @question("cats_dogs_accuracy", weight=1)
-def test_trained_network_reaches_the_accuracy_threshold(submission, grading):
+def test_trained_network_reaches_the_accuracy_threshold(submission: SubmissionProxy, grading: GradingContext) -> None:
     """build_cats_dogs_cnn's architecture, trained by the grader, reaches the course's held-out accuracy."""
     recipe = training_recipe(grading, needs=("image_size",))
     size = recipe.image_size

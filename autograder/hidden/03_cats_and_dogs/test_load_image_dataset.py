@@ -10,11 +10,12 @@ from __future__ import annotations
 import functools
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from autograder import datasets, models
-from autograder.testing import Fail, expect, expect_array, question
+from autograder.testing import Fail, SubmissionProxy, expect, expect_array, question
 
 PER_CLASS = 7
 
@@ -26,7 +27,7 @@ def _folder() -> models.FolderArg:
         return models.FolderArg.from_path(Path(tmp), name="hidden_images")
 
 
-def _reference(image_size, batch_size) -> list[tuple[np.ndarray, np.ndarray]]:
+def _reference(image_size: tuple[int, int], batch_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
     import keras
 
     with tempfile.TemporaryDirectory(prefix="ag-03-ref-") as tmp:
@@ -38,7 +39,7 @@ def _reference(image_size, batch_size) -> list[tuple[np.ndarray, np.ndarray]]:
         return [(np.asarray(x) / 255.0, np.asarray(y)) for x, y in ds]
 
 
-def _batches(submission, **kwargs) -> list[tuple[np.ndarray, np.ndarray]]:
+def _batches(submission: SubmissionProxy, **kwargs: Any) -> list[tuple[np.ndarray, np.ndarray]]:
     value = submission.load_image_dataset(_folder(), **kwargs)
     if not isinstance(value, list) or not value:
         raise Fail(f"load_image_dataset should return a tf.data.Dataset, got {type(value).__name__}.")
@@ -58,7 +59,7 @@ def _check_labels(labels: np.ndarray, n: int) -> None:
 
 
 @question("load_image_dataset", weight=1.0)
-def test_batches_shapes_range_and_labels(submission):
+def test_batches_shapes_range_and_labels(submission: SubmissionProxy) -> None:
     """load_image_dataset gives batches of (batch, H, W, 3) float32 images in [0, 1] and (batch, 1) labels, cats 0."""
     batches = _batches(submission, image_size=(32, 32), batch_size=5, shuffle=False)
     expect([len(x) for x, _ in batches] == [5, 5, 4],
@@ -77,7 +78,7 @@ def test_batches_shapes_range_and_labels(submission):
 
 
 @question("load_image_dataset", weight=1.0)
-def test_pixels_match_keras(submission):
+def test_pixels_match_keras(submission: SubmissionProxy) -> None:
     """load_image_dataset's images are Keras's resized images divided by 255, in file order without shuffling."""
     batches = _batches(submission, image_size=(24, 20), batch_size=8, shuffle=False)
     reference = _reference((24, 20), 8)
@@ -88,7 +89,7 @@ def test_pixels_match_keras(submission):
 
 
 @question("load_image_dataset", weight=0.5)
-def test_defaults_are_150_by_150_in_batches_of_32(submission):
+def test_defaults_are_150_by_150_in_batches_of_32(submission: SubmissionProxy) -> None:
     """load_image_dataset's defaults: image_size=(150, 150), batch_size=32, shuffled."""
     batches = _batches(submission)
     expect(len(batches) == 1 and batches[0][0].shape == (2 * PER_CLASS, 150, 150, 3),
@@ -98,7 +99,7 @@ def test_defaults_are_150_by_150_in_batches_of_32(submission):
 
 
 @question("load_image_dataset", weight=0.5)
-def test_a_seed_makes_the_shuffle_repeatable(submission):
+def test_a_seed_makes_the_shuffle_repeatable(submission: SubmissionProxy) -> None:
     """load_image_dataset(shuffle=True, seed=s) gives the same order twice, and not the folder order."""
     first = _batches(submission, image_size=(16, 16), batch_size=4, shuffle=True, seed=3)
     second = _batches(submission, image_size=(16, 16), batch_size=4, shuffle=True, seed=3)

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from autograder import models
-from autograder.testing import Fail, expect, question
+from autograder.testing import Fail, SubmissionProxy, expect, question
 
 
-def _model(seed: int):
+def _model(seed: int) -> Any:
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -35,7 +36,7 @@ def _inputs(seed: int) -> np.ndarray:
     return np.random.default_rng(seed).random((6, 12, 12, 3)).astype(np.float32)
 
 
-def _same_predictions(spec, model, x, what: str) -> None:
+def _same_predictions(spec: object, model: Any, x: np.ndarray, what: str) -> None:
     if not isinstance(spec, models.ModelSpec):
         raise Fail(f"load_model should return a keras.Model, got {type(spec).__name__}.")
     try:
@@ -47,7 +48,7 @@ def _same_predictions(spec, model, x, what: str) -> None:
 
 
 @question("save_load_model", weight=1)
-def test_round_trip_preserves_predictions_and_compile_settings(submission):
+def test_round_trip_preserves_predictions_and_compile_settings(submission: SubmissionProxy) -> None:
     """save_model then load_model gives back a model with the same predictions and compile settings."""
     model = _model(20240711)
     submission.save_model(model, "roundtrip.keras")
@@ -59,7 +60,7 @@ def test_round_trip_preserves_predictions_and_compile_settings(submission):
 
 
 @question("save_load_model", weight=1)
-def test_loads_a_keras_file(submission):
+def test_loads_a_keras_file(submission: SubmissionProxy) -> None:
     """load_model reads a .keras file written by Keras's own model.save."""
     model = _model(20240713)
     with tempfile.TemporaryDirectory(prefix="ag-03-save-") as tmp:
