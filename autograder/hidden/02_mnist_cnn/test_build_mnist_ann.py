@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from autograder import models
-from autograder.testing import expect_no_problems, model_summary, question
+from autograder.testing import SubmissionProxy, expect_no_problems, model_summary, question
 
 ANN = [
     models.ExpectedLayer("Flatten", (None, 784), 0),
@@ -12,7 +12,7 @@ ANN = [
 ]
 
 
-def _summary(submission) -> dict:
+def _summary(submission: SubmissionProxy) -> dict:
     return model_summary(submission, "build_mnist_ann")
 
 
@@ -20,7 +20,7 @@ _expect_none = expect_no_problems
 
 
 @question("build_mnist_ann", weight=1, worked_example=True)
-def test_layers_and_shapes(submission):
+def test_layers_and_shapes(submission: SubmissionProxy) -> None:
     """build_mnist_ann is Flatten -> Dense -> Dense on (28, 28, 1) images with outputs 784, 512, 10."""
     info = _summary(submission)
     _expect_none(models.layer_type_problems(info, ANN))
@@ -28,13 +28,13 @@ def test_layers_and_shapes(submission):
 
 
 @question("build_mnist_ann", weight=1, worked_example=True)
-def test_407050_parameters(submission):
+def test_407050_parameters(submission: SubmissionProxy) -> None:
     """build_mnist_ann has 407,050 parameters: 784 x 512 + 512 and 512 x 10 + 10."""
     _expect_none(models.param_count_problems(_summary(submission), ANN))
 
 
 @question("build_mnist_ann", weight=1)
-def test_activations_and_compile_settings(submission):
+def test_activations_and_compile_settings(submission: SubmissionProxy) -> None:
     """build_mnist_ann uses relu then softmax, compiled with rmsprop, categorical_crossentropy, accuracy."""
     info = _summary(submission)
     _expect_none(models.layer_setting_problems(info, ANN) + models.compile_problems(

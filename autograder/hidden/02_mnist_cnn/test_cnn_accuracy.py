@@ -8,13 +8,14 @@ the student never sees. A missing recipe or data set stops grading with an instr
 
 from __future__ import annotations
 
-from autograder.testing import expect_trained_accuracy, question, training_recipe
+from autograder.suite import GradingContext
+from autograder.testing import SubmissionProxy, expect_trained_accuracy, question, training_recipe
 
 DATA_NAMES = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST", "digits": "scikit-learn digits"}
 
 
 @question("cnn_accuracy", weight=1)
-def test_trained_cnn_reaches_the_accuracy_threshold(submission, grading):
+def test_trained_cnn_reaches_the_accuracy_threshold(submission: SubmissionProxy, grading: GradingContext) -> None:
     """build_mnist_cnn's architecture, trained by the grader, reaches the course's held-out accuracy."""
     recipe = training_recipe(grading)
     data = f"{DATA_NAMES.get(recipe.dataset, recipe.dataset)}, {recipe.train_samples:,} images"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from autograder.testing import Fail, expect, expect_array, question
+from autograder.testing import Fail, SubmissionProxy, expect, expect_array, question
 
 
 def _batch(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -14,7 +16,7 @@ def _batch(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     return x, rng.integers(0, 10, size=n).astype(np.uint8)
 
 
-def _prepare(submission, x, y):
+def _prepare(submission: SubmissionProxy, x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
     value = submission.prepare_mnist(x, y)
     if not (isinstance(value, tuple) and len(value) == 2):
         raise Fail(f"prepare_mnist should return a tuple (x, y), got {type(value).__name__}.")
@@ -22,7 +24,7 @@ def _prepare(submission, x, y):
 
 
 @question("prepare_mnist", weight=1.0)
-def test_images_get_a_channel_axis_and_values_in_0_1(submission):
+def test_images_get_a_channel_axis_and_values_in_0_1(submission: SubmissionProxy) -> None:
     """prepare_mnist turns (N, 28, 28) uint8 images into (N, 28, 28, 1) float32 values pixel / 255."""
     x, y = _batch(20240601, 13)
     x_ready, _ = _prepare(submission, x, y)
@@ -34,7 +36,7 @@ def test_images_get_a_channel_axis_and_values_in_0_1(submission):
 
 
 @question("prepare_mnist", weight=1.0)
-def test_labels_become_one_hot(submission):
+def test_labels_become_one_hot(submission: SubmissionProxy) -> None:
     """prepare_mnist turns labels 0-9 into float32 one-hot rows of 10."""
     x, y = _batch(20240602, 17)
     _, y_ready = _prepare(submission, x, y)
@@ -45,7 +47,7 @@ def test_labels_become_one_hot(submission):
 
 
 @question("prepare_mnist", weight=0.5)
-def test_single_image_and_integer_label_types(submission):
+def test_single_image_and_integer_label_types(submission: SubmissionProxy) -> None:
     """prepare_mnist works for one image and for int64 labels (as returned by other loaders)."""
     x, y = _batch(20240603, 1)
     x_ready, y_ready = _prepare(submission, x, y.astype(np.int64))
