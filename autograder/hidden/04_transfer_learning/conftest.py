@@ -21,14 +21,17 @@ Accuracy data per runner profile (``training:`` of course.yml):
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pytest
 
+from autograder.config import TrainingRecipe
 from autograder.datasets import make_textures
 from autograder.models import ArchitectureError, ModelSpec, rebuild, summary
+from autograder.suite import GradingContext
 from autograder.testing import Fail
 
 # The lecture's table: keras.applications.VGG16(include_top=False), (name, type, channels, params).
@@ -55,6 +58,9 @@ VGG16_TABLE: tuple[tuple[str, str, int, int], ...] = (
 VGG16_PARAMS = 14_714_688
 HEAD = ("Flatten", "Dense", "Dropout", "Dense")
 CPU_BASE_SEED = 1604
+
+Split = tuple[np.ndarray, np.ndarray]  # (features or images, labels)
+FeatureData = tuple[TrainingRecipe, Callable[[], tuple[Split, Split]]]
 
 
 def vgg16_output_shapes(size: int) -> list[tuple[int | None, ...]]:
@@ -133,14 +139,14 @@ def _standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.nd
     return (train - mean) / scale, (test - mean) / scale
 
 
-def _instructor_stop(message: str) -> None:
+def _instructor_stop(message: str) -> NoReturn:
     """Stop the suite as an instructor error (the grade is not recorded), not as the student's failure."""
     pytest.exit(f"04_transfer_learning accuracy test cannot run: {message}", returncode=3)
 
 
 @functools.lru_cache(maxsize=2)
 def _features(runner: str, dataset: str, train_samples: int, test_samples: int, seed: int,
-              size: int, manifest: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+              size: int, manifest: Path) -> tuple[Split, Split]:
     import keras
 
     if dataset == "textures":
@@ -172,13 +178,13 @@ def _features(runner: str, dataset: str, train_samples: int, test_samples: int, 
 
 
 @pytest.fixture
-def feature_data(grading: Any) -> Any:
+def feature_data(grading: GradingContext) -> FeatureData:
     """A function returning ((train features, labels), (test features, labels)) for the runner's recipe."""
     recipe = grading.assignment.training.get(grading.runner)
     if recipe is None:
         _instructor_stop(f"course.yml has no training recipe for runner {grading.runner!r}")
 
-    def load() -> Any:
+    def load() -> tuple[Split, Split]:
         return _features(grading.runner, recipe.dataset, recipe.train_samples, recipe.test_samples, recipe.seed,
                          recipe.image_size or 150, grading.course.manifest_path)
 

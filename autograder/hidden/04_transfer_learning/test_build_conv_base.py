@@ -6,11 +6,16 @@ parameter counts do not depend on the weights.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from autograder.models import layer_differences
-from autograder.testing import expect, question
+from autograder.testing import SubmissionProxy, expect, question
+
+if TYPE_CHECKING:
+    from conftest import Kit
 
 
-def _check_layers(kit, info, size: int) -> None:
+def _check_layers(kit: Kit, info: dict[str, Any], size: int) -> None:
     layers = kit.leaf_layers(info["layers"])
     kinds = [layer["class_name"] for layer in layers]
     want_kinds = [kind for _, kind, _, _ in kit.table]
@@ -30,7 +35,7 @@ def _check_layers(kit, info, size: int) -> None:
 
 
 @question("build_conv_base", weight=2, worked_example=True)
-def test_lecture_vgg16_table(submission, kit):
+def test_lecture_vgg16_table(submission: SubmissionProxy, kit: Kit) -> None:
     """build_conv_base(weights=None) has the lecture's 18 layers, output shapes and 14,714,688 parameters."""
     spec, info = kit.model(submission.build_conv_base(weights=None), "build_conv_base")
     expect(info["input_shape"] == (None, 150, 150, 3),
@@ -40,7 +45,7 @@ def test_lecture_vgg16_table(submission, kit):
 
 
 @question("build_conv_base", weight=1)
-def test_other_input_shape(submission, kit):
+def test_other_input_shape(submission: SubmissionProxy, kit: Kit) -> None:
     """build_conv_base(weights=None, input_shape=(64, 64, 3)) builds the same 18 layers for 64x64 images."""
     spec, info = kit.model(submission.build_conv_base(weights=None, input_shape=(64, 64, 3)), "build_conv_base")
     expect(info["input_shape"] == (None, 64, 64, 3),
@@ -50,7 +55,7 @@ def test_other_input_shape(submission, kit):
 
 
 @question("build_conv_base", weight=0.5)
-def test_every_weight_is_trainable_as_built(submission, kit):
+def test_every_weight_is_trainable_as_built(submission: SubmissionProxy, kit: Kit) -> None:
     """build_conv_base returns VGG16 as Keras builds it: freezing is build_transfer_model's job."""
     spec, info = kit.model(submission.build_conv_base(weights=None, input_shape=(32, 32, 3)), "build_conv_base")
     frozen = info["non_trainable_params"]

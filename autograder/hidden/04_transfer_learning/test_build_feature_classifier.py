@@ -8,10 +8,13 @@ conftest.py: random VGG16 features of generated "fur" textures on the cpu profil
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autograder.models import ArchitectureError, check_compile, layer_differences, train_and_evaluate
-from autograder.testing import Fail, expect, question
+from autograder.testing import Fail, SubmissionProxy, expect, question
+
+if TYPE_CHECKING:
+    from conftest import FeatureData, Kit
 
 LEARNING_RATE = 2e-5
 BINARY_LOSSES = ("binary_crossentropy", "BinaryCrossentropy")
@@ -57,7 +60,7 @@ def compile_problems(spec: Any) -> list[str]:
 
 
 @question("build_feature_classifier", weight=1, worked_example=True)
-def test_lecture_classifier(submission, kit):
+def test_lecture_classifier(submission: SubmissionProxy, kit: Kit) -> None:
     """build_feature_classifier() is Flatten, Dense(256, relu), Dropout(0.5), Dense(1, sigmoid): 2,097,665 params."""
     spec, info = kit.model(submission.build_feature_classifier(), "build_feature_classifier")
     problems = head_problems(kit.leaf_layers(info["layers"]), kit)
@@ -70,7 +73,7 @@ def test_lecture_classifier(submission, kit):
 
 
 @question("build_feature_classifier", weight=0.5)
-def test_feature_shape_argument(submission, kit):
+def test_feature_shape_argument(submission: SubmissionProxy, kit: Kit) -> None:
     """build_feature_classifier(feature_shape=(2, 2, 512)) takes (2, 2, 512) features: 524,801 params."""
     spec, info = kit.model(submission.build_feature_classifier(feature_shape=(2, 2, 512)), "build_feature_classifier")
     expect(info["input_shape"] == (None, 2, 2, 512),
@@ -80,7 +83,7 @@ def test_feature_shape_argument(submission, kit):
 
 
 @question("build_feature_classifier", weight=0.5)
-def test_compile_settings(submission, kit):
+def test_compile_settings(submission: SubmissionProxy, kit: Kit) -> None:
     """build_feature_classifier compiles with RMSprop(learning_rate=2e-5), binary cross-entropy and accuracy."""
     spec, _ = kit.model(submission.build_feature_classifier(), "build_feature_classifier")
     problems = compile_problems(spec)
@@ -88,7 +91,7 @@ def test_compile_settings(submission, kit):
 
 
 @question("build_feature_classifier", weight=1)
-def test_trains_on_conv_base_features(submission, kit, feature_data):
+def test_trains_on_conv_base_features(submission: SubmissionProxy, kit: Kit, feature_data: FeatureData) -> None:
     """The classifier, trained by the grader on VGG16 features with the course's recipe, reaches its accuracy."""
     recipe, load = feature_data
     side = (recipe.image_size or 150) // 32

@@ -7,19 +7,22 @@ what one training step on the rebuilt model changes.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from autograder.models import ArchitectureError, layer_differences, rebuild
-from autograder.testing import Fail, expect, question
+from autograder.testing import Fail, SubmissionProxy, expect, question
+
+if TYPE_CHECKING:
+    from conftest import Kit
 
 HEAD_PARAMS = 2_097_665
 HEAD_SHAPES = [(8192, 256), (256,), (256, 1), (1,)]
 FREEZE_HINT = "set conv_base.trainable = False before compiling"
 
 
-def _transfer_model(submission, kit, augmenter: Any = None) -> tuple[Any, dict[str, Any], Any]:
+def _transfer_model(submission: SubmissionProxy, kit: Kit, augmenter: Any = None) -> tuple[Any, dict[str, Any], Any]:
     base = kit.vgg16(150, trainable=True)
     value = (submission.build_transfer_model(base) if augmenter is None
              else submission.build_transfer_model(base, augmenter=augmenter))
@@ -33,7 +36,7 @@ def _in_base(spec: Any, kit: Any) -> list[bool]:
     return [len(n.split("/")) >= 2 and n.split("/")[-2] in names for n in spec.weight_names]
 
 
-def _check_layers(kit, info: dict[str, Any], prefix: list[str]) -> None:
+def _check_layers(kit: Kit, info: dict[str, Any], prefix: list[str]) -> None:
     kinds = [layer["class_name"] for layer in kit.leaf_layers(info["layers"])]
     want = prefix + [kind for _, kind, _, _ in kit.table] + list(kit.head)
     problems = layer_differences(kinds, want)
@@ -42,7 +45,7 @@ def _check_layers(kit, info: dict[str, Any], prefix: list[str]) -> None:
 
 
 @question("build_transfer_model", weight=1.5, worked_example=True)
-def test_base_is_frozen(submission, kit):
+def test_base_is_frozen(submission: SubmissionProxy, kit: Kit) -> None:
     """build_transfer_model: VGG16 plus the classifier, 16,812,353 params, only the classifier's 4 weights trainable."""
     spec, info, base = _transfer_model(submission, kit)
     _check_layers(kit, info, [])
@@ -67,7 +70,7 @@ def test_base_is_frozen(submission, kit):
 
 
 @question("build_transfer_model", weight=1)
-def test_training_changes_only_the_classifier(submission, kit):
+def test_training_changes_only_the_classifier(submission: SubmissionProxy, kit: Kit) -> None:
     """One training step on the rebuilt model changes the classifier's weights and none of the base's."""
     spec, info, _ = _transfer_model(submission, kit)
     try:
@@ -88,7 +91,7 @@ def test_training_changes_only_the_classifier(submission, kit):
 
 
 @question("build_transfer_model", weight=0.5)
-def test_augmenter_goes_before_the_base(submission, kit):
+def test_augmenter_goes_before_the_base(submission: SubmissionProxy, kit: Kit) -> None:
     """build_transfer_model(conv_base, augmenter=...) puts the augmentation layers first, before the base."""
     import keras
 

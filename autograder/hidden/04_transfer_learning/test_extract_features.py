@@ -6,12 +6,15 @@ The grader sends the base (a live trusted model, rebuilt in the notebook's proce
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from autograder.models import Batches
-from autograder.testing import Fail, expect, expect_array, question
+from autograder.testing import Fail, SubmissionProxy, expect, expect_array, question
+
+if TYPE_CHECKING:
+    from conftest import Kit
 
 
 def _small_base() -> Any:
@@ -29,7 +32,7 @@ def _batches(x: np.ndarray, y: np.ndarray, size: int) -> Batches:
     return Batches([(x[i:i + size], y[i:i + size]) for i in range(0, len(x), size)])
 
 
-def _check(submission, base: Any, x: np.ndarray, y: np.ndarray, batch: int, what: str) -> None:
+def _check(submission: SubmissionProxy, base: Any, x: np.ndarray, y: np.ndarray, batch: int, what: str) -> None:
     want = np.asarray(base.predict(x, verbose=0))
     result = submission.extract_features(base, _batches(x, y, batch))
     if not isinstance(result, tuple | list) or len(result) != 2:
@@ -53,7 +56,7 @@ def _check(submission, base: Any, x: np.ndarray, y: np.ndarray, batch: int, what
 
 
 @question("extract_features", weight=1)
-def test_small_base_uneven_batches(submission):
+def test_small_base_uneven_batches(submission: SubmissionProxy) -> None:
     """extract_features stacks a small base's outputs over 3 batches (4, 4 and 2 images) with their labels."""
     rng = np.random.default_rng(4041)
     x = rng.random((10, 20, 20, 3), dtype=np.float32)
@@ -62,7 +65,7 @@ def test_small_base_uneven_batches(submission):
 
 
 @question("extract_features", weight=1, worked_example=True)
-def test_vgg16_features(submission, kit):
+def test_vgg16_features(submission: SubmissionProxy, kit: Kit) -> None:
     """extract_features with VGG16 on 64x64 images gives (N, 2, 2, 512) features and (N,) labels."""
     rng = np.random.default_rng(4042)
     x = rng.uniform(-120, 130, (6, 64, 64, 3)).astype(np.float32)

@@ -6,14 +6,17 @@ its weight arrays are trainable (by layer name, e.g. 'block5_conv1/kernel').
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from autograder.testing import expect, expect_raises, question
+from autograder.testing import SubmissionProxy, expect, expect_raises, question
+
+if TYPE_CHECKING:
+    from conftest import Kit
 
 
-def _check(submission, kit, base: Any, from_layer: str | None, what: str) -> None:
+def _check(submission: SubmissionProxy, kit: Kit, base: Any, from_layer: str | None, what: str) -> None:
     sent = [np.asarray(w) for w in base.weights]
     value = (submission.unfreeze_top(base) if from_layer is None
              else submission.unfreeze_top(base, from_layer=from_layer))
@@ -36,20 +39,20 @@ def _check(submission, kit, base: Any, from_layer: str | None, what: str) -> Non
 
 
 @question("unfreeze_top", weight=1, worked_example=True)
-def test_block5_from_a_frozen_base(submission, kit):
+def test_block5_from_a_frozen_base(submission: SubmissionProxy, kit: Kit) -> None:
     """unfreeze_top(frozen_base): block5_conv1-3 trainable (7,079,424 params), block1-4 frozen."""
     _check(submission, kit, kit.vgg16(64, trainable=False), None,
            "A base frozen for feature extraction, unfrozen from block5_conv1 (the default)")
 
 
 @question("unfreeze_top", weight=0.5)
-def test_from_block4_of_a_trainable_base(submission, kit):
+def test_from_block4_of_a_trainable_base(submission: SubmissionProxy, kit: Kit) -> None:
     """unfreeze_top(base, from_layer='block4_conv1') on a fully trainable base freezes block1 to block3."""
     _check(submission, kit, kit.vgg16(64, trainable=True), "block4_conv1",
            "A fully trainable base with from_layer='block4_conv1'")
 
 
 @question("unfreeze_top", weight=0.5)
-def test_unknown_layer_name(submission, kit):
+def test_unknown_layer_name(submission: SubmissionProxy, kit: Kit) -> None:
     """unfreeze_top(base, from_layer='block6_conv1') raises ValueError: there is no such layer."""
     expect_raises("ValueError", submission.unfreeze_top, kit.vgg16(32, trainable=False), from_layer="block6_conv1")

@@ -6,11 +6,14 @@ model here after the whitelist, and compares its outputs with the trusted model'
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from autograder.testing import Fail, expect, expect_raises, question
+from autograder.testing import Fail, SubmissionProxy, expect, expect_raises, question
+
+if TYPE_CHECKING:
+    from conftest import Kit
 
 
 def _outputs(model: Any, image: np.ndarray) -> list[np.ndarray]:
@@ -18,7 +21,7 @@ def _outputs(model: Any, image: np.ndarray) -> list[np.ndarray]:
     return [np.asarray(o)[0] for o in (out if isinstance(out, list | tuple) else [out])]
 
 
-def _check(kit, act: Any, model: Any, names: list[str], what: str, seed: int) -> None:
+def _check(kit: Kit, act: Any, model: Any, names: list[str], what: str, seed: int) -> None:
     want_shapes = [tuple(model.get_layer(n).output.shape) for n in names]
     shapes = [tuple(o.shape) for o in act.outputs]
     expect(len(shapes) == len(names), f"{what}: the activation model has {len(shapes)} output(s); expected "
@@ -37,7 +40,7 @@ def _check(kit, act: Any, model: Any, names: list[str], what: str, seed: int) ->
 
 
 @question("activation_model", weight=1, worked_example=True)
-def test_lecture_cnn(submission, kit):
+def test_lecture_cnn(submission: SubmissionProxy, kit: Kit) -> None:
     """activation_model(lecture's CNN) outputs its 8 maps, (148, 148, 32) down to (7, 7, 128), with its weights."""
     model = kit.lecture_cnn()
     act = kit.rebuilt(submission.activation_model(model), "activation_model")
@@ -45,7 +48,7 @@ def test_lecture_cnn(submission, kit):
 
 
 @question("activation_model", weight=0.75)
-def test_functional_model_with_average_pooling(submission, kit):
+def test_functional_model_with_average_pooling(submission: SubmissionProxy, kit: Kit) -> None:
     """activation_model keeps Conv2D, MaxPooling2D and AveragePooling2D outputs and leaves out Flatten and Dense."""
     model = kit.small_functional()
     act = kit.rebuilt(submission.activation_model(model), "activation_model")
@@ -54,7 +57,7 @@ def test_functional_model_with_average_pooling(submission, kit):
 
 
 @question("activation_model", weight=0.5)
-def test_layer_names_in_the_given_order(submission, kit):
+def test_layer_names_in_the_given_order(submission: SubmissionProxy, kit: Kit) -> None:
     """activation_model(model, layer_names=['c2', 'c1']) outputs exactly those two layers, in that order."""
     model = kit.small_functional()
     act = kit.rebuilt(submission.activation_model(model, layer_names=["c2", "c1"]), "activation_model")
@@ -62,6 +65,6 @@ def test_layer_names_in_the_given_order(submission, kit):
 
 
 @question("activation_model", weight=0.25)
-def test_unknown_layer_name(submission, kit):
+def test_unknown_layer_name(submission: SubmissionProxy, kit: Kit) -> None:
     """activation_model(model, layer_names=['nope']) raises ValueError."""
     expect_raises("ValueError", submission.activation_model, kit.small_functional(), layer_names=["nope"])

@@ -5,14 +5,17 @@ References are the trusted model's own layer outputs for the same image, compute
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from autograder.testing import Fail, expect, expect_array, question
+from autograder.testing import Fail, SubmissionProxy, expect, expect_array, question
+
+if TYPE_CHECKING:
+    from conftest import Kit
 
 
-def _check(kit, got: Any, model: Any, image: np.ndarray, names: list[str], what: str) -> None:
+def _check(kit: Kit, got: Any, model: Any, image: np.ndarray, names: list[str], what: str) -> None:
     if not isinstance(got, dict):
         raise Fail(f"{what}: get_activations should return a dict (layer name -> maps), got {type(got).__name__}.")
     missing = [n for n in names if n not in got]  # the student's own keys are never quoted: they could carry inputs
@@ -32,7 +35,7 @@ def _check(kit, got: Any, model: Any, image: np.ndarray, names: list[str], what:
 
 
 @question("get_activations", weight=1.5, worked_example=True)
-def test_lecture_cnn(submission, kit):
+def test_lecture_cnn(submission: SubmissionProxy, kit: Kit) -> None:
     """get_activations(lecture's CNN, one 150x150 image) gives its 8 maps, (148, 148, 32) to (7, 7, 128)."""
     model = kit.lecture_cnn()
     image = np.random.default_rng(5060).random((150, 150, 3), dtype=np.float32)
@@ -43,7 +46,7 @@ def test_lecture_cnn(submission, kit):
 
 
 @question("get_activations", weight=0.75)
-def test_layer_names_and_a_float64_image(submission, kit):
+def test_layer_names_and_a_float64_image(submission: SubmissionProxy, kit: Kit) -> None:
     """get_activations(model, image, layer_names=['c2', 'avg']) gives only those layers; any float image works."""
     model = kit.small_functional()
     image = np.random.default_rng(5061).random((24, 24, 3))  # float64
@@ -52,7 +55,7 @@ def test_layer_names_and_a_float64_image(submission, kit):
 
 
 @question("get_activations", weight=0.75)
-def test_all_maps_of_a_functional_model(submission, kit):
+def test_all_maps_of_a_functional_model(submission: SubmissionProxy, kit: Kit) -> None:
     """get_activations on a functional model gives its Conv2D and pooling layers, not Flatten or Dense."""
     model = kit.small_functional()
     image = np.random.default_rng(5062).random((24, 24, 3), dtype=np.float32)

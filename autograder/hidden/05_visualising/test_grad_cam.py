@@ -8,12 +8,15 @@ of the maps, ReLU, scaled to a maximum of 1) must peak on the square of the clas
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 
-from autograder.testing import Fail, expect, expect_array, question
+from autograder.testing import Fail, SubmissionProxy, expect, expect_array, question
+
+if TYPE_CHECKING:
+    from conftest import Kit
 
 CORNERS = {"top-left": (2, 2), "top-right": (2, 15), "bottom-left": (15, 2), "bottom-right": (15, 15)}
 
@@ -39,7 +42,7 @@ def _expect_peak(heat: np.ndarray, box: tuple[int, int, int], what: str, *, marg
 
 @question("grad_cam", weight=0.25)
 @pytest.mark.parametrize("corner", list(CORNERS))
-def test_points_at_the_square(submission, kit, corner):
+def test_points_at_the_square(submission: SubmissionProxy, kit: Kit, corner: str) -> None:
     """grad_cam on a red-square detector peaks on the red square, in whichever corner it is."""
     top, left = CORNERS[corner]
     image = kit.squares_image([("red", top, left, 7)], seed=5070)
@@ -49,7 +52,7 @@ def test_points_at_the_square(submission, kit, corner):
 
 
 @question("grad_cam", weight=1)
-def test_class_index_chooses_the_evidence(submission, kit):
+def test_class_index_chooses_the_evidence(submission: SubmissionProxy, kit: Kit) -> None:
     """grad_cam with class_index=1 (blue) peaks on the blue square even though the model predicts red."""
     image = kit.squares_image([("red", 2, 2, 9), ("blue", 16, 16, 6)], seed=5071)
     model = kit.colour_detector()
@@ -68,7 +71,7 @@ def test_class_index_chooses_the_evidence(submission, kit):
 
 
 @question("grad_cam", weight=1)
-def test_single_sigmoid_output_and_valid_padding(submission, kit):
+def test_single_sigmoid_output_and_valid_padding(submission: SubmissionProxy, kit: Kit) -> None:
     """grad_cam on a sigmoid model with a pooling layer after the conv gives the conv's (20, 20) map."""
     model = kit.colour_detector(binary=True, padding="valid")
     image = kit.squares_image([("red", 13, 3, 7)], seed=5072)
