@@ -81,7 +81,6 @@ def test_02_solution_gets_full_marks_and_its_training_cell_is_skipped(mnist: dic
     r = mnist["correct"]
     assert (r["status"], r["score"], r["max_score"]) == ("graded", 10, 10), _failed(r)
     assert all(c["status"] == "ok" for c in r["cells"]), r["cells"]
-    assert r["execution_time"] < 60
 
 
 def test_02_grading_twice_gives_the_same_result(mnist: dict[str, Any]) -> None:
@@ -128,7 +127,6 @@ def test_03_solution_gets_full_marks(cats: dict[str, Any]) -> None:
     r = cats["correct"]
     assert (r["status"], r["score"], r["max_score"]) == ("graded", 14, 14), _failed(r)
     assert all(c["status"] == "ok" for c in r["cells"]), r["cells"]
-    assert r["execution_time"] < 60
 
 
 def test_03_stub_gets_zero(cats: dict[str, Any]) -> None:

@@ -64,7 +64,6 @@ def test_04_solution_gets_full_marks(transfer: dict[str, Any]) -> None:
     r = transfer["correct"]
     assert (r["status"], r["score"], r["max_score"]) == ("graded", 12, 12), _failed(r)
     assert all(c["status"] == "ok" for c in r["cells"]), r["cells"]
-    assert r["execution_time"] < 90
 
 
 def test_04_stub_gets_zero(transfer: dict[str, Any]) -> None:
@@ -90,7 +89,6 @@ def test_05_solution_gets_full_marks(visualising: dict[str, Any]) -> None:
     r = visualising["correct"]
     assert (r["status"], r["score"], r["max_score"]) == ("graded", 10, 10), _failed(r)
     assert all(c["status"] == "ok" for c in r["cells"]), r["cells"]
-    assert r["execution_time"] < 60
 
 
 def test_05_stub_gets_zero(visualising: dict[str, Any]) -> None:

@@ -43,7 +43,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import autograder
 from autograder.config import PROTECTIONS, Course, Limits
 from autograder.errors import SandboxError
 
@@ -51,7 +50,10 @@ WORKER_UIDS = range(990_000, 990_512)  # dedicated, unnamed uids; one per live w
 JOB_IN_SANDBOX = "/job"
 CODE_IN_SANDBOX = "/opt/ag"
 JOB_PREFIX = "ag-job-"
-PACKAGE_DIR = Path(autograder.__file__).resolve().parent  # the grader's own code: never shown to a worker
+# The grader's own code: never shown to a worker. Found from this file, not from ``autograder.__file__``: run
+# from a course folder, the course's own ``autograder/hidden/`` can make ``autograder`` a namespace package
+# (no ``__file__``) in front of an editable install.
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives", "fonts", "mime.types")
 
 
