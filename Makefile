@@ -39,8 +39,9 @@ typecheck: venv
 lint: venv
 	$(BIN)/python -m ruff check autograder tests benchmarks
 
+# Whole test files spread over two processes (pytest-xdist): module fixtures that grade a batch run once.
 test: venv system-deps typecheck lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 test-fast: venv
 	$(BIN)/python -m pytest tests/unit -q

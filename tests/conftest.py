@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -38,6 +41,19 @@ def run_cli(
                           timeout=timeout, stdin=subprocess.DEVNULL)
 
 
+# The longest modules, longest first. `make test` spreads whole files over two processes (pytest-xdist,
+# --dist loadfile) in collection order: a long file started last would finish alone.
+LONGEST_FIRST = ("test_hostile.py", "test_nbgrader_course.py", "test_assignments_keras.py",
+                 "test_assignments_transfer.py", "test_crash_safety.py", "test_grading_01.py",
+                 "test_assignments_cats.py", "test_installed_package.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    order = {id(item): i for i, item in enumerate(items)}
+    items.sort(key=lambda item: (rank.get(item.path.name, len(rank)), order[id(item)]))
+
+
 def require(ok: bool, message: str) -> None:
     """Skip the calling test with ``message`` (which says what to install) unless ``ok``; under ``CI=true``
     fail instead: a skipped check in CI is a failure hidden."""
@@ -51,3 +67,27 @@ def require(ok: bool, message: str) -> None:
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
+
+
+def grade_notebooks(tmp: Path, assignment_id: str, subs: dict[str, str | Path]) -> dict[str, Any]:
+    """Grade ``subs`` (name -> notebook text or a file to copy) as one batch of ``assignment_id`` in a course
+    copy under ``tmp``, through the real CLI (two grader processes); return each student's results.json."""
+    course_yml = make_course(tmp / "course", total_timeout_s=300)
+    folder = tmp / "subs"
+    folder.mkdir()
+    for name, source in subs.items():
+        target = folder / f"{name}.ipynb"
+        if isinstance(source, Path):
+            shutil.copy(source, target)
+        else:
+            target.write_text(source)
+    out = tmp / "out"
+    proc = run_cli("--course", course_yml, "grade", assignment_id, *sorted(folder.iterdir()), "--out", out,
+                   "--jobs", "2", "--no-progress")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/results.json")}
+
+
+def failed_tests(result: dict[str, Any]) -> dict[str, str]:
+    """A result's failed tests, name -> feedback (for assertion messages)."""
+    return {t["name"]: t["output"] for t in result["tests"] if t["status"] != "passed"}

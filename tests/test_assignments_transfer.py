@@ -7,11 +7,9 @@ released stub, and one named fixture notebook (tests/fixtures/04_*.ipynb, 05_*.i
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import nbformat
@@ -117,23 +115,3 @@ def test_grading_runs_no_training_or_pictures(assignment_id: str) -> None:
     for source in graded:
         assert ".fit(" not in source and "plt." not in source and "extract_features(conv_base, " not in source, source
     assert all(c.get("outputs") == [] for c in nb.cells if c.cell_type == "code")
-
-
-def test_released_notebooks_are_current() -> None:
-    proc = run_cli("release", "--check", "04_transfer_learning", "05_visualising")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "04_transfer_learning: current" in proc.stdout and "05_visualising: current" in proc.stdout
-
-
-def _fixture_maker() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_04_05_fixtures", FIXTURES / "04_05_make_fixtures.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_fixture_notebooks_are_current() -> None:
-    maker = _fixture_maker()
-    for name in maker.FIXTURES:
-        assert maker.make(name) == nbformat.read(str(FIXTURES / f"{name}.ipynb"), 4), name

@@ -97,7 +97,8 @@ def test_installed_cli_grades_a_copied_course(installed: tuple[Path, Path]) -> N
     result = json.loads((out / "ada" / "results.json").read_text())
     assert (result["status"], result["score"], result["max_score"]) == ("graded", 20, 20)
 
-    check = _run(bin_dir / "autograder", "--course", course / "course.yml", "release", "--check", cwd=Path("/"))
+    check = _run(bin_dir / "autograder", "--course", course / "course.yml", "release", "--check", "01_convolution",
+                 cwd=Path("/"))
     assert check.returncode == 0, check.stdout + check.stderr
     data = _run(bin_dir / "autograder", "--course", course / "course.yml", "datasets", "list", cwd=Path("/"))
     assert data.returncode == 0 and "fashion_mnist" in data.stdout, data.stdout + data.stderr
