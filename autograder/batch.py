@@ -226,10 +226,15 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def unreadable_message(exc: OSError) -> str:
+    """What a student reads when their file could not be read: the reason, never the grading machine's path."""
+    return f"Could not read the submission ({exc.strerror or type(exc).__name__}); submit it again."
+
+
 def _grade_one(course: Course, assignment: Assignment, sub: SubmissionInput, runner: str) -> GradeResult:
     try:
         return grade_submission(course, assignment, sub, runner=runner)
     except OSError as exc:  # e.g. the file vanished or cannot be read: record it, keep going
         return GradeResult(student=sub.student, assignment=assignment.id, status="error", score=0.0,
                            max_score=assignment.auto_max_score, runner=runner,
-                           message=f"Could not read the submission: {exc}")
+                           message=unreadable_message(exc))

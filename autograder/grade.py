@@ -112,7 +112,7 @@ def read_notebook(path: Path, limits: Limits) -> nbformat.NotebookNode:
         raise Ungradable("The submitted file is empty.")
     if size > limits.max_notebook_mb * 1024 * 1024:
         raise Ungradable(
-            f"The submitted file is {size / 1e6:.1f} MB, over the limit of {limits.max_notebook_mb:g} MB "
+            f"The submitted file is {size / 2**20:.1f} MiB, over the limit of {limits.max_notebook_mb:g} MiB "
             "(clear large outputs: Kernel > Restart & Clear Output, then save)."
         )
     raw = path.read_bytes()

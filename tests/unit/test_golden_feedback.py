@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder.batch import unreadable_message
 from autograder.config import Assignment, Limits
 from autograder.grade import GradeResult, Ungradable, read_notebook, score
 from autograder.report import write_result
@@ -128,7 +129,7 @@ def results(a01: Assignment, tmp_path: Path) -> list[GradeResult]:
         (tmp_path / "gone.ipynb").read_bytes()
         raise AssertionError("the file exists")
     except OSError as exc:
-        unreadable = f"Could not read the submission: {exc}"
+        unreadable = unreadable_message(exc)
     return [
         graded(a01, "alice_full_marks", passing, cells=[CellOutcome(0, "ok"), CellOutcome(3, "ok")],
                worker_output=f"epoch 1/1 {LEAK}"),
@@ -203,7 +204,13 @@ def test_the_goldens_cover_every_kind_of_message() -> None:
         "Failed: Matches the reference on a random input.", "an exception of a class defined in your notebook",
         "is not defined in your notebook", "did not return within 20 s", "Your notebook's process stopped",
         "returned a value the grader cannot accept", "Not run: the time limit", "Failed: This check",
-        "**Status:** ungradable", "not a valid Jupyter notebook", "**Status:** error", "<tmp>/gone.ipynb",
+        "**Status:** ungradable", "not a valid Jupyter notebook", "**Status:** error",
+        "Could not read the submission (No such file or directory)",
         "- Cell 6 raised NameError", "- Cell 5 was stopped", "- Cell 10 stopped the notebook's process",
     ]:
         assert phrase in feedback, phrase
+
+
+def test_an_unreadable_file_never_shows_the_grading_machines_path() -> None:
+    feedback = "\n".join(p.read_text() for p in sorted(GOLDEN.glob("*/*")))
+    assert "<tmp>" not in feedback and "gone.ipynb" not in feedback
