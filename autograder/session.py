@@ -60,7 +60,13 @@ class CallTimeout(StudentCodeProblem):
 
 
 class WorkerCrashed(StudentCodeProblem):
-    """The worker died during the call (os._exit, a segfault, the memory limit...)."""
+    """The worker died during the call (os._exit, a segfault, the memory limit...); ``signal`` as in
+    :class:`~autograder.sandbox.process.WorkerDied`. ``function`` is empty when the notebook's process kept
+    dying and the session gave up on it."""
+
+    def __init__(self, function: str, detail: str = "", signal: str | None = None) -> None:
+        super().__init__(function, detail)
+        self.signal = signal
 
 
 class UnsendableValue(StudentCodeProblem):
@@ -196,7 +202,7 @@ class NotebookSession:
             raise CallTimeout(name, f"{timeout:g}") from None
         except WorkerDied as exc:
             self._retire()
-            raise WorkerCrashed(name, str(exc)) from None
+            raise WorkerCrashed(name, str(exc), exc.signal) from None
         except Exception as exc:  # a malformed or oversized answer: never trust the channel again
             self._retire()
             raise UnsendableValue(name, str(exc)) from None

@@ -71,7 +71,9 @@ def student_message(exc: BaseException, docstring: str) -> str:
     if isinstance(exc, CallTimeout):
         return f"`{exc.function}` did not return within {exc.detail} s (an infinite loop, or far too slow)."
     if isinstance(exc, WorkerCrashed):
-        return f"Your notebook's process stopped while running `{exc.function}` ({_crash_reason(exc.detail)})."
+        if not exc.function:
+            return "Not run: your notebook's process kept stopping, so the grader gave up on it."
+        return f"Your notebook's process stopped while running `{exc.function}` ({_crash_reason(exc.signal)})."
     if isinstance(exc, UnsendableValue):
         return (f"`{exc.function}` returned a value the grader cannot accept: only numbers, strings, lists, "
                 "tuples, dicts, None and numeric numpy arrays (of reasonable size) can be returned.")
@@ -89,11 +91,9 @@ _NAMED_SIGNALS = {"SIGSEGV": "a crash", "SIGBUS": "a crash", "SIGABRT": "an abor
                   "SIGXFSZ": "the file size limit"}
 
 
-def _crash_reason(detail: str) -> str:
-    for name, why in _NAMED_SIGNALS.items():
-        if detail.startswith(f"the worker was killed by {name}"):
-            return f"{why}: {name}"
-    return "it exited or closed its channel"
+def _crash_reason(signal: str | None) -> str:
+    why = _NAMED_SIGNALS.get(signal or "")
+    return f"{why}: {signal}" if why else "it exited or closed its channel"
 
 
 @dataclass(frozen=True)

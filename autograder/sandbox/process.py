@@ -36,7 +36,14 @@ WORKER_PY = WIRE_PY.with_name("main.py")
 
 
 class WorkerDied(Exception):
-    """The worker exited or closed its channel (os._exit, a crash, the memory limit...)."""
+    """The worker exited or closed its channel (os._exit, a crash, the memory limit...).
+
+    ``signal`` names the signal that killed it (``"SIGSEGV"``), or is None when it exited by itself.
+    """
+
+    def __init__(self, reason: str, signal: str | None = None) -> None:
+        super().__init__(reason)
+        self.signal = signal
 
 
 class WorkerTimeout(Exception):
@@ -151,17 +158,18 @@ class Worker:
             self.close()
             raise WorkerTimeout(f"no answer within {timeout:.0f} s") from None
         except (EOFError, BrokenPipeError):
-            reason = self._death_reason()
+            died = self._death()
             self.close()
-            raise WorkerDied(reason) from None
+            raise died from None
 
-    def _death_reason(self, grace: float = 2.0) -> str:
+    def _death(self, grace: float = 2.0) -> WorkerDied:
+        """Why the worker is gone, and the signal that killed it if one did."""
         try:  # the channel closes a moment before the process (and bwrap after it) is gone
             code: int | None = self.proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             code = None
         if code is None:
-            return "the worker closed its channel"
+            return WorkerDied("the worker closed its channel")
         if self.sandbox.mode == "bwrap" and code > 128:  # bwrap reports a signal as 128 + its number
             code = -(code - 128)
         if code < 0:
@@ -170,8 +178,8 @@ class Worker:
             except ValueError:
                 name = f"signal {-code}"
             hint = {"SIGXCPU": " (CPU time limit)", "SIGXFSZ": " (file size limit)"}.get(name, "")
-            return f"the worker was killed by {name}{hint}"
-        return f"the worker exited with status {code}"
+            return WorkerDied(f"the worker was killed by {name}{hint}", signal=name)
+        return WorkerDied(f"the worker exited with status {code}")
 
     def close(self) -> None:
         """Kill the worker and everything it started, then remove the job directory."""

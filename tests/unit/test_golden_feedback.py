@@ -79,7 +79,7 @@ FAILING: dict[str, Callable[[str, str], BaseException]] = {
     "output_size": lambda q, t: StudentError(q, LEAK.replace(":", "_"), LEAK),  # a class named after inputs
     "zero_pad": lambda q, t: MissingFunction(q),
     "convolve2d": lambda q, t: CallTimeout(q, "20"),
-    "common_kernel": lambda q, t: WorkerCrashed(q, "the worker was killed by SIGKILL"),
+    "common_kernel": lambda q, t: WorkerCrashed(q, "the worker was killed by SIGKILL", "SIGKILL"),
     "activations": lambda q, t: UnsendableValue(q, f"cannot send an object of class {LEAK}"),
     "pool2d": lambda q, t: BudgetExhausted(q, "the time limit for the whole submission was reached"),
     "conv2d_layer": lambda q, t: ValueError(LEAK),  # docstring's first line, or "This check"

@@ -45,7 +45,7 @@ CASES: list[tuple[str, BaseException, str]] = [
      "`common_kernel` is not defined in your notebook (check its name and that its cell runs)."),
     ("timeout", CallTimeout("output_size", "20"),
      "`output_size` did not return within 20 s (an infinite loop, or far too slow)."),
-    ("crashed", WorkerCrashed("conv2d_layer", "the worker was killed by SIGKILL"),
+    ("crashed", WorkerCrashed("conv2d_layer", "the worker was killed by SIGKILL", "SIGKILL"),
      "Your notebook's process stopped while running `conv2d_layer` "
      "(killed, usually for using too much memory: SIGKILL)."),
     ("unsendable", UnsendableValue("leaky_relu", f"cannot send an object of class {LEAK!r}"),
@@ -103,6 +103,20 @@ def test_anything_else_is_not_quoted(name: str) -> None:
 
 
 def test_a_crash_exit_status_chosen_by_the_student_is_not_quoted() -> None:
-    # the detail session.call builds from WorkerDied after `os._exit(args[0][0][0])` with a hidden input of 42
+    # what session.call raises after `os._exit(args[0][0][0])` with a hidden input of 42
     message = student_message(WorkerCrashed("convolve2d", "the worker exited with status 42"), DOC)
-    assert "42" not in message
+    assert "42" not in message and "it exited or closed its channel" in message
+
+
+@pytest.mark.parametrize("signal", ["SIGUSR1", "SIGTERM", "signal 42", None])
+def test_only_crash_and_limit_signals_are_named(signal: str | None) -> None:
+    # a signal the student's code can send itself (os.kill) would carry a few bits of a hidden input
+    message = student_message(WorkerCrashed("convolve2d", f"the worker was killed by {signal}", signal), DOC)
+    assert message.endswith("(it exited or closed its channel).")
+    named = student_message(WorkerCrashed("convolve2d", "the worker was killed by SIGSEGV", "SIGSEGV"), DOC)
+    assert named.endswith("(a crash: SIGSEGV).")
+
+
+def test_a_session_that_gave_up_names_no_function() -> None:
+    message = student_message(WorkerCrashed("", "the notebook's process failed 7 times; giving up"), DOC)
+    assert message == "Not run: your notebook's process kept stopping, so the grader gave up on it."
