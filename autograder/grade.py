@@ -10,6 +10,7 @@ is plain data (:class:`GradeResult`); :mod:`autograder.report` writes it out.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import time
 from dataclasses import asdict, dataclass, field
@@ -144,33 +145,45 @@ def cell_source(cell: Any) -> str:
     return source if isinstance(source, str) else ""
 
 
-def _released(course: Course, assignment: Assignment) -> nbformat.NotebookNode:
-    path = course.released_notebook(assignment)
-    if not path.is_file():
-        raise ConfigError(f"{path} does not exist: run `autograder release {assignment.id}` first.")
-    return nbformat.read(str(path), as_version=4)
-
-
 def released_test_sources(course: Course, assignment: Assignment) -> frozenset[str]:
     """The visible test cells of the released notebook (the course's copy, not the student's)."""
-    nb = _released(course, assignment)
-    return frozenset(cell_source(c).strip() for c in nb.cells if c.cell_type == "code" and is_test_cell(c))
+    return _released_facts(course, assignment)[0]
 
 
 def declared_functions(course: Course, assignment: Assignment) -> frozenset[str]:
     """The functions the released notebook defines at top level: the only names a hidden test may call."""
+    return _released_facts(course, assignment)[1]
+
+
+def _released_facts(course: Course, assignment: Assignment) -> tuple[frozenset[str], frozenset[str]]:
+    path = course.released_notebook(assignment)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(f"{path} does not exist: run `autograder release {assignment.id}` first.") from None
+    return _read_released(str(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _read_released(path: str, mtime_ns: int, size: int) -> tuple[frozenset[str], frozenset[str]]:
+    """(visible test cell sources, top-level function names) of a released notebook, read once per version
+    of the file (a batch grades many submissions against it)."""
+    nb = nbformat.read(path, as_version=4)
+    tests: set[str] = set()
     names: set[str] = set()
-    for cell in _released(course, assignment).cells:
+    for cell in nb.cells:
         if cell.cell_type != "code":
             continue
+        if is_test_cell(cell):
+            tests.add(cell_source(cell).strip())
         source = "\n".join(line for line in cell_source(cell).splitlines() if not line.lstrip().startswith(("%", "!")))
         try:
             tree = ast.parse(source)
         except SyntaxError as exc:
-            raise ConfigError(f"{course.released_notebook(assignment)}: a code cell does not parse ({exc}); "
-                              "fix the solution notebook and release again.") from None
+            raise ConfigError(f"{path}: a code cell does not parse ({exc}); fix the solution notebook and release "
+                              "again.") from None
         names.update(n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))
-    return frozenset(names)
+    return frozenset(tests), frozenset(names)
 
 
 def select_cells(nb: nbformat.NotebookNode, test_sources: frozenset[str] = frozenset()) -> list[tuple[int, str]]:
