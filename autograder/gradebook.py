@@ -47,7 +47,7 @@ def load_config(course: Course, **overrides: dict[str, Any]) -> Any:
             f"{path} is missing, so {course.root} is not an nbgrader course yet: run `autograder release` "
             "(it writes one) or copy it from the course template."
         )
-    alembic_on_path()
+    prepare_nbgrader()
     try:
         config = PyFileConfigLoader(CONFIG_FILE, path=str(course.root)).load_config()
     except Exception as exc:  # traitlets wraps whatever the file raised
@@ -60,8 +60,8 @@ def load_config(course: Course, **overrides: dict[str, Any]) -> Any:
     return config
 
 
-def alembic_on_path() -> None:
-    """Prepare nbgrader to create gradebooks.
+def prepare_nbgrader() -> None:
+    """Prepare nbgrader, in this process, to create gradebooks.
 
     nbgrader stamps a new gradebook with the schema version it gets by running the `alembic heads` command
     (a subprocess: about 3 s for every new gradebook, scratch ones included). It gets the same answer from
@@ -109,10 +109,10 @@ def _timeout(url: str) -> float:
 
 def expected_schema() -> str:
     """The gradebook schema (alembic revision) this nbgrader writes."""
-    import nbgrader
     from alembic.script import ScriptDirectory
+    from nbgrader.dbutil import ALEMBIC_DIR
 
-    return str(ScriptDirectory(str(Path(nbgrader.__file__).parent / "alembic")).get_current_head())
+    return str(ScriptDirectory(ALEMBIC_DIR).get_current_head())
 
 
 def check_gradebook(course: Course, assignment: Assignment, config: Any = None) -> str:

@@ -54,9 +54,9 @@ def configure(c: Config, config_file: str) -> None:
     from course.yml (read and checked by :func:`autograder.config.load_course`).
     """
     from autograder.config import load_course
-    from autograder.gradebook import alembic_on_path
+    from autograder.gradebook import prepare_nbgrader
 
-    alembic_on_path()  # a gradebook this nbgrader creates is stamped in-process (no 3 s `alembic heads`)
+    prepare_nbgrader()  # a gradebook this nbgrader creates is stamped in-process (no 3 s `alembic heads`)
     root = Path(os.path.abspath(config_file)).parent  # not resolved: the file may be a link to the template
     course = load_course(root / "course.yml")
     c.CourseDirectory.root = str(root)

@@ -29,10 +29,10 @@ def _generate(course: Course, assignment: Assignment, scratch: Path, db_url: str
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
 
-    from autograder.gradebook import alembic_on_path
+    from autograder.gradebook import prepare_nbgrader
 
     check_notebook_points(course, assignment)
-    alembic_on_path()
+    prepare_nbgrader()
     shutil.copytree(course.root / "solutions" / assignment.id, scratch / "source" / assignment.id,
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     config = Config()

@@ -234,19 +234,19 @@ def test_what_a_regrade_does_to_a_tas_reviewed_grade(course: Course, capsys: pyt
 def test_a_new_gradebook_gets_the_schema_that_the_alembic_command_reports(tmp_path: Path) -> None:
     """Gradebooks are stamped in-process (no `alembic heads` subprocess): with exactly the revision the alembic
     command of nbgrader's own migrations reports."""
-    import nbgrader
     from nbgrader import api as nbgrader_api
+    from nbgrader.dbutil import ALEMBIC_DIR
 
-    from autograder.gradebook import alembic_on_path, expected_schema
+    from autograder.gradebook import expected_schema, prepare_nbgrader
 
-    alembic_on_path()
+    prepare_nbgrader()
     assert nbgrader_api.get_alembic_version is expected_schema
     with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}", "intro-to-cnn"):
         pass
     with sqlite3.connect(tmp_path / "gradebook.db") as conn:
         (stamped,) = conn.execute("SELECT version_num FROM alembic_version").fetchone()
     ini = tmp_path / "alembic.ini"
-    ini.write_text(f"[alembic]\nscript_location = {Path(nbgrader.__file__).parent / 'alembic'}\n")
+    ini.write_text(f"[alembic]\nscript_location = {ALEMBIC_DIR}\n")
     heads = subprocess.run([str(Path(sys.executable).parent / "alembic"), "-c", str(ini), "heads"],
                            capture_output=True, text=True, check=True).stdout
     assert stamped == heads.split()[0]

@@ -21,16 +21,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
-import nbgrader.api
 import pytest
-from alembic.script import ScriptDirectory
 from nbgrader.api import Gradebook
-from nbgrader.dbutil import ALEMBIC_DIR
 from nbgrader.preprocessors import AssignLatePenalties
 from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
 
 from autograder import nbgrader_plugins, report
+from autograder.gradebook import prepare_nbgrader
 from autograder.nbgrader_plugins import (
     CANVAS_NAMED_REGEXP,
     CanvasGradesExport,
@@ -117,11 +115,8 @@ def _build_gradebook(path: Path) -> None:
 @pytest.fixture(scope="module")
 def gradebook_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("gradebook") / "gradebook.db"
-    with pytest.MonkeyPatch.context() as mp:
-        # A new gradebook asks `alembic heads` (a 3 s subprocess, api.py:35) for the schema version to stamp;
-        # ask alembic in-process for the same answer.
-        mp.setattr(nbgrader.api, "get_alembic_version", lambda: ScriptDirectory(ALEMBIC_DIR).get_heads()[0])
-        _build_gradebook(path)
+    prepare_nbgrader()  # the new gradebook is stamped in-process, as everywhere in the package
+    _build_gradebook(path)
     return path
 
 
