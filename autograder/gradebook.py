@@ -226,7 +226,7 @@ def sync(course: Course, assignment: Assignment, students: list[str], results_di
     """
     from nbgrader.api import Gradebook
 
-    from autograder.nbgrader_bridge import ResultsUnavailable, check_results, read_results
+    from autograder.nbgrader_bridge import ResultsUnavailable, current_results
 
     config = load_config(course, InjectResults={"results_directory": str(results_dir.resolve()),
                                                 "grade_missing": False})
@@ -250,9 +250,7 @@ def sync(course: Course, assignment: Assignment, students: list[str], results_di
                                         "the same command again."))
             continue
         try:  # nbgrader's InjectResults checks it too, but only after nbgrader has updated the submission row
-            data = read_results(results_dir, student)
-            check_results(data, results_dir / student / "results.json", folder / assignment.notebook, assignment.id,
-                          student)
+            data = current_results(results_dir, student, folder / assignment.notebook, assignment.id)
         except ResultsUnavailable as exc:
             outcomes.append(SyncOutcome(student, False, str(exc)))
             continue

@@ -82,20 +82,16 @@ def configure(c: Config, config_file: str) -> None:
         c.PercentPerDayLatePenalty.percent_per_day = course.late_penalty_percent_per_day
 
 
-def read_results(results_dir: Path, student: str) -> dict[str, Any]:
-    """``<results_dir>/<student>/results.json``, or :class:`ResultsUnavailable` saying it is missing or broken."""
+def current_results(results_dir: Path, student: str, submitted: Path, assignment: str) -> dict[str, Any]:
+    """``<results_dir>/<student>/results.json``, refused (:class:`ResultsUnavailable`, saying why) when it is
+    missing or broken, or was not made from exactly the ``submitted`` file of this student and assignment."""
+    from autograder.grade import sha256_file
     from autograder.report import read_result, student_dir
 
+    path = student_dir(results_dir, student) / "results.json"
     data = read_result(results_dir, student)
     if data is None:
-        raise ResultsUnavailable(f"{student_dir(results_dir, student) / 'results.json'} is missing or unreadable.")
-    return data
-
-
-def check_results(data: dict[str, Any], path: Path, submitted: Path, assignment: str, student: str) -> None:
-    """Refuse a result that was not made from exactly this submitted file."""
-    from autograder.grade import sha256_file
-
+        raise ResultsUnavailable(f"{path} is missing or unreadable.")
     if data.get("assignment") != assignment or data.get("student") != student:
         raise ResultsUnavailable(
             f"{path} is for {data.get('student')!r}/{data.get('assignment')!r}, not {student!r}/{assignment!r}."
@@ -105,6 +101,7 @@ def check_results(data: dict[str, Any], path: Path, submitted: Path, assignment:
             f"{path} was made from another file than {submitted} (sha256 differs): the submission changed "
             f"since it was graded. Run `autograder grade {assignment} {submitted.parent}` again."
         )
+    return data
 
 
 def question_score(question: dict[str, Any]) -> float:
@@ -187,9 +184,7 @@ class InjectResults(NbGraderPreprocessor):
                          student: str) -> dict[str, Any]:
         """The result for exactly the submitted file; graded first in the sandbox if need be (and allowed)."""
         try:
-            data = read_results(out, student)
-            check_results(data, out / student / "results.json", submitted, assignment, student)
-            return data
+            return current_results(out, student, submitted, assignment)
         except ResultsUnavailable as exc:
             if not self.grade_missing:
                 raise ResultsUnavailable(
@@ -202,9 +197,7 @@ class InjectResults(NbGraderPreprocessor):
                               stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONNOUSERSITE": "1"})
         if proc.returncode != 0:
             raise ResultsUnavailable(f"Grading {submitted} in the sandbox failed:\n{proc.stderr[-2000:]}")
-        data = read_results(out, student)
-        check_results(data, out / student / "results.json", submitted, assignment, student)
-        return data
+        return current_results(out, student, submitted, assignment)
 
 
 def _read_sync(path: Path) -> str | None:
