@@ -91,3 +91,20 @@ def grade_notebooks(tmp: Path, assignment_id: str, subs: dict[str, str | Path]) 
 def failed_tests(result: dict[str, Any]) -> dict[str, str]:
     """A result's failed tests, name -> feedback (for assertion messages)."""
     return {t["name"]: t["output"] for t in result["tests"] if t["status"] != "passed"}
+
+
+def points_of(result: dict[str, Any], names: set[str]) -> float:
+    """The points a result's tests named ``names`` are worth."""
+    return sum(t["max_score"] for t in result["tests"] if t["name"] in names)
+
+
+def assert_full_marks(result: dict[str, Any], points: float) -> None:
+    """Graded, every point earned, every notebook cell ran."""
+    assert (result["status"], result["score"], result["max_score"]) == ("graded", points, points), failed_tests(result)
+    assert all(c["status"] == "ok" for c in result["cells"]), result["cells"]
+
+
+def assert_stub_gets_zero(result: dict[str, Any]) -> None:
+    """The released stub: graded, no point, every test says what is not implemented yet."""
+    assert (result["status"], result["score"]) == ("graded", 0)
+    assert all("not implemented yet" in t["output"] for t in result["tests"])

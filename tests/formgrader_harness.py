@@ -76,8 +76,9 @@ def isolated_jupyter_env(base: Path, extra: Mapping[str, str] | None = None) -> 
     makes under TMPDIR, so inside ``base``.
     ``nbgrader_config.py`` in the cwd is still read: nbgrader loads it on its own. The interpreter's own ``bin``
     folder goes first on PATH: nbgrader runs the ``alembic`` command by name for its migrations (a new
-    gradebook is stamped in-process: ``autograder.gradebook.prepare_nbgrader``, via nbgrader_config.py). The python3 kernelspec is still found: it lives in the
-    environment's ``share/jupyter`` and ipykernel provides it as the native kernel anyway.
+    gradebook is stamped in-process: ``autograder.gradebook.prepare_nbgrader``, via nbgrader_config.py).
+    The python3 kernelspec is still found: it lives in the environment's ``share/jupyter`` and ipykernel
+    provides it as the native kernel anyway.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_")}
     dirs = {

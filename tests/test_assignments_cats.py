@@ -14,7 +14,7 @@ import pytest
 from autograder import datasets
 from autograder.config import load_course
 from autograder.samples import make_sample
-from tests.conftest import REPO, failed_tests, grade_notebooks
+from tests.conftest import REPO, assert_full_marks, assert_stub_gets_zero, grade_notebooks
 
 pytestmark = pytest.mark.slow
 
@@ -28,15 +28,11 @@ def cats(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def test_03_solution_gets_full_marks(cats: dict[str, Any]) -> None:
-    r = cats["correct"]
-    assert (r["status"], r["score"], r["max_score"]) == ("graded", 14, 14), failed_tests(r)
-    assert all(c["status"] == "ok" for c in r["cells"]), r["cells"]
+    assert_full_marks(cats["correct"], 14)
 
 
 def test_03_stub_gets_zero(cats: dict[str, Any]) -> None:
-    r = cats["stub"]
-    assert (r["status"], r["score"]) == ("graded", 0)
-    assert all("not implemented yet" in t["output"] for t in r["tests"])
+    assert_stub_gets_zero(cats["stub"])
 
 
 def test_practice_zip_is_reproducible(tmp_path: Path) -> None:

@@ -18,7 +18,16 @@ from autograder import datasets, models
 from autograder.config import TrainingRecipe, load_course
 from autograder.models.training import _labels_for
 from autograder.samples import make_sample
-from tests.conftest import FIXTURES, REPO, failed_tests, grade_notebooks, require
+from tests.conftest import (
+    FIXTURES,
+    REPO,
+    assert_full_marks,
+    assert_stub_gets_zero,
+    failed_tests,
+    grade_notebooks,
+    points_of,
+    require,
+)
 
 pytestmark = pytest.mark.slow
 FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
@@ -38,18 +47,12 @@ def mnist(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return grade_notebooks(tmp_path_factory.mktemp("grade02"), "02_mnist_cnn", subs)
 
 
-def _points(result: dict[str, Any], names: set[str]) -> float:
-    return sum(t["max_score"] for t in result["tests"] if t["name"] in names)
-
-
 STRUCTURE = {"test_layers_in_the_lectures_order", "test_output_shapes_match_the_lectures_summary",
              "test_93322_parameters"}
 
 
 def test_02_solution_gets_full_marks_and_its_training_cell_is_skipped(mnist: dict[str, Any]) -> None:
-    r = mnist["correct"]
-    assert (r["status"], r["score"], r["max_score"]) == ("graded", 10, 10), failed_tests(r)
-    assert all(c["status"] == "ok" for c in r["cells"]), r["cells"]
+    assert_full_marks(mnist["correct"], 10)
 
 
 def test_02_grading_twice_gives_the_same_result(mnist: dict[str, Any]) -> None:
@@ -60,16 +63,14 @@ def test_02_grading_twice_gives_the_same_result(mnist: dict[str, Any]) -> None:
 
 
 def test_02_stub_gets_zero(mnist: dict[str, Any]) -> None:
-    r = mnist["stub"]
-    assert (r["status"], r["score"]) == ("graded", 0)
-    assert all("not implemented yet" in t["output"] for t in r["tests"])
+    assert_stub_gets_zero(mnist["stub"])
 
 
-def test_02_cnn_without_pooling_loses_exactly_the_structure_points(mnist: dict[str, Any]) -> None:
+def test_02_cnn_without_pooling_loses_exactly_the_structurepoints_of(mnist: dict[str, Any]) -> None:
     r = mnist["cnn_without_pooling"]
     failed = failed_tests(r)
     assert set(failed) == STRUCTURE, failed
-    assert r["score"] == pytest.approx(10 - _points(r, STRUCTURE), abs=0.01)
+    assert r["score"] == pytest.approx(10 - points_of(r, STRUCTURE), abs=0.01)
     assert "missing MaxPooling2D after layer 1 (Conv2D)" in failed["test_layers_in_the_lectures_order"]
     assert "2,038,922 parameters; the lecture's has 93,322" in failed["test_93322_parameters"]
 

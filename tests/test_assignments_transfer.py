@@ -7,8 +7,6 @@ released stub, and one named fixture notebook (tests/fixtures/04_*.ipynb, 05_*.i
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,15 @@ import pytest
 from autograder.config import load_course
 from autograder.grade import SKIP_TAG, is_test_cell
 from autograder.samples import make_sample
-from tests.conftest import FIXTURES, REPO, make_course, run_cli
+from tests.conftest import (
+    FIXTURES,
+    REPO,
+    assert_full_marks,
+    assert_stub_gets_zero,
+    failed_tests,
+    grade_notebooks,
+    points_of,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -26,18 +32,12 @@ FREEZING = {"test_base_is_frozen", "test_training_changes_only_the_classifier"}
 
 
 def _grade(tmp: Path, assignment_id: str, fixture: str) -> dict[str, Any]:
+    """The solution, the released stub and one named fixture notebook, graded in one batch."""
     course = load_course(REPO / "course.yml")
     a = course.assignment(assignment_id)
-    folder = tmp / "subs"
-    folder.mkdir(parents=True)
-    for kind in ("correct", "stub"):
-        (folder / f"{kind}.ipynb").write_text(make_sample(course, a, kind))
-    shutil.copy(FIXTURES / f"{fixture}.ipynb", folder / f"{fixture.split('_', 1)[1]}.ipynb")
-    out = tmp / "out"
-    proc = run_cli("--course", make_course(tmp / "course"), "grade", assignment_id, *sorted(folder.iterdir()),
-                   "--out", out, "--jobs", "2", "--no-progress")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/results.json")}
+    subs: dict[str, str | Path] = {kind: make_sample(course, a, kind) for kind in ("correct", "stub")}
+    subs[fixture.split("_", 1)[1]] = FIXTURES / f"{fixture}.ipynb"
+    return grade_notebooks(tmp, assignment_id, subs)
 
 
 @pytest.fixture(scope="module")
@@ -50,31 +50,19 @@ def visualising(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return _grade(tmp_path_factory.mktemp("grade05"), "05_visualising", "05_grad_cam_ignores_class_index")
 
 
-def _failed(result: dict[str, Any]) -> dict[str, str]:
-    return {t["name"]: t["output"] for t in result["tests"] if t["status"] != "passed"}
-
-
-def _points(result: dict[str, Any], names: set[str]) -> float:
-    return sum(t["max_score"] for t in result["tests"] if t["name"] in names)
-
-
 def test_04_solution_gets_full_marks(transfer: dict[str, Any]) -> None:
-    r = transfer["correct"]
-    assert (r["status"], r["score"], r["max_score"]) == ("graded", 12, 12), _failed(r)
-    assert all(c["status"] == "ok" for c in r["cells"]), r["cells"]
+    assert_full_marks(transfer["correct"], 12)
 
 
 def test_04_stub_gets_zero(transfer: dict[str, Any]) -> None:
-    r = transfer["stub"]
-    assert (r["status"], r["score"]) == ("graded", 0)
-    assert all("not implemented yet" in t["output"] for t in r["tests"])
+    assert_stub_gets_zero(transfer["stub"])
 
 
-def test_04_unfrozen_base_loses_exactly_the_freezing_points(transfer: dict[str, Any]) -> None:
+def test_04_unfrozen_base_loses_exactly_the_freezingpoints_of(transfer: dict[str, Any]) -> None:
     r = transfer["base_not_frozen"]
-    failed = _failed(r)
+    failed = failed_tests(r)
     assert set(failed) == FREEZING, failed
-    assert _points(r, FREEZING) == pytest.approx(2.5, abs=0.01)
+    assert points_of(r, FREEZING) == pytest.approx(2.5, abs=0.01)
     assert r["score"] == pytest.approx(12 - 2.5, abs=0.01)
     assert failed["test_base_is_frozen"].startswith(
         "The convolutional base is not frozen: 14,714,688 of its 14,714,688 parameters are trainable")
@@ -84,20 +72,16 @@ def test_04_unfrozen_base_loses_exactly_the_freezing_points(transfer: dict[str, 
 
 
 def test_05_solution_gets_full_marks(visualising: dict[str, Any]) -> None:
-    r = visualising["correct"]
-    assert (r["status"], r["score"], r["max_score"]) == ("graded", 10, 10), _failed(r)
-    assert all(c["status"] == "ok" for c in r["cells"]), r["cells"]
+    assert_full_marks(visualising["correct"], 10)
 
 
 def test_05_stub_gets_zero(visualising: dict[str, Any]) -> None:
-    r = visualising["stub"]
-    assert (r["status"], r["score"]) == ("graded", 0)
-    assert all("not implemented yet" in t["output"] for t in r["tests"])
+    assert_stub_gets_zero(visualising["stub"])
 
 
 def test_05_grad_cam_ignoring_class_index_loses_exactly_that_test(visualising: dict[str, Any]) -> None:
     r = visualising["grad_cam_ignores_class_index"]
-    failed = _failed(r)
+    failed = failed_tests(r)
     assert set(failed) == {"test_class_index_chooses_the_evidence"}, failed
     assert r["score"] == pytest.approx(10 - 4 / 3, abs=0.01)
     message = failed["test_class_index_chooses_the_evidence"]
