@@ -369,10 +369,13 @@ def test_instructor_can_add_a_case(tmp_path: Path) -> None:
 def test_builder_never_overwrites_edited_workbooks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert workbooks.main([str(tmp_path)]) == 0
     edited = tmp_path / "activation fn.xlsx"
-    edited.write_bytes(edited.read_bytes() + b"")
-    before = edited.stat().st_mtime_ns
+    wb = load_workbook(edited)
+    sheet, coordinates = name_range(wb, "relu_input")
+    wb[sheet][coordinates][0][0].value = 99  # an instructor's edit
+    wb.save(edited)
     assert workbooks.main([str(tmp_path)]) == 2
     assert "--force" in capsys.readouterr().err
-    assert edited.stat().st_mtime_ns == before
+    assert load_reference_book(edited).activations["relu"].x[0, 0] == 99  # the edit is still there
     assert workbooks.main([str(tmp_path), "--force"]) == 0
+    assert load_reference_book(edited).activations["relu"].x[0, 0] == 0.5  # the lecture's original, on request
     assert workbooks.main([]) == 2
