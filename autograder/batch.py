@@ -1,12 +1,15 @@
 """A batch: find the submissions, grade each one, keep going whatever one of them does.
 
-Crash safety: a submission's ``results.json`` is written atomically and last, and records the
-sha256 of the notebook it graded. Re-running the same command skips submissions whose results are
-already there for the same file (so a batch killed with SIGKILL finishes where it stopped, none
-graded twice); ``force=True`` regrades everything. A journal (``.grading-journal.jsonl``, append-only)
+Crash safety and fair reuse: a submission's ``results.json`` is written atomically and last, and records the
+fingerprint of everything that decided its score (:mod:`autograder.fingerprint`: the notebook, the course.yml
+entry, the hidden suite, the workbooks, the released notebook, the runner, the grader). Re-running the same
+command regrades exactly the submissions whose fingerprint changed, and says what changed; the others are
+reused (so a batch killed with SIGKILL finishes where it stopped, none graded twice); ``force=True`` regrades
+everything. A journal (``.grading-journal.jsonl``, append-only)
 records which submissions a ``--force`` batch has finished, so re-running an interrupted ``--force``
 command resumes it instead of regrading those again. Temporary files of writes cut short by a kill
-are removed. The CSV is rebuilt from the results at the end.
+are removed. The CSV is rebuilt at the end from every result of the assignment in the output folder (not only
+this run's submissions), one row per student, one column per question.
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from autograder import fingerprint
 from autograder.config import Assignment, Course
 from autograder.errors import SubmissionError
 from autograder.grade import GradeResult, SubmissionInput, grade_submission, sha256_file
-from autograder.report import read_result, write_csv, write_result
+from autograder.report import all_results, csv_rows, read_result, write_csv, write_result
 from autograder.sandbox import isolation
 
 JOURNAL = ".grading-journal.jsonl"
@@ -79,11 +83,18 @@ def find_submissions(assignment: Assignment, paths: Iterable[Path]) -> list[Subm
 
 @dataclass
 class BatchSummary:
-    rows: list[dict[str, object]] = field(default_factory=list)
+    rows: list[dict[str, object]] = field(default_factory=list)  # this run's submissions
     graded_now: int = 0
     skipped: int = 0
     csv_path: Path = Path()
+    csv_rows: int = 0  # every student with a result in the output folder
     failures: list[str] = field(default_factory=list)
+    regraded: dict[str, int] = field(default_factory=dict)  # fingerprint part -> submissions regraded for it
+
+    def regrade_line(self) -> str:
+        """E.g. "3 regraded: hidden suite changed (3)" (empty when nothing previously graded was regraded)."""
+        n = sum(self.regraded.values())
+        return f"{n} regraded: {fingerprint.describe_changes(self.regraded)}" if n else ""
 
 
 def grade_batch(
@@ -101,37 +112,54 @@ def grade_batch(
     process), skip those already graded for the same file unless ``force``, then write the CSV."""
     summary = BatchSummary(csv_path=out_dir / f"{assignment.id}-grades.csv")
     # refuses if a required protection is missing (the probe checks that the course's secrets are out of sight)
-    for warning in isolation.enforce(course.sandbox.require, isolation.course_secrets(course)):
+    secrets = isolation.course_secrets(course)
+    for warning in isolation.enforce(course.sandbox.require, secrets):
         print(warning, file=sys.stderr)
+    probe = isolation.probe(secrets)
+    sandbox = f"{probe.mode}; protections missing: {', '.join(probe.missing()) or 'none'}"
     out_dir.mkdir(parents=True, exist_ok=True)
     for tmp in [*out_dir.glob(".*.tmp"), *out_dir.glob("*/.*.tmp")]:  # writes cut short by a kill
         tmp.unlink(missing_ok=True)
-    journal = _Journal(out_dir / JOURNAL, assignment, subs, runner, force)
+    mode = int(course.output_mode, 8)
+    current = fingerprint.course_fingerprint(course, assignment, runner)
+    journal = _Journal(out_dir / JOURNAL, assignment, subs, runner, force, mode)
     todo = []
     for sub in subs:
-        previous = None if force else read_result(out_dir, sub.student)
-        if sub.student in journal.done or previous is not None and _same_job(previous, sub, assignment, runner):
+        if sub.student in journal.done:
             summary.skipped += 1
-        else:
+            continue
+        previous = None if force else read_result(out_dir, sub.student)
+        if previous is None or previous.get("assignment") != assignment.id:
             todo.append(sub)
+            continue
+        changed = fingerprint.changed_parts(previous.get("fingerprint"),
+                                            {"notebook": _digest(sub.notebook), **current})
+        if changed:
+            todo.append(sub)
+            summary.regraded[changed[0]] = summary.regraded.get(changed[0], 0) + 1
+        else:
+            summary.skipped += 1
     bar = tqdm(total=len(todo), desc=f"grading {assignment.id}", unit="nb", disable=not progress, file=sys.stderr)
     for result in _grade_all(course, assignment, todo, runner, jobs):
-        write_result(result, assignment, out_dir)
+        result.fingerprint = {"notebook": result.submission_sha256, **current}
+        write_result(result, assignment, out_dir, mode=mode, sandbox=sandbox)
         journal.record({"done": result.student})
         summary.graded_now += 1
         bar.set_postfix_str(result.student)
         bar.update()
     bar.close()
     journal.record({"complete": True})
+    results = all_results(out_dir, assignment.id)
+    rows = {str(r["student"]): r for r in csv_rows(results, assignment)}
     for sub in subs:
-        data = read_result(out_dir, sub.student) or {}
-        row = {k: data.get(k, "") for k in ("student", "assignment", "status", "score", "max_score",
-                                            "execution_time")}
-        row["feedback"] = str(out_dir / sub.student / "feedback.md")
+        row = rows.get(sub.student, {"student": sub.student, "status": "missing", "score": "", "max_score": "",
+                                     "execution_time": ""})
         summary.rows.append(row)
-        if data.get("status") != "graded":
-            summary.failures.append(f"{sub.student}: {data.get('status')} - {data.get('message', '')}")
-    write_csv(summary.rows, summary.csv_path)
+        if row.get("status") != "graded":
+            data = read_result(out_dir, sub.student) or {}
+            summary.failures.append(f"{sub.student}: {row.get('status')} - {data.get('message', '')}")
+    write_csv(list(rows.values()), assignment, summary.csv_path, mode=mode)
+    summary.csv_rows = len(rows)
     return summary
 
 
@@ -143,10 +171,11 @@ class _Journal:
     """
 
     def __init__(self, path: Path, assignment: Assignment, subs: list[SubmissionInput], runner: str,
-                 force: bool) -> None:
+                 force: bool, mode: int = 0o600) -> None:
         files = sorted((s.student, _digest(s.notebook)) for s in subs)
         key = hashlib.sha256(json.dumps([assignment.id, runner, force, files]).encode()).hexdigest()
         self.path = path
+        self.mode = mode
         self.done: set[str] = set()
         lines: list[dict[str, object]] = []
         try:
@@ -167,7 +196,7 @@ class _Journal:
             self.record({"batch": key})
 
     def record(self, entry: dict[str, object]) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, self.mode)
         try:
             os.write(fd, (json.dumps(entry) + "\n").encode())
             os.fsync(fd)
@@ -180,15 +209,6 @@ def _digest(path: Path) -> str:
         return sha256_file(path)
     except OSError:
         return ""
-
-
-def _same_job(previous: dict[str, object], sub: SubmissionInput, assignment: Assignment, runner: str) -> bool:
-    try:
-        digest = sha256_file(sub.notebook)
-    except OSError:
-        return False
-    return (previous.get("submission_sha256") == digest and previous.get("assignment") == assignment.id
-            and previous.get("runner") == runner)
 
 
 def _grade_all(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import nbformat
 import yaml
@@ -99,6 +99,16 @@ class Question(_Strict):
         False, description="Graded by a TA in nbgrader's formgrader (a 'Manually graded answer' cell), not by "
         "hidden tests."
     )
+    depends_on: list[str] = Field(
+        default_factory=list, description="Ids of earlier questions whose functions this question's answer uses "
+        "(e.g. conv2d_layer uses convolve2d): their tests run first, and the assignment's dependent_questions "
+        "decides how this question is graded when they fail."
+    )
+
+    def model_post_init(self, __context: Any) -> None:
+        if round(self.points * 100) != self.points * 100:
+            raise ValueError(f"points must be a multiple of 0.01 (scores are shown and summed in hundredths), "
+                             f"got {self.points!r}")
 
 
 class Runner(_Strict):
@@ -154,6 +164,12 @@ class Assignment(_Strict):
         default_factory=dict, description="Per runner profile (key: runner name), how the grader trains the "
         "student's architecture for the accuracy tests."
     )
+    dependent_questions: Literal["own", "reference"] = Field(
+        "own", description="How a question with depends_on is graded when the student's earlier question fails: "
+        "'own' grades it with the student's own earlier functions (its feedback says to fix those first); "
+        "'reference' runs the course's solution of the earlier question in its place (the solution notebook's "
+        "answer cells above that question's test cell), so one mistake costs points once."
+    )
 
     @property
     def max_score(self) -> float:
@@ -188,6 +204,11 @@ class Course(_Strict):
         0, ge=0, le=100, description="nbgrader's late penalty: this percentage of the earned score per started day "
         "after the assignment's `due` (0: no penalty). Applied by nbgrader's autograde step, shown in its feedback "
         "and export."
+    )
+    output_mode: str = Field(
+        "0640", pattern=r"^0?[0-7]{3}$", description="Permissions (octal) of the files `grade` writes (results, "
+        "feedback, logs, the CSV); folders get the matching search bits. The default lets the owner write and "
+        "the course's group (TAs) read; '0600' keeps them private, '0644' readable by everyone."
     )
     dataset_manifest: Path = Field(
         Path("datasets/manifest.yml"),
@@ -253,6 +274,8 @@ def load_course(path: Path) -> Course:
 
 
 def _check_course(path: Path, course: Course) -> None:
+    from autograder.dependencies import check_dependencies  # it imports this module
+
     problems: list[str] = []
     if "cpu" not in course.runners:
         problems.append("runners: a 'cpu' runner profile is required")
@@ -272,6 +295,7 @@ def _check_course(path: Path, course: Course) -> None:
         for f in a.files:
             if not (course.root / f).is_file():
                 problems.append(f"{where}.files: {course.root / f} does not exist")
+        problems += [f"{where}.questions: {p}" for p in check_dependencies(a)]
         for runner in a.training.keys() - course.runners.keys():
             problems.append(f"{where}.training: runner {runner!r} is not defined under runners")
     if problems:

@@ -75,6 +75,7 @@ class QuestionResult:
     max_score: float
     tests_passed: int
     tests: int
+    note: str = ""  # e.g. "graded with the course's convolve2d in place of yours" (see autograder.dependencies)
 
 
 @dataclass
@@ -91,6 +92,7 @@ class GradeResult:
     execution_time: float = 0.0
     runner: str = "cpu"
     submission_sha256: str = ""
+    fingerprint: dict[str, str] = field(default_factory=dict)  # what decided the score (autograder.fingerprint)
     worker_output: str = ""  # worker stdout/stderr (instructors only)
     instructor_log: str = ""  # tracebacks of unexpected test failures (instructors only)
 
@@ -207,11 +209,24 @@ def select_cells(nb: nbformat.NotebookNode, test_sources: frozenset[str] = froze
 
 
 # --- step 5 --------------------------------------------------------------------------------------
+def apportion(total: int, weights: list[Fraction]) -> list[int]:
+    """Split ``total`` hundredths among ``weights`` in proportion, as whole hundredths that add up to ``total``
+    exactly (largest remainder; ties go to the earlier test)."""
+    whole = sum(weights, Fraction(0))
+    exact = [total * w / whole for w in weights]
+    shares = [int(x) for x in exact]  # floor: every x >= 0
+    by_remainder = sorted(range(len(weights)), key=lambda i: (-(exact[i] - shares[i]), i))
+    for i in by_remainder[: total - sum(shares)]:
+        shares[i] += 1
+    return shares
+
+
 def score(assignment: Assignment, outcomes: list[TestOutcome]) -> tuple[list[TestResult], list[QuestionResult]]:
     """Apply course.yml's points: each auto-graded question's points are shared among its tests by weight.
 
-    Shares are exact fractions; a question's total is their exact sum (so three thirds of 2 points are
-    2, not 2.0001) and is converted to a float only at the end, never above the question's points.
+    Scores are counted in whole hundredths of a point: a question's points are split among its tests as
+    hundredths that add up to the points exactly (three tests of a 2-point question get 0.67, 0.67 and 0.66),
+    so every score shown (test, question, total) is the exact sum of the ones below it, never "1.9999".
     Manually graded questions (``manual: true``) have no hidden tests: a TA grades them in nbgrader.
     """
     by_question: dict[str, list[TestOutcome]] = {}
@@ -227,28 +242,43 @@ def score(assignment: Assignment, outcomes: list[TestOutcome]) -> tuple[list[Tes
         tests = by_question.get(q.id, [])
         if not tests:
             raise ConfigError(f"Hidden suite of {assignment.id} has no test for question {q.id!r}")
-        points = Fraction(q.points)
-        total_weight = sum((Fraction(t.weight) for t in tests), Fraction(0))
-        earned = Fraction(0)
-        for t in tests:
-            share = points * Fraction(t.weight) / total_weight if total_weight else Fraction(0)
+        bad = sorted({t.name for t in tests if not t.weight >= 0})
+        if bad or not any(t.weight > 0 for t in tests):
+            raise ConfigError(
+                f"Hidden suite of {assignment.id}: question {q.id!r} "
+                + (f"has tests with a negative (or not a number) weight: {', '.join(bad)}" if bad else
+                   "has only tests of weight 0, so its points cannot be shared")
+                + "; give each @question(...) a weight >= 0, and at least one test of the question a weight > 0.")
+        shares = apportion(hundredths(q.points), [Fraction(t.weight) for t in tests])
+        earned = 0
+        for t, share in zip(tests, shares, strict=True):
             earned += share if t.passed else 0
             results.append(
                 TestResult(
                     name=t.name,
                     question=q.id,
-                    score=float(share) if t.passed else 0.0,
-                    max_score=float(share),
+                    score=share / 100 if t.passed else 0.0,
+                    max_score=share / 100,
                     status="passed" if t.passed else "failed",
                     output=t.message,
                     worked_example=t.worked_example,
                 )
             )
         questions.append(QuestionResult(
-            id=q.id, title=q.title, score=float(min(earned, points)), max_score=float(points),
+            id=q.id, title=q.title, score=earned / 100, max_score=hundredths(q.points) / 100,
             tests_passed=sum(t.passed for t in tests), tests=len(tests),
         ))
     return results, questions
+
+
+def hundredths(points: float) -> int:
+    """Points as whole hundredths (course.yml's points are multiples of 0.01)."""
+    return round(Fraction(points) * 100)
+
+
+def total_score(questions: list[QuestionResult]) -> float:
+    """The exact sum of the questions' scores (summed in hundredths)."""
+    return sum(hundredths(q.score) for q in questions) / 100
 
 
 def sha256_file(path: Path) -> str:
@@ -276,25 +306,39 @@ def grade_submission(
         return result
     cells = select_cells(nb, released_test_sources(course, assignment))  # 2
     spec = worker_spec(course, assignment, runner)
-    with NotebookSession(cells, spec, deadline=started + limits.total_timeout_s) as session:
+    with NotebookSession(list(cells), spec, deadline=started + limits.total_timeout_s) as session:
         try:
             session.start()  # 3
         except (BudgetExhausted, StudentCodeProblem):
             pass  # recorded in session.outcomes; tests will report what they can
         context = GradingContext(course, assignment, runner)
         proxy = SubmissionProxy(session, declared_functions(course, assignment), assignment.id)
-        outcomes, log = run_suite(course.hidden_suite(assignment), proxy, context)  # 4
+        run = run_suite(course.hidden_suite(assignment), proxy, context,  # 4
+                        run_code=functools.partial(_run_trusted_cell, session))
         result.cells = [session.outcomes[i] for i, _ in cells if i in session.outcomes]
         result.worker_output = session.output_text()
         timed_out = session.timed_out
-    result.tests, result.questions = score(assignment, outcomes)  # 5
-    result.score = float(sum(Fraction(q.score) for q in result.questions))
-    result.instructor_log = "\n\n".join(f"{o.nodeid}\n{o.detail}" for o in outcomes if o.detail)
+    result.tests, result.questions = score(assignment, run.outcomes)  # 5
+    for q in result.questions:
+        if q.id in run.substituted or (q.id in run.notes and q.tests_passed < q.tests):
+            q.note = run.notes[q.id]
+    result.score = total_score(result.questions)
+    result.instructor_log = "\n\n".join(f"{o.nodeid}\n{o.detail}" for o in run.outcomes if o.detail)
     if timed_out:
         result.status = "timeout"
         result.message = f"The submission used up its {limits.total_timeout_s:g} s time limit."
     result.execution_time = round(time.monotonic() - started, 2)
     return result
+
+
+def _run_trusted_cell(session: NotebookSession, source: str) -> bool:
+    """Run the course's own code (a solution's answer cells) in the submission's worker, after the student's
+    cells, and keep it in the cells a restarted worker replays. True if it ran without an error."""
+    outcome = session.run_extra(source)
+    if outcome.status != "ok":
+        return False
+    session.cells.append((-1000 - len(session.cells), source))
+    return True
 
 
 def worker_spec(course: Course, assignment: Assignment, runner: str = "cpu") -> WorkerSpec:

@@ -112,15 +112,19 @@ def question_score(question: dict[str, Any]) -> float:
 
 def cell_feedback(data: dict[str, Any], question: dict[str, Any] | None) -> str:
     """Plain text for a test cell's stdout: the question's score and our student-safe messages."""
+    from autograder.report import causes, points_text
+
     if question is None:
         status = data.get("status", "error")
         message = data.get("output") or data.get("message") or ""
         return f"Autograder: not graded ({status}). {message}".rstrip() + "\n"
     lines = [f"Autograder (hidden tests): {question['tests_passed']} of {question['tests']} passed, "
-             f"{question['score']:.4g} / {question['max_score']:.4g} points."]
-    messages = [t.get("output", "") for t in data.get("tests", [])
+             f"{points_text(float(question['score']))} / {points_text(float(question['max_score']))} points."]
+    if question.get("note"):
+        lines.append(str(question["note"]))
+    messages = [str(t.get("output", "")) for t in data.get("tests", [])
                 if t.get("question") == question["id"] and t.get("status") != "passed"]
-    lines += [f"- {m}" for m in dict.fromkeys(m for m in messages if m)]
+    lines += [f"- {c.line()}" for c in causes(messages)]
     if data.get("status") == "timeout":
         lines.append(f"Note: {data.get('output') or data.get('message')}")
     return "\n".join(lines) + "\n"

@@ -1,7 +1,8 @@
-"""Writing results: results.json (Gradescope's shape), feedback.md per submission, a CSV per batch.
+"""Writing results: results.json (Gradescope's shape), feedback.md and instructor.log per submission, a CSV
+per assignment (one row per student, one column per question, paths relative to the CSV).
 
 Every file is written atomically (a temporary file in the same folder, then ``os.replace``), so a
-grader killed at any moment never leaves half a file behind.
+grader killed at any moment never leaves half a file behind, with the course's ``output_mode``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,11 @@ import csv
 import io
 import json
 import os
+import re
 import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.config import Assignment
@@ -19,20 +24,39 @@ from autograder.grade import GradeResult
 CSV_FIELDS = ["student", "assignment", "status", "score", "max_score", "execution_time", "feedback"]
 
 
-def atomic_write(path: Path, text: str) -> None:
+def folder_mode(mode: int) -> int:
+    """The folder permissions that go with file permissions ``mode``: a search bit wherever there is a read bit."""
+    return mode | (mode & 0o444) >> 2
+
+
+def _make_dirs(folder: Path, mode: int | None) -> None:
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for d in reversed(missing):
+        d.mkdir(exist_ok=True)
+        if mode is not None:
+            os.chmod(d, folder_mode(mode))
+
+
+def atomic_write(path: Path, text: str, *, mode: int | None = None) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``, so a reader
-    (or a kill) never sees half a file. The file gets the usual ``0o666 & ~umask`` mode (mkstemp's 0600
-    would hide it from a TA group)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    (or a kill) never sees half a file. The file gets ``mode`` (folders it creates the matching search bits),
+    or the usual ``0o666 & ~umask`` when ``mode`` is None (never mkstemp's 0600, which would hide it from a
+    TA group)."""
+    _make_dirs(path.parent, mode)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        if mode is None:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -50,6 +74,92 @@ def points_text(value: float) -> str:
     return f"{rounded:.2f}".rstrip("0").rstrip(".")
 
 
+@dataclass
+class Cause:
+    """Failed tests of one question that report the same problem: "12 tests: the kernel looks flipped"."""
+
+    problem: str
+    examples: list[str]  # what each test tried ("Stride 2 on a 9×9 image"), in test order
+    count: int
+
+    def line(self) -> str:
+        if self.count == 1:
+            return f"{self.examples[0]}: {self.problem}" if self.examples[0] else self.problem
+        shown = "; ".join(e for e in self.examples[:2] if e)
+        more = f"; and {self.count - 2} more" if self.count > 2 and shown else ""
+        return f"{self.count} tests: {self.problem}" + (f" (e.g. {shown}{more})" if shown else "")
+
+
+_GENERIC_PREFIXES = ("Not run", "Failed")  # the grader's own "<prefix>: <why>" sentences: nothing was "tried"
+
+
+def split_message(message: str) -> tuple[str, str]:
+    """``"<what was tried>: <problem>"`` -> (what, problem); ("", message) when it has no such prefix.
+
+    The prefix ends at the first ": " outside brackets, on the first line, within 160 characters; a message
+    that starts with a function name (`convolve2d` raised ...) or one of the grader's generic sentences is
+    all problem.
+    """
+    first_line = message.split("\n", 1)[0]
+    depth = 0
+    for i, ch in enumerate(first_line[:160]):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == ":" and depth == 0 and first_line[i + 1:i + 2] == " " and message[i + 2:].strip():
+            what = message[:i]
+            if what.startswith("`") or what in _GENERIC_PREFIXES:
+                break
+            return what, message[i + 2:]
+    return "", message
+
+
+def causes(messages: Iterable[str]) -> list[Cause]:
+    """Group failure messages by the problem they report, most frequent first (ties: first seen first).
+
+    A message is "<what was tried>: <problem>" (the hidden tests' convention) or just "<problem>"; tests whose
+    problems read the same are merged, however many inputs each one tried.
+    """
+    groups: dict[str, Cause] = {}
+    for message in messages:
+        if not message:
+            continue
+        what, problem = split_message(message)
+        cause = groups.setdefault(problem, Cause(problem, [], 0))
+        cause.count += 1
+        if what not in cause.examples or not what:
+            cause.examples.append(what)
+    order = list(groups)
+    return sorted(groups.values(), key=lambda c: (-c.count, order.index(c.problem)))
+
+
+def _bullet(text: str) -> str:
+    """A Markdown list item; a message of several lines is kept as a fenced block inside the item."""
+    if "\n" not in text:
+        return f"- {text}"
+    first, rest = text.split("\n", 1)
+    fence = "`" * max(3, 1 + max((len(r) for r in re.findall(r"`+", rest)), default=0))
+    body = "\n".join(f"  {line}" for line in rest.splitlines())
+    return f"- {first}\n  {fence}text\n{body}\n  {fence}"
+
+
+def question_causes(result: GradeResult, qid: str) -> list[Cause]:
+    return causes(t.output for t in result.tests if t.question == qid and t.status == "failed")
+
+
+def main_cause(result: GradeResult, assignment: Assignment) -> str:
+    """The one sentence to start with: the most frequent problem of the question that lost the most points."""
+    lost = sorted((q for q in result.questions if q.score < q.max_score),
+                  key=lambda q: (-(q.max_score - q.score), [x.id for x in assignment.questions].index(q.id)
+                                 if q.id in [x.id for x in assignment.questions] else 0))
+    for q in lost:
+        found = question_causes(result, q.id)
+        if found:
+            return f"(`{q.id}`): {found[0].problem}"
+    return ""
+
+
 def feedback_markdown(result: GradeResult, assignment: Assignment) -> str:
     manual = [q for q in assignment.questions if q.manual]
     lines = [
@@ -64,6 +174,9 @@ def feedback_markdown(result: GradeResult, assignment: Assignment) -> str:
     ]
     if result.message:
         lines += [f"> {result.message}", ""]
+    start = main_cause(result, assignment)
+    if start:
+        lines += [f"**Start here** {start}", ""]
     if result.questions:
         lines += ["| Question | Score | Tests passed |", "|---|---:|---:|"]
         for qr in result.questions:
@@ -72,16 +185,19 @@ def feedback_markdown(result: GradeResult, assignment: Assignment) -> str:
         for q in manual:
             lines.append(f"| {q.title} (`{q.id}`) | graded by a TA / {points_text(q.points)} | - |")
         lines.append("")
-        failed = [t for t in result.tests if t.status == "failed"]
-        if failed:
+        notes = {qr.id: qr.note for qr in result.questions if qr.note}
+        failed = {t.question for t in result.tests if t.status == "failed"}
+        if failed or notes:
             lines += ["## What to look at", ""]
             for q in assignment.questions:
-                msgs = list(dict.fromkeys(t.output for t in failed if t.question == q.id))
-                if msgs:
+                found = question_causes(result, q.id)
+                if found or q.id in notes:
                     lines.append(f"### {q.title} (`{q.id}`)")
-                    lines += [f"- {m}" for m in msgs]
+                    if q.id in notes:
+                        lines += [notes[q.id], ""]
+                    lines += [_bullet(c.line()) for c in found]
                     lines.append("")
-        else:
+        if not failed:
             lines += ["All hidden tests passed. Well done!", ""]
     problems = [c for c in result.cells if c.status != "ok"]
     if problems:
@@ -93,17 +209,38 @@ def feedback_markdown(result: GradeResult, assignment: Assignment) -> str:
                 "crashed": f"stopped the notebook's process ({c.error_message}); "
                 "the rest of the notebook ran without it",
             }.get(c.status, c.status)
-            lines.append(f"- Cell {c.index + 1} {what}")
+            lines.append(_bullet(f"Cell {c.index + 1} {what}"))
         lines.append("")
     return "\n".join(lines)
 
 
-def write_result(result: GradeResult, assignment: Assignment, out_dir: Path) -> Path:
+def instructor_log(result: GradeResult, sandbox: str = "") -> str:
+    """instructor.log: a header (student, score, when, how long, sandbox), the student's warnings, the
+    tracebacks of tests that failed unexpectedly, then the worker's own output."""
+    header = [
+        f"student:    {result.student}",
+        f"assignment: {result.assignment} (runner {result.runner})",
+        f"status:     {result.status}",
+        f"score:      {points_text(result.score)} / {points_text(result.max_score)}",
+        f"graded at:  {time.strftime('%Y-%m-%d %H:%M:%S %Z')} in {result.execution_time:g} s",
+    ]
+    if sandbox:
+        header.append(f"sandbox:    {sandbox}")
+    if result.message:
+        header.append(f"message:    {result.message}")
+    parts = ["\n".join(header)]
+    parts.append("--- unexpected failures in hidden tests ---\n" + (result.instructor_log or "(none)"))
+    parts.append("--- worker output ---\n" + (result.worker_output or "(none)"))
+    return "\n\n".join(parts) + "\n"
+
+
+def write_result(result: GradeResult, assignment: Assignment, out_dir: Path, *, mode: int | None = None,
+                 sandbox: str = "") -> Path:
     """Write one submission's files; results.json last, since its presence marks the job done."""
     folder = student_dir(out_dir, result.student)
-    atomic_write(folder / "feedback.md", feedback_markdown(result, assignment))
-    atomic_write(folder / "instructor.log", f"{result.instructor_log}\n\n--- worker output ---\n{result.worker_output}")
-    atomic_write(folder / "results.json", json.dumps(result.to_json(), indent=2))
+    atomic_write(folder / "feedback.md", feedback_markdown(result, assignment), mode=mode)
+    atomic_write(folder / "instructor.log", instructor_log(result, sandbox), mode=mode)
+    atomic_write(folder / "results.json", json.dumps(result.to_json(), indent=2), mode=mode)
     return folder
 
 
@@ -116,13 +253,48 @@ def read_result(out_dir: Path, student: str) -> dict[str, object] | None:
     return data if isinstance(data, dict) else None
 
 
-def write_csv(rows: list[dict[str, object]], path: Path) -> None:
+def all_results(out_dir: Path, assignment_id: str) -> list[dict[str, object]]:
+    """Every readable result of ``assignment_id`` in ``out_dir`` (one folder per student), by student."""
+    found = []
+    for path in sorted(out_dir.glob("*/results.json")):
+        data = read_result(out_dir, path.parent.name)
+        if data is not None and data.get("assignment") == assignment_id:
+            found.append(data)
+    return found
+
+
+def question_columns(assignment: Assignment) -> list[str]:
+    """The CSV's per-question columns: the auto-graded questions' ids (prefixed when one would clash)."""
+    return [q.id if q.id not in CSV_FIELDS else f"q_{q.id}" for q in assignment.questions if not q.manual]
+
+
+def csv_rows(results: Iterable[dict[str, object]], assignment: Assignment) -> list[dict[str, object]]:
+    """CSV rows of results: totals, one column per auto-graded question, the feedback's path relative to the
+    CSV's folder."""
+    rows = []
+    columns = dict(zip([q.id for q in assignment.questions if not q.manual], question_columns(assignment),
+                       strict=True))
+    for data in results:
+        student = str(data.get("student", ""))
+        row: dict[str, object] = {k: data.get(k, "") for k in CSV_FIELDS}
+        row["feedback"] = f"{student}/feedback.md"
+        questions = data.get("questions")
+        for q in questions if isinstance(questions, list) else []:
+            if isinstance(q, dict) and q.get("id") in columns:
+                row[columns[str(q["id"])]] = q.get("score", "")
+        rows.append(row)
+    return rows
+
+
+def write_csv(rows: list[dict[str, object]], assignment: Assignment | None, path: Path, *,
+              mode: int | None = None) -> None:
+    fields = CSV_FIELDS[:-2] + (question_columns(assignment) if assignment else []) + CSV_FIELDS[-2:]
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
     for row in sorted(rows, key=lambda r: str(r["student"])):
         writer.writerow(row)
-    atomic_write(path, buf.getvalue())
+    atomic_write(path, buf.getvalue(), mode=mode)
 
 
 def score_table(rows: list[dict[str, object]]) -> str:

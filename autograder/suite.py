@@ -12,13 +12,15 @@ from __future__ import annotations
 import contextlib
 import io
 import traceback
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from autograder.config import Assignment, Course
+from autograder.dependencies import dependency_rank, prerequisite_note, reference_sources
 from autograder.errors import AutograderError, ConfigError
 from autograder.references import ReferenceBook, course_reference_book
 from autograder.session import (
@@ -105,14 +107,68 @@ class GradingContext:
     runner: str  # runner profile name from course.yml, e.g. "cpu" or "gpu"
 
 
-class GradingPlugin:
-    """pytest plugin object: fixtures, marker, and outcome collection."""
+@dataclass
+class SuiteRun:
+    """What running a hidden suite produced: the outcomes, pytest's own log (instructors only) and, per
+    dependent question whose prerequisites failed, the sentence its feedback starts with."""
 
-    def __init__(self, proxy: SubmissionProxy, context: GradingContext) -> None:
+    outcomes: list[TestOutcome]
+    log: str
+    notes: dict[str, str] = field(default_factory=dict)
+    substituted: dict[str, list[str]] = field(default_factory=dict)  # question -> prerequisites replaced
+
+
+def _question_of(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("question")
+    return str(marker.args[0]) if marker is not None and marker.args else None
+
+
+class GradingPlugin:
+    """pytest plugin object: fixtures, marker, outcome collection, and the order and set-up of questions that
+    build on others (see :mod:`autograder.dependencies`).
+
+    ``run_code`` runs trusted source (a solution's answer cells) in the submission's worker and says whether it
+    ran; it is how a dependent question is graded with the course's own earlier functions.
+    """
+
+    def __init__(self, proxy: SubmissionProxy, context: GradingContext,
+                 run_code: Callable[[str], bool] | None = None) -> None:
         self.proxy = proxy
         self.context = context
+        self.run_code = run_code
         self.outcomes: list[TestOutcome] = []
         self.errors: list[str] = []
+        self.notes: dict[str, str] = {}
+        self.substituted: dict[str, list[str]] = {}
+        self._rank = dependency_rank(context.assignment)
+        self._prepared: set[str] = set()
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """Prerequisite questions first (stable: pytest's order otherwise)."""
+        items.sort(key=lambda item: self._rank.get(_question_of(item) or "", 0))
+
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """Before a dependent question's first test: if an earlier question it builds on failed a test, note it
+        and, under ``dependent_questions: reference``, put the course's solution of it in the student's place."""
+        qid = _question_of(item)
+        if qid is None or qid in self._prepared:
+            return
+        self._prepared.add(qid)
+        assignment = self.context.assignment
+        try:
+            deps = assignment.question(qid).depends_on
+        except KeyError:
+            return  # reported by score() as a test of an unknown question
+        failed = [d for d in deps if any(o.question == d and not o.passed for o in self.outcomes)]
+        if not failed:
+            return
+        substituted = False
+        if assignment.dependent_questions == "reference" and self.run_code is not None:
+            sources = reference_sources(self.context.course, assignment)
+            substituted = all(self.run_code(sources[d]) for d in failed)
+            if substituted:
+                self.substituted[qid] = failed
+        self.notes[qid] = prerequisite_note(qid, failed, substituted=substituted)
 
     @pytest.fixture
     def submission(self) -> SubmissionProxy:
@@ -177,10 +233,11 @@ class GradingPlugin:
 
 
 def run_suite(
-    suite_dir: Path, proxy: SubmissionProxy, context: GradingContext, *, select: str | None = None
-) -> tuple[list[TestOutcome], str]:
-    """Run every test in ``suite_dir``; return the outcomes and pytest's own (instructor-only) log."""
-    plugin = GradingPlugin(proxy, context)
+    suite_dir: Path, proxy: SubmissionProxy, context: GradingContext, *, select: str | None = None,
+    run_code: Callable[[str], bool] | None = None,
+) -> SuiteRun:
+    """Run every test in ``suite_dir`` (prerequisite questions first); ``run_code`` as in :class:`GradingPlugin`."""
+    plugin = GradingPlugin(proxy, context, run_code)
     args = [
         str(suite_dir),
         "-c", str(SUITE_INI),
@@ -201,4 +258,4 @@ def run_suite(
         raise ConfigError(
             f"The hidden suite {suite_dir} is broken (instructor error):\n{problems}\n{log.getvalue()[-3000:]}"
         )
-    return plugin.outcomes, log.getvalue()
+    return SuiteRun(plugin.outcomes, log.getvalue(), plugin.notes, plugin.substituted)

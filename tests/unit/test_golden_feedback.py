@@ -148,6 +148,7 @@ def results(a01: Assignment, tmp_path: Path) -> list[GradeResult]:
 
 def normalise(text: str, tmp_path: Path) -> str:
     text = text.replace(str(tmp_path), "<tmp>")
+    text = re.sub(r"graded at:  .* in [0-9.eE+-]+ s", "graded at:  <time> in <seconds> s", text)
     return re.sub(r'"execution_time": [0-9.eE+-]+', '"execution_time": "<seconds>"', text)
 
 
