@@ -110,7 +110,10 @@ def grade(ctx: click.Context, assignment_id: str, submissions: tuple[Path, ...],
     summary = grade_batch(course, assignment, subs, out_dir, runner=runner, force=force,
                           progress=not no_progress, jobs=jobs)
     click.echo(score_table(summary.rows))
-    click.echo(f"\nGraded {summary.graded_now}, already done {summary.skipped}. Grades: {summary.csv_path}")
+    click.echo(f"\nGraded {summary.graded_now}, already done {summary.skipped}.")
+    if summary.regrade_line():
+        click.echo(summary.regrade_line())
+    click.echo(f"Grades: {summary.csv_path} ({summary.csv_rows} students, one column per question)")
     click.echo(f"Feedback: {out_dir}/<student>/feedback.md (results.json beside it)")
     if summary.failures:
         click.echo("Not graded normally:\n" + "\n".join(f"  - {f}" for f in summary.failures))

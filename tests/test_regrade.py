@@ -1,0 +1,159 @@
+"""Results know what graded them: rerunning the same `grade` command after a change regrades exactly the
+submissions that change affects, and says why (through the real CLI, on a course copy whose hidden suite,
+workbooks and solution are its own files, so they can be edited).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+import yaml
+
+from autograder.config import load_course
+from autograder.samples import make_sample
+from tests.conftest import REPO, make_course, run_cli
+
+pytestmark = pytest.mark.slow
+A = "01_convolution"
+
+
+def _own_copy(link: Path) -> None:
+    """Replace a symlink of the course copy by a real copy of what it points to."""
+    target = link.resolve()
+    link.unlink()
+    if target.is_dir():
+        shutil.copytree(target, link, ignore=shutil.ignore_patterns("__pycache__"))
+    else:
+        shutil.copy2(target, link)
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("regrade")
+    course_yml = make_course(tmp / "course", cell_timeout_s=10, test_timeout_s=10, total_timeout_s=120)
+    root = course_yml.parent
+    _own_copy(root / "autograder" / "hidden" / A)
+    _own_copy(root / "solutions")
+    (root / "solutions").chmod(0o755)
+    workbooks = root / "workbooks"
+    shutil.copytree(REPO / "datasets" / "workbooks", workbooks)
+    data = yaml.safe_load(course_yml.read_text())
+    entry = next(a for a in data["assignments"] if a["id"] == A)
+    entry["files"] = [f"workbooks/{Path(f).name}" for f in entry["files"]]
+    course_yml.write_text(yaml.safe_dump(data, sort_keys=False))
+    repo_course = load_course(REPO / "course.yml")
+    subs = tmp / "subs"
+    subs.mkdir()
+    for student, kind in (("alice", "correct"), ("bob", "partial")):
+        (subs / f"{student}.ipynb").write_text(make_sample(repo_course, repo_course.assignment(A), kind))
+    return {"yml": course_yml, "root": root, "subs": subs, "out": tmp / "out"}
+
+
+def grade(course: dict[str, Any], *extra: str) -> str:
+    proc = run_cli("--course", course["yml"], "grade", A, *sorted(course["subs"].iterdir()), "--out", course["out"],
+                   "--jobs", "2", "--no-progress", *extra)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def results(course: dict[str, Any]) -> dict[str, Any]:
+    return {p.parent.name: json.loads(p.read_text()) for p in course["out"].glob("*/results.json")}
+
+
+def test_a_rerun_regrades_exactly_what_a_change_affects(course: dict[str, Any]) -> None:
+    root: Path = course["root"]
+    first = grade(course)
+    assert "Graded 2, already done 0." in first
+    assert set(results(course)) == {"alice", "bob"}
+    assert set(results(course)["alice"]["fingerprint"]) == {
+        "notebook", "assignment", "hidden_suite", "workbooks", "released", "runner", "grader"}
+
+    assert "Graded 0, already done 2." in grade(course)
+
+    # one student's notebook: only that student
+    alice = course["subs"] / "alice.ipynb"
+    nb = nbformat.read(str(alice), 4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("Submitted again after a typo fix."))
+    nbformat.write(nb, str(alice))
+    out = grade(course)
+    assert "Graded 1, already done 1." in out and "1 regraded: submission changed (1)" in out
+
+    # a hidden test changed: everyone
+    test_file = root / "autograder" / "hidden" / A / "test_output_size.py"
+    test_file.write_text(test_file.read_text() + "\n# fixed a hidden test\n")
+    out = grade(course)
+    assert "Graded 2, already done 0." in out and "2 regraded: hidden suite changed (2)" in out
+
+    # a reference workbook re-saved (same numbers, different bytes): everyone
+    book = root / "workbooks" / "activation fn.xlsx"
+    _touch_workbook(book)
+    out = grade(course)
+    assert "2 regraded: workbooks changed (2)" in out
+
+    # new points for a question, in course.yml and the solution's metadata as an instructor does it
+    before = results(course)
+    _set_points(course, "output_size", 3)
+    out = grade(course)
+    assert "2 regraded: course.yml entry changed (2)" in out
+    after = results(course)
+    assert after["alice"]["max_score"] == before["alice"]["max_score"] + 1 == 21
+    assert after["alice"]["score"] == 21
+    assert {q["id"]: q["max_score"] for q in after["bob"]["questions"]}["output_size"] == 3
+
+    # --force regrades everything, changed or not
+    assert "Graded 2, already done 0." in grade(course, "--force")
+
+
+def test_regrading_one_student_keeps_every_row_in_the_csv(course: dict[str, Any]) -> None:
+    proc = run_cli("--course", course["yml"], "grade", A, course["subs"] / "bob.ipynb", "--out", course["out"],
+                   "--no-progress", "--force")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Graded 1, already done 0." in proc.stdout and "(2 students, one column per question)" in proc.stdout
+    csv_path = course["out"] / f"{A}-grades.csv"
+    rows = list(csv.DictReader(csv_path.read_text().splitlines()))
+    assert [r["student"] for r in rows] == ["alice", "bob"]
+    assert [r["feedback"] for r in rows] == ["alice/feedback.md", "bob/feedback.md"]
+    for row in rows:  # the question columns add up to the total
+        assert round(sum(float(row[q]) for q in ("output_size", "zero_pad", "convolve2d", "common_kernel",
+                                                    "activations", "pool2d", "conv2d_layer")), 2) == float(row["score"])
+    assert csv_path.stat().st_mode & 0o777 == 0o640
+    assert (course["out"] / "bob" / "feedback.md").stat().st_mode & 0o777 == 0o640
+    assert (course["out"] / "bob").stat().st_mode & 0o777 == 0o750
+
+
+def _touch_workbook(path: Path) -> None:
+    """Rewrite the workbook's document properties (its author), leaving every sheet and value as it was."""
+    tmp = path.with_suffix(".tmp")
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "docProps/core.xml":
+                data = re.sub(rb"<dc:creator>[^<]*</dc:creator>|<dc:creator/>", b"<dc:creator>TA</dc:creator>", data)
+                if b"<dc:creator>TA" not in data:
+                    data = data.replace(b"</cp:coreProperties>", b"<dc:creator>TA</dc:creator></cp:coreProperties>")
+            dst.writestr(item, data)
+    tmp.replace(path)
+
+
+def _set_points(course: dict[str, Any], qid: str, points: float) -> None:
+    yml: Path = course["yml"]
+    data = yaml.safe_load(yml.read_text())
+    entry = next(a for a in data["assignments"] if a["id"] == A)
+    next(q for q in entry["questions"] if q["id"] == qid)["points"] = points
+    yml.write_text(yaml.safe_dump(data, sort_keys=False))
+    for folder in ("solutions", "assignments"):
+        path = course["root"] / folder / A / "convolution.ipynb"
+        nb = nbformat.read(str(path), 4)
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade_id") == qid:
+                meta["points"] = points
+        nbformat.write(nb, str(path))
