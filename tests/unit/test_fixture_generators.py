@@ -18,6 +18,7 @@ from .conftest import REPO
 
 GENERATORS = [
     "tests/fixtures/make_01_fixtures.py",
+    "tests/fixtures/01_mistakes/make_01_mistakes.py",
     "tests/fixtures/make_keras_fixtures.py",
     "tests/fixtures/04_05_make_fixtures.py",
     "tests/hostile/make_corpus.py",
