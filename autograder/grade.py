@@ -323,7 +323,8 @@ def grade_submission(
         if q.id in run.substituted or (q.id in run.notes and q.tests_passed < q.tests):
             q.note = run.notes[q.id]
     result.score = total_score(result.questions)
-    result.instructor_log = "\n\n".join(f"{o.nodeid}\n{o.detail}" for o in run.outcomes if o.detail)
+    result.instructor_log = "\n\n".join([*run.instructor_notes,
+                                          *(f"{o.nodeid}\n{o.detail}" for o in run.outcomes if o.detail)])
     if timed_out:
         result.status = "timeout"
         result.message = f"The submission used up its {limits.total_timeout_s:g} s time limit."
@@ -331,14 +332,17 @@ def grade_submission(
     return result
 
 
-def _run_trusted_cell(session: NotebookSession, source: str) -> bool:
+def _run_trusted_cell(session: NotebookSession, source: str) -> str:
     """Run the course's own code (a solution's answer cells) in the submission's worker, after the student's
-    cells, and keep it in the cells a restarted worker replays. True if it ran without an error."""
-    outcome = session.run_extra(source)
+    cells, and keep it in the cells a restarted worker replays. "" if it ran, else what went wrong."""
+    try:
+        outcome = session.run_extra(source)
+    except StudentCodeProblem as exc:  # the worker kept dying, or the time budget is spent
+        return f"{type(exc).__name__}: {exc.detail}"
     if outcome.status != "ok":
-        return False
+        return f"{outcome.status} {outcome.error_type}: {outcome.error_message}".strip()
     session.cells.append((-1000 - len(session.cells), source))
-    return True
+    return ""
 
 
 def worker_spec(course: Course, assignment: Assignment, runner: str = "cpu") -> WorkerSpec:

@@ -116,6 +116,7 @@ class SuiteRun:
     log: str
     notes: dict[str, str] = field(default_factory=dict)
     substituted: dict[str, list[str]] = field(default_factory=dict)  # question -> prerequisites replaced
+    instructor_notes: list[str] = field(default_factory=list)  # e.g. why a substitution could not be made
 
 
 def _question_of(item: pytest.Item) -> str | None:
@@ -127,12 +128,12 @@ class GradingPlugin:
     """pytest plugin object: fixtures, marker, outcome collection, and the order and set-up of questions that
     build on others (see :mod:`autograder.dependencies`).
 
-    ``run_code`` runs trusted source (a solution's answer cells) in the submission's worker and says whether it
-    ran; it is how a dependent question is graded with the course's own earlier functions.
+    ``run_code`` runs trusted source (a solution's answer cells) in the submission's worker and returns "" if it
+    ran, else what went wrong; it is how a dependent question is graded with the course's own earlier functions.
     """
 
     def __init__(self, proxy: SubmissionProxy, context: GradingContext,
-                 run_code: Callable[[str], bool] | None = None) -> None:
+                 run_code: Callable[[str], str] | None = None) -> None:
         self.proxy = proxy
         self.context = context
         self.run_code = run_code
@@ -140,6 +141,7 @@ class GradingPlugin:
         self.errors: list[str] = []
         self.notes: dict[str, str] = {}
         self.substituted: dict[str, list[str]] = {}
+        self.instructor_notes: list[str] = []
         self._rank = dependency_rank(context.assignment)
         self._prepared: set[str] = set()
 
@@ -165,9 +167,14 @@ class GradingPlugin:
         substituted = False
         if assignment.dependent_questions == "reference" and self.run_code is not None:
             sources = reference_sources(self.context.course, assignment)
-            substituted = all(self.run_code(sources[d]) for d in failed)
+            problems = [f"{d}: {why}" for d in failed if (why := self.run_code(sources[d]))]
+            substituted = not problems
             if substituted:
                 self.substituted[qid] = failed
+            else:  # the student's notebook broke the course's code (e.g. shadowed a builtin): grade with theirs
+                self.instructor_notes.append(
+                    f"{qid}: could not grade with the course's {', '.join(failed)} in the student's place, so it was "
+                    f"graded with the student's own ({'; '.join(problems)})")
         self.notes[qid] = prerequisite_note(qid, failed, substituted=substituted)
 
     @pytest.fixture
@@ -234,7 +241,7 @@ class GradingPlugin:
 
 def run_suite(
     suite_dir: Path, proxy: SubmissionProxy, context: GradingContext, *, select: str | None = None,
-    run_code: Callable[[str], bool] | None = None,
+    run_code: Callable[[str], str] | None = None,
 ) -> SuiteRun:
     """Run every test in ``suite_dir`` (prerequisite questions first); ``run_code`` as in :class:`GradingPlugin`."""
     plugin = GradingPlugin(proxy, context, run_code)
@@ -258,4 +265,4 @@ def run_suite(
         raise ConfigError(
             f"The hidden suite {suite_dir} is broken (instructor error):\n{problems}\n{log.getvalue()[-3000:]}"
         )
-    return SuiteRun(plugin.outcomes, log.getvalue(), plugin.notes, plugin.substituted)
+    return SuiteRun(plugin.outcomes, log.getvalue(), plugin.notes, plugin.substituted, plugin.instructor_notes)

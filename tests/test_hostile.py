@@ -191,6 +191,8 @@ def test_no_hidden_test_text_or_other_students_work_in_its_outputs(batch: Batch,
         for marker in HIDDEN_MARKERS:
             assert marker not in text, f"{case}/{name} contains hidden test text {marker!r}"
         assert "solutions/01_convolution" not in text, f"{case}/{name} names the solutions folder"
+        if name != "instructor.log":  # the course's own solution code never reaches a student's files
+            assert "BEGIN SOLUTION" not in text, f"{case}/{name} quotes the course's solution"
     if case != "victim_submission":
         for name in ("feedback.md", "results.json", "instructor.log"):
             assert VICTIM not in batch.text(case, name), f"{case}/{name} contains another student's work"

@@ -465,6 +465,32 @@ def missing_function() -> Notebook:
     return nb
 
 
+# Aimed at grading a dependent question with the course's convolve2d (course.yml: dependent_questions):
+# convolve2d always fails, so conv2d_layer is graded with the course's own convolve2d in the student's place.
+BROKEN_CONVOLVE2D = '''def convolve2d(image, kernel, stride=1, padding="valid"):
+    raise ValueError("my convolve2d is broken")
+'''
+# ... after shadowing a builtin the course's code needs at definition time (`int | tuple[int, int]`): the
+# substitution fails, and conv2d_layer is graded with the student's own (broken) convolve2d.
+SHADOW_TUPLE = "tuple = None  # the course's convolve2d cannot be defined in this namespace any more\n"
+# ... and a conv2d_layer that prints and saves the source of the course's convolve2d it was given.
+STEAL_REFERENCE = '''import inspect
+
+_original_conv2d_layer = conv2d_layer
+
+
+def conv2d_layer(x, kernels, bias, stride=1, padding="valid"):
+    try:
+        source = inspect.getsource(convolve2d)
+    except (OSError, TypeError):
+        source = ""
+    print("STOLEN:", source)
+    with open("stolen_reference.py", "w") as f:
+        f.write(source)
+    return _original_conv2d_layer(x, kernels, bias, stride, padding)
+'''
+
+
 def nb_text(nb: Notebook) -> str:
     for c in nb.cells:  # outputs play no part in grading: keep the fixtures small
         if c.cell_type == "code":
@@ -473,6 +499,10 @@ def nb_text(nb: Notebook) -> str:
 
 
 CASES: dict[str, Callable[[], str | bytes]] = {
+    "sabotage_the_reference_substitution": lambda: nb_text(with_cell(
+        SHADOW_TUPLE, replacing("convolve2d_code", BROKEN_CONVOLVE2D))),
+    "steal_the_reference_convolve2d": lambda: nb_text(with_cell(
+        STEAL_REFERENCE, replacing("convolve2d_code", BROKEN_CONVOLVE2D))),
     # runaway code
     "infinite_loop_top_level": lambda: nb_text(with_cell("while True:\n    pass\n")),
     "infinite_loop_in_function": lambda: nb_text(with_common_kernel("while True:\n    pass")),
