@@ -97,9 +97,9 @@ def test_identical_problems_are_merged_most_frequent_first() -> None:
 
 # --- CSV ----------------------------------------------------------------------------------------
 def test_csv_has_a_column_per_auto_question_and_relative_feedback_paths(tmp_path: Path) -> None:
-    results: list[dict[str, object]] = [{"student": s, "assignment": "hw", "status": "graded", "score": 3.5, "max_score": 5.0,
-                "execution_time": 1.0, "questions": [{"id": "a", "score": 2.0}, {"id": "b", "score": 1.5}]}
-               for s in ("zoe", "adam")]
+    results: list[dict[str, object]] = [
+        {"student": s, "assignment": "hw", "status": "graded", "score": 3.5, "max_score": 5.0, "execution_time": 1.0,
+         "questions": [{"id": "a", "score": 2.0}, {"id": "b", "score": 1.5}]} for s in ("zoe", "adam")]
     path = tmp_path / "grades" / "hw-grades.csv"
     write_csv(csv_rows(results, HW), HW, path, mode=0o640)
     with path.open(newline="", encoding="utf-8") as f:
