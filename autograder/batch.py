@@ -61,7 +61,11 @@ def find_submissions(assignment: Assignment, paths: Iterable[Path]) -> list[Subm
         elif path.is_dir() and (path / assignment.id / nb_name).exists():
             subs.append(SubmissionInput(_student_id(path.name), path / assignment.id / nb_name))
         elif path.is_dir():
+            # a student folder holding notebooks, but not one with the released name (convolution-Copy1.ipynb):
+            # graded as ungradable with a message saying what to rename, never skipped silently
+            folders = {p.parent for p in path.glob(f"*/{assignment.id}/*.ipynb")}
             found = sorted(path.glob(f"*/{assignment.id}/{nb_name}"))
+            found = sorted({*found, *(f / nb_name for f in folders)})
             if not found:
                 raise SubmissionError(
                     f"{path}: no submissions found. Expected {path}/<student>/{assignment.id}/{nb_name} "
@@ -251,7 +255,19 @@ def unreadable_message(exc: OSError) -> str:
     return f"Could not read the submission ({exc.strerror or type(exc).__name__}); submit it again."
 
 
+def misnamed_message(expected: str, folder: Path) -> str:
+    """What a student reads when their folder holds notebooks, but none with the released name."""
+    others = sorted(p.name[:80] for p in folder.glob("*.ipynb"))
+    listed = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+    return (f"No {expected} was submitted (the submission has {listed}): name your notebook {expected}, as "
+            "released, and submit again.")
+
+
 def _grade_one(course: Course, assignment: Assignment, sub: SubmissionInput, runner: str) -> GradeResult:
+    if not sub.notebook.exists() and sub.notebook.parent.is_dir():
+        return GradeResult(student=sub.student, assignment=assignment.id, status="ungradable", score=0.0,
+                           max_score=assignment.auto_max_score, runner=runner,
+                           message=misnamed_message(assignment.notebook, sub.notebook.parent))
     try:
         return grade_submission(course, assignment, sub, runner=runner)
     except OSError as exc:  # e.g. the file vanished or cannot be read: record it, keep going

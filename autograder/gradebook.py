@@ -249,6 +249,11 @@ def sync(course: Course, assignment: Assignment, students: list[str], results_di
                                         "--lms-user-id=...` (or `nbgrader db student import roster.csv`), then run "
                                         "the same command again."))
             continue
+        if not (folder / assignment.notebook).is_file():  # e.g. only convolution-Copy1.ipynb was submitted
+            outcomes.append(SyncOutcome(student, False, f"not recorded: no {assignment.notebook} in {folder} (the "
+                                        "student's feedback.md says what to rename; they must submit again)",
+                                        skipped=True))
+            continue
         try:  # nbgrader's InjectResults checks it too, but only after nbgrader has updated the submission row
             data = current_results(results_dir, student, folder / assignment.notebook, assignment.id)
         except ResultsUnavailable as exc:

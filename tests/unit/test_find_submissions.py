@@ -56,9 +56,22 @@ def test_nbgrader_submitted_root(a01: Assignment, tmp_path: Path) -> None:
     alice = touch(root / "alice" / AID / NB)
     touch(root / "alice" / AID / "timestamp.txt")
     touch(root / "carol" / "02_mnist_cnn" / "mnist_cnn.ipynb")  # another assignment only
-    touch(root / "dave" / AID / "convolution-Copy1.ipynb")  # not the assignment's notebook name
+    touch(root / "dave" / AID / "convolution-Copy1.ipynb")  # not the assignment's notebook name: see below
     touch(root / "stray.ipynb")
-    assert found(a01, root) == [("alice", alice), ("bob", bob)]  # sorted by student folder
+    assert found(a01, root) == [("alice", alice), ("bob", bob), ("dave", root / "dave" / AID / NB)]
+
+
+def test_a_renamed_notebook_is_ungradable_with_what_to_rename_never_skipped(a01: Assignment,
+                                                                           tmp_path: Path) -> None:
+    from autograder.batch import _grade_one
+
+    folder = tmp_path / "submitted" / "dave" / AID
+    touch(folder / "convolution-Copy1.ipynb")
+    [sub] = find_submissions(a01, [tmp_path / "submitted"])
+    result = _grade_one(None, a01, sub, "cpu")  # type: ignore[arg-type]  # never reaches the course
+    assert (result.student, result.status, result.score) == ("dave", "ungradable", 0.0)
+    assert result.message == ("No convolution.ipynb was submitted (the submission has convolution-Copy1.ipynb): "
+                              "name your notebook convolution.ipynb, as released, and submit again.")
 
 
 def test_nbgrader_student_folder_and_assignment_folder(a01: Assignment, tmp_path: Path) -> None:
