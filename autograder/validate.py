@@ -273,10 +273,10 @@ def validate_markdown(result: ValidateResult) -> str:
         lines += ["## Visible checks that did not pass", ""]
         for c in failing:
             lines += _check_section(c)
-    problems = [c for c in result.cells if c.status != "ok"]
+    problems = [cell for cell in result.cells if cell.status != "ok"]
     if problems:
         lines += ["## Your notebook", ""]
-        for c in problems:
-            lines += _cell_line(c)
+        for cell in problems:
+            lines += _cell_line(cell)
         lines.append("")
     return "\n".join(lines)
