@@ -166,7 +166,7 @@ def validate(ctx: click.Context, notebook: Path, assignment_id: str | None) -> N
     course = _course(ctx)
     assignment = course.assignment(assignment_id) if assignment_id else guess_assignment(course, notebook)
     result = validate_notebook(course, assignment, notebook)
-    click.echo(validate_markdown(result))
+    click.echo(validate_markdown(result), nl=False)
     if not result.all_passed:
         failing = ", ".join(c.grade_id for c in result.checks if not c.passed)
         raise AutograderError(f"{len(result.checks) - result.passed} of {len(result.checks)} visible checks did "

@@ -268,15 +268,15 @@ def validate_markdown(result: ValidateResult) -> str:
         lines += ["| Question | Visible check |", "|---|---|"]
         lines += [f"| {c.title} (`{c.grade_id}`) | {c.status} |" for c in result.checks]
         lines.append("")
+    problems = [cell for cell in result.cells if cell.status != "ok"]
+    if problems:  # first: a cell that did not run (an import, a definition) is often why checks fail
+        lines += ["## Your notebook", ""]
+        for cell in problems:
+            lines += _cell_line(cell)
+        lines.append("")
     failing = [c for c in result.checks if not c.passed]
     if failing:
         lines += ["## Visible checks that did not pass", ""]
         for c in failing:
             lines += _check_section(c)
-    problems = [cell for cell in result.cells if cell.status != "ok"]
-    if problems:
-        lines += ["## Your notebook", ""]
-        for cell in problems:
-            lines += _cell_line(cell)
-        lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines).rstrip("\n") + "\n"

@@ -19,7 +19,7 @@ from markdown_it import MarkdownIt
 from autograder.config import load_course
 from autograder.samples import filled_in, make_sample
 from autograder.validate import visible_tests
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, make_course, run_cli
 
 COURSE = load_course(REPO / "course.yml")
 CONV = COURSE.assignment("01_convolution")
@@ -162,7 +162,7 @@ def test_notebook_cells_that_raised_are_listed(tmp_path: Path) -> None:
     nb.write_text(make_sample(COURSE, CONV, "syntax_error"))
     proc = run_cli("validate", nb)
     assert proc.returncode == 1
-    notebook_part = proc.stdout[proc.stdout.index("## Your notebook"):]
+    notebook_part = proc.stdout[proc.stdout.index("## Your notebook"):proc.stdout.index("## Visible checks that")]
     assert re.search(r"^- Cell \d+ raised SyntaxError: invalid syntax", notebook_part, re.M), notebook_part
     # the broken cell defined output_size: its check fails on the first line that calls it
     number, _, _ = released_line("output_size", "output_size(10, 3, stride=1) == 8")
@@ -176,3 +176,18 @@ def test_a_file_that_is_not_a_notebook_exits_4(tmp_path: Path) -> None:
     assert proc.returncode == 4
     assert proc.stdout == ""
     assert "is not a valid Jupyter notebook" in proc.stderr and "Nothing was checked." in proc.stderr
+
+
+def test_a_check_that_hangs_is_stopped_at_its_line_and_the_next_checks_still_run(tmp_path: Path) -> None:
+    course_yml = make_course(tmp_path / "course", cell_timeout_s=10)
+    nb = student_notebook(tmp_path / "convolution.ipynb", {
+        "pool2d": (r"(?s)(def pool2d\(.*?### BEGIN SOLUTION\n)", r"\1    while True:\n        pass\n"),
+    })
+    proc = run_cli("--course", course_yml, "validate", nb)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Visible checks passed 6 of 7." in proc.stdout  # conv2d_layer, after pool2d, ran in a fresh worker
+    assert "1 of 7 visible checks did not pass (pool2d)" in proc.stderr
+    number, _, statement = released_line("pool2d", "pool2d(activation_map, size=2, stride=2)")
+    text = section(proc.stdout, "pool2d")
+    assert f"Stopped (did not finish within 10 s) at lines {number}-{statement.end_lineno} (of " in text
+    assert fences(text)[0][1].startswith("np.testing.assert_array_equal(pool2d(activation_map, size=2, stride=2)")
