@@ -160,16 +160,20 @@ def feedback(ctx: click.Context, assignment_id: str, student: str | None) -> Non
 @click.option("--assignment", "assignment_id", default=None, help="Assignment id (default: from the file name).")
 @click.pass_context
 def validate(ctx: click.Context, notebook: Path, assignment_id: str | None) -> None:
-    """Run NOTEBOOK's visible tests in the grading sandbox and print the feedback."""
-    from autograder.report import feedback_markdown
-    from autograder.validate import guess_assignment, validate_notebook
+    """Run NOTEBOOK's visible checks (the released notebook's test cells) in the grading sandbox and print which
+    pass, and for each that does not, the line of its test cell where it stopped and the message. No score: hidden
+    tests decide the grade after submission. Exit 0 when every visible check passes, 1 when some do not, 4 when
+    NOTEBOOK is not a notebook that can run."""
+    from autograder.validate import guess_assignment, validate_markdown, validate_notebook
 
     course = _course(ctx)
     assignment = course.assignment(assignment_id) if assignment_id else guess_assignment(course, notebook)
     result = validate_notebook(course, assignment, notebook)
-    click.echo(feedback_markdown(result, assignment))
-    if result.status != "graded" or any(t.status != "passed" for t in result.tests):
-        sys.exit(1)
+    click.echo(validate_markdown(result), nl=False)
+    if not result.all_passed:
+        failing = ", ".join(c.grade_id for c in result.checks if not c.passed)
+        raise AutograderError(f"{len(result.checks) - result.passed} of {len(result.checks)} visible checks did "
+                              f"not pass ({failing}); see above.")
 
 
 @cli.command()
