@@ -12,6 +12,15 @@ with the question it grades::
 Feedback rules (enforced by :mod:`autograder.suite`): a :class:`Fail` shows its message; a problem in
 the student's code (raised, missing, hung, crashed) shows a generic sentence naming the function; any
 other failure shows the test's docstring. Messages must never contain hidden inputs.
+
+Contracts beyond the value: ``report = submission.call_report("sigmoid", x)`` returns a
+:class:`~autograder.session.CallReport` (``report.value``, the warnings the call issued, the arguments it
+changed); :func:`expect_no_warnings` and :func:`expect_unchanged` turn it into a student-safe failure::
+
+    report = submission.call_report("relu", x)
+    out = expect_array(report.value, shape=x.shape)
+    expect_unchanged(report, on="a 2-D array")
+    expect_no_warnings(report, on="a 2-D array")
 """
 
 from __future__ import annotations
@@ -22,9 +31,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autograder.session import StudentError, SubmissionProxy, quotable_exception_name
+from autograder.session import CallReport, StudentError, SubmissionProxy, quotable_exception_name
 
 __all__ = [
+    "CallReport",
     "Fail",
     "SubmissionProxy",
     "expect",
@@ -32,7 +42,9 @@ __all__ = [
     "expect_close",
     "expect_int",
     "expect_no_problems",
+    "expect_no_warnings",
     "expect_raises",
+    "expect_unchanged",
     "expect_trained_accuracy",
     "model_summary",
     "training_recipe",
@@ -173,3 +185,42 @@ def expect_raises(
         raise Fail(f"{fname} raised {quotable_exception_name(err.type_name)} for invalid arguments; "
                    f"expected {' or '.join(names)}.") from None
     raise Fail(f"{fname} accepted invalid arguments; it should raise {' or '.join(names)}.")
+
+
+def expect_no_warnings(report: CallReport, *, on: str, categories: tuple[str, ...] | None = None,
+                       why: str = "its docstring allows no warnings", hint: str = "") -> None:
+    """Fail if the reported call issued a warning (any, or one of the built-in ``categories`` by name).
+
+    The message names the function, the warning's class when it is Python's or NumPy's own (with NumPy's
+    floating-point kind, e.g. "RuntimeWarning (overflow)") and ``on`` (grader-made words for the input, e.g.
+    "very large inputs"); never the warning's message, which the student's code wrote.
+    """
+    found = [w for w in report.warnings if categories is None or (w.builtin and w.category in categories)]
+    if not found:
+        return
+    named = found[0].quotable()
+    what = f"a {named}" if found[0].builtin else named
+    raise Fail(f"`{report.function}` issued {what} on {on}; {why}.{' ' + hint if hint else ''}")
+
+
+def _argument_name(key: str) -> str:
+    if key.startswith("args[") and key.endswith("]") and key[5:-1].isdigit():
+        n = int(key[5:-1]) + 1
+        return {1: "its first argument", 2: "its second argument", 3: "its third argument"}.get(n, f"argument {n}")
+    if key.startswith("kwargs[") and key.endswith("]"):
+        return f"its argument `{key[7:-1].strip(chr(39))}`"
+    return "an argument"
+
+
+def expect_unchanged(report: CallReport, *, on: str, names: dict[str, str] | None = None,
+                     why: str = "it must return a new array and leave its input unchanged", hint: str = "") -> None:
+    """Fail if the reported call changed any of its arguments in place.
+
+    ``names`` maps the report's argument keys (``"args[0]"``, ``"kwargs['x']"``) to words for the message
+    (e.g. ``{"args[0]": "its input array x"}``); by default "its first argument", "its argument `x`".
+    """
+    if not report.mutated:
+        return
+    key = report.mutated[0]
+    name = (names or {}).get(key) or _argument_name(key)
+    raise Fail(f"`{report.function}` changed {name} in place (on {on}); {why}.{' ' + hint if hint else ''}")
