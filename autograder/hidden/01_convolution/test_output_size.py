@@ -12,6 +12,21 @@ def _formula(n: int, f: int, stride: int, padding: int) -> int:
     return (n - f + 2 * padding) // stride + 1
 
 
+def _cause(got: int, n: int, f: int, stride: int, padding: int) -> str:
+    """Which common mistake a wrong size shows (the grader's own sentence; "" if none)."""
+    top = n - f + 2 * padding
+    mistakes = [
+        ("output_size rounds up (ceil) where it must round down (floor): a last step that would hang over the "
+         "edge is dropped.", -(-top // stride) + 1),
+        ("output_size rounds to the nearest integer where it must round down (floor): a last step that would "
+         "hang over the edge is dropped.", int(np.floor(top / stride + 0.5)) + 1),
+        ("output_size counts the padding once: P zeros go on EACH side, so the formula has + 2P.",
+         (n - f + padding) // stride + 1),
+        ("output_size forgets the + 1 (the first filter position counts too).", top // stride),
+    ]
+    return next((cause for cause, size in mistakes if size == got), "")
+
+
 def _random_arguments(seed: int, count: int, exact: bool) -> list[tuple[int, int, int, int]]:
     """(n, f, stride, padding) where (n - f + 2P) is (exact=True) or is not a multiple of the stride."""
     rng = np.random.default_rng(seed)
@@ -39,10 +54,11 @@ def test_lecture_examples(submission: SubmissionProxy, reference_book: Reference
         cases.append((pool.name, (pool.x.shape[0], pool.size, pool.stride, 0), pool.expected.shape[0]))
     for name, (n, f, stride, padding), want in cases:
         got = expect_int(submission.output_size(n, f, stride=stride, padding=padding), what="output_size")
+        cause = _cause(got, n, f, stride, padding) if got != want else ""
         expect(
             got == want,
-            f"output_size(n={n}, f={f}, stride={stride}, padding={padding}) returned {got}; the lecture's "
-            f"worksheet ({name}) has {want}.",
+            f"{cause + ' ' if cause else ''}output_size(n={n}, f={f}, stride={stride}, padding={padding}) returned "
+            f"{got}; the lecture's worksheet ({name}) has {want}.",
         )
 
 
@@ -53,7 +69,9 @@ def test_exact_divisions(submission: SubmissionProxy) -> None:
         got = expect_int(submission.output_size(n, f, stride=stride, padding=padding), what="output_size")
         if got != _formula(n, f, stride, padding):
             detail = "with padding > 0" if padding else "without padding"
-            raise Fail(f"output_size gives a wrong size {detail} (a case where the stride divides exactly).")
+            cause = _cause(got, n, f, stride, padding)
+            raise Fail(f"{cause + ' ' if cause else ''}output_size gives a wrong size {detail} (a case where the "
+                       "stride divides exactly).")
     for n, f in ((28, 3), (7, 7), (64, 5), (1, 1)):
         got = expect_int(submission.output_size(n, f), what="output_size with the default stride and padding")
         expect(
@@ -68,10 +86,9 @@ def test_rounds_down_when_the_stride_does_not_divide(submission: SubmissionProxy
     for n, f, stride, padding in _random_arguments(seed=20240502, count=25, exact=False):
         got = expect_int(submission.output_size(n, f, stride=stride, padding=padding), what="output_size")
         if got != _formula(n, f, stride, padding):
-            raise Fail(
-                "output_size is wrong when (N - F + 2P) is not a multiple of the stride: "
-                "the fraction must be rounded down (floor) before adding 1."
-            )
+            cause = _cause(got, n, f, stride, padding)
+            raise Fail(f"{cause} Case: (N - F + 2P) is not a multiple of the stride." if cause else
+                       "output_size is wrong when (N - F + 2P) is not a multiple of the stride.")
 
 
 @question("output_size", weight=0.5)
