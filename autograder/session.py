@@ -284,7 +284,8 @@ class NotebookSession:
         """The students' warnings of every call so far, one line each (for the instructor log)."""
         lines = [r.line() for r in self.call_warnings]
         if self.call_warnings_dropped:
-            lines.append(f"... and {self.call_warnings_dropped} more warnings not kept")
+            lines.append(f"... and {self.call_warnings_dropped} more warnings not kept (repeats within a call, or "
+                         "past the caps)")
         return "\n".join(lines)
 
     def _call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], *, fp_defaults: bool) -> CallReport:

@@ -52,6 +52,8 @@ DIGEST_ITEMS = 200_000  # values visited to fingerprint one argument; more count
 _blake2b = hashlib.blake2b
 _pack_double = struct.Struct("<d").pack
 _format_exception = traceback.format_exception
+_warnings = warnings
+_TYPE_NAME, _TYPE_MODULE = type.__dict__["__name__"], type.__dict__["__module__"]
 _catch_warnings = warnings.catch_warnings
 _simplefilter = warnings.simplefilter
 _errstate: Any = None  # numpy's, bound by _bind_numpy() once the grader's site-packages are on the path
@@ -194,8 +196,8 @@ class _WarningLog:
         self.total += 1
         if len(self.kept) >= MAX_WARNINGS:
             return
-        try:
-            name, module = type.__getattribute__(category, "__name__"), type.__getattribute__(category, "__module__")
+        try:  # type's own descriptors: a metaclass of the student's cannot answer instead
+            name, module = _TYPE_NAME.__get__(category), _TYPE_MODULE.__get__(category)
         except BaseException:  # noqa: BLE001 (not a class at all)
             name, module = "", ""
         key = (str(name)[:100] if isinstance(name, str) else "", str(module)[:100] if isinstance(module, str) else "",
@@ -279,9 +281,9 @@ def _call(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
     log = _WarningLog()
     reply: dict[str, Any]
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_catch_warnings())
+        stack.enter_context(_catch_warnings(module=_warnings))  # restores filters and showwarning afterwards
         _simplefilter("always")
-        warnings.showwarning = log
+        _warnings.showwarning = log
         if request.get("fp_defaults"):
             stack.enter_context(_errstate(over="warn", divide="warn", invalid="warn", under="ignore"))
         try:
