@@ -123,6 +123,11 @@ class EvilError(Exception):
 def raises_evil():
     raise EvilError()
 
+def breaks_issubclass(items):
+    import builtins
+    builtins.issubclass = None
+    return 0
+
 def patches_the_tools():
     import hashlib, traceback
     hashlib.blake2b = None
@@ -253,6 +258,14 @@ def test_replacing_the_workers_tools_does_not_switch_the_checks_off() -> None:
         with pytest.raises(StudentError) as info:
             s.call("raises_deep")
         assert "inner_helper_frame" in info.value.traceback
+
+
+def test_a_call_that_breaks_the_builtins_counts_its_arguments_as_changed() -> None:
+    """The fingerprint after the call fails (issubclass is gone): every compared argument counts as changed, and
+    the worker answers the next calls."""
+    with NotebookSession([(0, NOTEBOOK)], WorkerSpec(limits=LIMITS), deadline=time.monotonic() + 60) as s:
+        assert s.call_report("breaks_issubclass", [1, 2]).mutated == ("args[0]",)
+        assert s.call_report("returns_its_input", 7).value == 7
 
 
 def test_an_unsendable_value_keeps_what_the_call_did_besides() -> None:

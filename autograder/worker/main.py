@@ -277,7 +277,10 @@ def _call(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
     if func is None or not callable(func):
         return {"ok": False, "error": None, "missing": True, "unsendable": False}
     args, kwargs = request.get("args", []), request.get("kwargs", {})
-    before = _snapshot(args, kwargs)
+    try:
+        before = _snapshot(args, kwargs)
+    except BaseException:  # noqa: BLE001 (a notebook that broke the builtins): nothing can be compared
+        before = {}
     log = _WarningLog()
     reply: dict[str, Any]
     with contextlib.ExitStack() as stack:
@@ -290,11 +293,15 @@ def _call(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
             reply = {"ok": True, "value": func(*args, **kwargs)}
         except BaseException as exc:  # the student's code raised: type, message and traceback, as data
             reply = {"ok": False, "error": _error(exc, with_traceback=True), "missing": False, "unsendable": False}
-    after = _snapshot(args, kwargs)
     reply["warnings"] = log.report()
     reply["warnings_total"] = log.total
-    reply["mutated"] = [k for k, (digest, _) in before.items() if after.get(k, (b"", False))[0] != digest]
-    reply["unchecked"] = [k for k, (_, complete) in before.items() if not complete]
+    try:
+        after = _snapshot(args, kwargs)
+        reply["mutated"] = [k for k, (digest, _) in before.items() if after.get(k, (b"", False))[0] != digest]
+        reply["unchecked"] = [k for k, (_, complete) in before.items() if not complete]
+    except BaseException:  # noqa: BLE001 (the call broke what fingerprints need): count them all as changed
+        reply["mutated"] = list(before)
+        reply["unchecked"] = []
     return reply
 
 
