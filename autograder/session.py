@@ -6,6 +6,10 @@ worker and replays the cells that behaved, skipping the ones that did not, so on
 only what depends on it. Every wait is bounded by the submission's total time budget.
 
 The exceptions below are what hidden tests see; :mod:`autograder.suite` turns them into feedback.
+Besides its value, every call reports what it did on the side, as plain data checked here: the warnings the
+student's code issued and the arguments it changed (:class:`CallReport`, from :meth:`NotebookSession.call_report`);
+a call that raised brings its traceback (:attr:`StudentError.traceback`, instructors only). The warnings of all
+calls are kept for the instructor log (:attr:`NotebookSession.call_warnings`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import builtins
 import time
 from dataclasses import dataclass
 from typing import Any
+
+import numpy.exceptions
 
 from autograder.errors import HiddenSuiteError
 from autograder.sandbox.process import Worker, WorkerDied, WorkerSpec, WorkerTimeout
@@ -42,13 +48,88 @@ def quotable_exception_name(type_name: str) -> str:
     return type_name if type_name in BUILTIN_EXCEPTIONS else "an exception of a class defined in your notebook"
 
 
-class StudentError(StudentCodeProblem):
-    """The student's function raised. Only its type name and message came back, as strings."""
+# Warning classes whose names feedback may quote: Python's own and NumPy's (numpy.exceptions).
+BUILTIN_WARNINGS = frozenset(
+    name for name, obj in vars(builtins).items() if isinstance(obj, type) and issubclass(obj, Warning)
+)
+NUMPY_WARNINGS = frozenset(
+    name for name, obj in vars(numpy.exceptions).items() if isinstance(obj, type) and issubclass(obj, Warning)
+)
+# NumPy's floating-point warnings ("overflow encountered in exp"), by the start of the message: the words in
+# parentheses are the grader's, so feedback may name the kind without quoting the student's text.
+_FP_KINDS = (("overflow encountered", "overflow"), ("divide by zero encountered", "division by zero"),
+             ("invalid value encountered", "invalid value"), ("underflow encountered", "underflow"))
 
-    def __init__(self, function: str, type_name: str, message: str) -> None:
+MAX_CALL_WARNINGS = 10  # distinct warnings accepted per call (the worker sends at most this many)
+MAX_WARNING_RECORDS = 50  # distinct (function, warning) pairs kept per session for the instructor log
+
+
+@dataclass(frozen=True)
+class StudentWarning:
+    """A warning the student's code issued during a call. ``category`` and ``module`` name its class as the
+    worker reported it (a class of the student's own may carry any name); ``message`` is the student's code's
+    text: instructors only."""
+
+    category: str
+    module: str
+    message: str
+
+    @property
+    def builtin(self) -> bool:
+        """Python's or NumPy's own warning class (so its name may be shown to the student)."""
+        if self.module == "builtins":
+            return self.category in BUILTIN_WARNINGS
+        return self.module.split(".")[0] == "numpy" and self.category in NUMPY_WARNINGS
+
+    def quotable(self) -> str:
+        """How feedback may name this warning: "RuntimeWarning (overflow)", "UserWarning", or a neutral
+        phrase for a class defined in the notebook. Never the message itself."""
+        if not self.builtin:
+            return "a warning of a class defined in your notebook"
+        kind = next((k for start, k in _FP_KINDS if self.message.startswith(start)), "")
+        return f"{self.category} ({kind})" if kind and self.category == "RuntimeWarning" else self.category
+
+
+@dataclass(frozen=True)
+class CallReport:
+    """One call into the student's code: its value and what it did on the side.
+
+    ``warnings``: the distinct warnings it issued (at most :data:`MAX_CALL_WARNINGS`), ``warnings_total``:
+    how many it issued in all; ``mutated``: the arguments whose contents it changed, as ``"args[0]"`` or
+    ``"kwargs['x']"``; ``unchecked``: arguments holding values whose contents the worker cannot compare (e.g.
+    a Keras model), which are never reported as mutated.
+    """
+
+    function: str
+    value: Any
+    warnings: tuple[StudentWarning, ...] = ()
+    warnings_total: int = 0
+    mutated: tuple[str, ...] = ()
+    unchecked: tuple[str, ...] = ()
+
+
+@dataclass
+class WarningRecord:
+    """A warning kept for the instructor log: which function issued it and in how many calls."""
+
+    function: str
+    warning: StudentWarning
+    calls: int = 1
+
+    def line(self) -> str:
+        times = "1 call" if self.calls == 1 else f"{self.calls} calls"
+        return f"{self.function}: {self.warning.category}: {self.warning.message} ({times})"
+
+
+class StudentError(StudentCodeProblem):
+    """The student's function raised. Only its type name, message and traceback came back, as strings;
+    ``traceback`` (capped) is for the instructor log only."""
+
+    def __init__(self, function: str, type_name: str, message: str, traceback: str = "") -> None:
         super().__init__(function, message)
         self.type_name = type_name
         self.message = message
+        self.traceback = traceback
 
 
 class MissingFunction(StudentCodeProblem):
@@ -105,6 +186,8 @@ class NotebookSession:
         self.restarts = 0
         self.worker: Worker | None = None
         self.outputs: list[str] = []
+        self.call_warnings: list[WarningRecord] = []  # for the instructor log, in the order first seen
+        self.call_warnings_dropped = 0  # warnings counted but not kept (over a call's or the session's cap)
 
     def __enter__(self) -> NotebookSession:
         return self
@@ -189,14 +272,32 @@ class NotebookSession:
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Call the student's function ``name`` in the worker and return its (plain) value."""
+        return self._call(name, args, kwargs, fp_defaults=False).value
+
+    def call_report(self, name: str, *args: Any, **kwargs: Any) -> CallReport:
+        """Call ``name`` like :meth:`call`, and return its value with the warnings it issued and the arguments
+        it changed. The call runs under NumPy's default floating-point error handling (overflow, division by
+        zero and invalid values warn), whatever the notebook set with ``np.seterr``. Raises as :meth:`call`."""
+        return self._call(name, args, kwargs, fp_defaults=True)
+
+    def warnings_text(self) -> str:
+        """The students' warnings of every call so far, one line each (for the instructor log)."""
+        lines = [r.line() for r in self.call_warnings]
+        if self.call_warnings_dropped:
+            lines.append(f"... and {self.call_warnings_dropped} more warnings not kept (repeats within a call, or "
+                         "past the caps)")
+        return "\n".join(lines)
+
+    def _call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], *, fp_defaults: bool) -> CallReport:
         self.start()
         assert self.worker is not None
         try:
             timeout = self._remaining(self.spec.limits.test_timeout_s)
         except BudgetExhausted as exc:
             raise BudgetExhausted(name, exc.detail) from None
+        request = {"op": "call", "name": name, "args": list(args), "kwargs": kwargs, "fp_defaults": fp_defaults}
         try:
-            reply = self.worker.request({"op": "call", "name": name, "args": list(args), "kwargs": kwargs}, timeout)
+            reply = self.worker.request(request, timeout)
         except WorkerTimeout:
             self._retire()
             raise CallTimeout(name, f"{timeout:g}") from None
@@ -209,15 +310,55 @@ class NotebookSession:
         if not isinstance(reply, dict):
             self._retire()
             raise UnsendableValue(name, "malformed answer")
+        report = _report(name, reply)
+        self._keep_warnings(report)
         if reply.get("ok") is True:
-            return reply.get("value")
+            return report
         if reply.get("missing"):
             raise MissingFunction(name)
         raw_err = reply.get("error")
         err: dict[str, Any] = raw_err if isinstance(raw_err, dict) else {}
         if reply.get("unsendable"):
             raise UnsendableValue(name, str(err.get("message", ""))[:300])
-        raise StudentError(name, str(err.get("type", "Exception"))[:100], str(err.get("message", ""))[:500])
+        raise StudentError(name, str(err.get("type", "Exception"))[:100], str(err.get("message", ""))[:500],
+                           str(err.get("traceback", ""))[-3000:])
+
+    def _keep_warnings(self, report: CallReport) -> None:
+        self.call_warnings_dropped += report.warnings_total - len(report.warnings)
+        for w in report.warnings:
+            record = next((r for r in self.call_warnings if r.function == report.function and r.warning == w), None)
+            if record is not None:
+                record.calls += 1
+            elif len(self.call_warnings) < MAX_WARNING_RECORDS:
+                self.call_warnings.append(WarningRecord(report.function, w))
+            else:
+                self.call_warnings_dropped += 1
+
+
+def _strings(value: Any, count: int, chars: int) -> tuple[str, ...]:
+    """At most ``count`` strings of at most ``chars`` characters from an untrusted list (others dropped)."""
+    items = value if isinstance(value, list) else []
+    return tuple(x[:chars] for x in items[:count] if isinstance(x, str))
+
+
+def _report(name: str, reply: dict[str, Any]) -> CallReport:
+    """The call's report from the worker's (untrusted) answer: malformed parts are dropped, sizes capped."""
+    raw = reply.get("warnings")
+    found: list[StudentWarning] = []
+    for w in (raw if isinstance(raw, list) else [])[:MAX_CALL_WARNINGS]:
+        if isinstance(w, dict) and all(isinstance(w.get(k), str) for k in ("category", "module", "message")):
+            found.append(StudentWarning(w["category"][:100], w["module"][:100], w["message"][:300]))
+    unique = tuple(dict.fromkeys(found))
+    total = reply.get("warnings_total")
+    total = total if isinstance(total, int) and not isinstance(total, bool) and total >= len(unique) else len(unique)
+    return CallReport(
+        function=name,
+        value=reply.get("value") if reply.get("ok") is True else None,
+        warnings=unique,
+        warnings_total=total,
+        mutated=_strings(reply.get("mutated"), 64, 200),
+        unchecked=_strings(reply.get("unchecked"), 64, 200),
+    )
 
 
 class SubmissionProxy:
@@ -236,13 +377,23 @@ class SubmissionProxy:
         self._assignment = assignment
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        self._check_declared(name)
+        return self._session.call(name, *args, **kwargs)
+
+    def _check_declared(self, name: str) -> None:
         if self._declared is not None and name not in self._declared:
             raise HiddenSuiteError(
                 f"the hidden test calls `{name}`, which the released notebook of {self._assignment or 'the assignment'}"
                 f" does not define (it defines: {', '.join(sorted(self._declared)) or 'no function'}); fix the "
                 "name in the hidden test, or add the function to the solution notebook and release again"
             )
-        return self._session.call(name, *args, **kwargs)
+
+    def call_report(self, name: str, *args: Any, **kwargs: Any) -> CallReport:
+        """Call ``name`` and return its :class:`CallReport` (value, warnings, changed arguments), e.g.
+        ``report = submission.call_report("sigmoid", x)``; then ``report.value`` as from ``submission.sigmoid(x)``.
+        """
+        self._check_declared(name)
+        return self._session.call_report(name, *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):

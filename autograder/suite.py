@@ -85,6 +85,21 @@ def student_message(exc: BaseException, docstring: str) -> str:
     return f"Failed: {summary}"
 
 
+def student_traceback(exc: BaseException) -> str:
+    """The worker's traceback of the student's exception behind ``exc`` (itself, or what it was raised from
+    or while handling, as when a test turns a StudentError into a Fail); empty if there is none. Instructors
+    only: it is the student's code's text. A test that passed never gets here, so an exception a test provoked
+    on purpose (``expect_raises``) leaves no trace."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, StudentError) and current.traceback:
+            return current.traceback
+        current = current.__cause__ or current.__context__
+    return ""
+
+
 # Signals worth naming to a student (a crash in native code, a limit of the grader). An exit status or any
 # other signal is not quoted: the student's code chooses it (os._exit(n), os.kill) and could encode a hidden
 # input in it.
@@ -225,6 +240,9 @@ class GradingPlugin:
                 detail = "".join(traceback.format_exception(exc))[-4000:]
             else:
                 detail = f"{type(exc).__name__}: {exc.args!r}"[:2000]
+            student_tb = student_traceback(exc)
+            if student_tb:
+                detail += f"\nTraceback in the student's code (from the worker):\n{student_tb}"
         self.outcomes.append(
             TestOutcome(
                 nodeid=item.nodeid,

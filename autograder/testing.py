@@ -12,19 +12,33 @@ with the question it grades::
 Feedback rules (enforced by :mod:`autograder.suite`): a :class:`Fail` shows its message; a problem in
 the student's code (raised, missing, hung, crashed) shows a generic sentence naming the function; any
 other failure shows the test's docstring. Messages must never contain hidden inputs.
+
+Contracts beyond the value: ``report = submission.call_report("sigmoid", x)`` returns a
+:class:`~autograder.session.CallReport` (``report.value``, the warnings the call issued, the arguments it
+changed); :func:`expect_no_warnings` and :func:`expect_unchanged` turn it into a student-safe failure::
+
+    report = submission.call_report("relu", x)
+    out = expect_array(report.value, shape=x.shape)
+    expect_unchanged(report, case="a 2-D array")
+    expect_no_warnings(report, case="a 2-D array")
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib.util
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
 
-from autograder.session import StudentError, SubmissionProxy, quotable_exception_name
+from autograder.session import CallReport, StudentError, SubmissionProxy, quotable_exception_name
 
 __all__ = [
+    "CallReport",
     "Fail",
     "SubmissionProxy",
     "expect",
@@ -32,7 +46,11 @@ __all__ = [
     "expect_close",
     "expect_int",
     "expect_no_problems",
+    "expect_no_warnings",
     "expect_raises",
+    "expect_unchanged",
+    "first_cause",
+    "helper_module",
     "expect_trained_accuracy",
     "model_summary",
     "training_recipe",
@@ -173,3 +191,89 @@ def expect_raises(
         raise Fail(f"{fname} raised {quotable_exception_name(err.type_name)} for invalid arguments; "
                    f"expected {' or '.join(names)}.") from None
     raise Fail(f"{fname} accepted invalid arguments; it should raise {' or '.join(names)}.")
+
+
+def expect_no_warnings(report: CallReport, *, case: str = "", categories: tuple[str, ...] | None = None,
+                       why: str = "its docstring allows no warnings", hint: str = "") -> None:
+    """Fail if the reported call issued a warning (any, or one of the built-in ``categories`` by name).
+
+    The message starts with the cause: the function and the warning's class when it is Python's or NumPy's
+    own, with NumPy's floating-point kind ("`sigmoid` issued a RuntimeWarning (overflow); ..."), then ``hint``
+    and ``case`` (grader-made words for the input, e.g. "very large inputs"). Never the warning's message,
+    which the student's code wrote.
+    """
+    found = [w for w in report.warnings if categories is None or (w.builtin and w.category in categories)]
+    if not found:
+        return
+    named = found[0].quotable()
+    what = f"a {named}" if found[0].builtin else named
+    raise Fail(_sentences(f"`{report.function}` issued {what}; {why}.", hint, case))
+
+
+def _sentences(cause: str, hint: str, case: str) -> str:
+    return " ".join([cause] + ([hint] if hint else []) + ([f"Case: {case}."] if case else []))
+
+
+def _argument_name(key: str) -> str:
+    if key.startswith("args[") and key.endswith("]") and key[5:-1].isdigit():
+        n = int(key[5:-1]) + 1
+        return {1: "its first argument", 2: "its second argument", 3: "its third argument"}.get(n, f"argument {n}")
+    if key.startswith("kwargs[") and key.endswith("]"):
+        return f"its argument `{key[7:-1].strip(chr(39))}`"
+    return "an argument"
+
+
+def expect_unchanged(report: CallReport, *, case: str = "", names: dict[str, str] | None = None,
+                     why: str = "it must return a new array and leave its input unchanged", hint: str = "") -> None:
+    """Fail if the reported call changed any of its arguments in place.
+
+    ``names`` maps the report's argument keys (``"args[0]"``, ``"kwargs['x']"``) to words for the message
+    (e.g. ``{"args[0]": "its input x"}``); by default "its first argument", "its argument `x`". The message
+    starts with the cause ("`relu` changed its input x in place; ..."), then ``hint`` and ``case``.
+    """
+    if not report.mutated:
+        return
+    key = report.mutated[0]
+    name = (names or {}).get(key) or _argument_name(key)
+    raise Fail(_sentences(f"`{report.function}` changed {name} in place; {why}.", hint, case))
+
+
+def first_cause(value: Any, mistakes: Iterable[tuple[str, Callable[[], Any]]], *, rtol: float = 1e-6,
+                atol: float = 1e-6) -> str:
+    """The cause of a wrong answer, when a check shows it: the sentence of the first of ``mistakes`` (cause,
+    a function computing on the trusted side what that mistake would return) whose output ``value``
+    reproduces (same shape, close values); "" if none does. Call it only once ``value`` is known to be wrong.
+
+    A hidden test starts its message with the cause it found, so feedback names the mistake, and gives a
+    fixed hint only when its cause is likely. Causes are grader-made sentences: they never quote inputs.
+    """
+    if type(value) is not np.ndarray or value.dtype.kind not in "fiub":
+        return ""
+    for cause, compute in mistakes:
+        try:
+            mistaken = np.asarray(compute(), dtype=np.float64)
+        except (ValueError, IndexError, ZeroDivisionError):  # the mistake cannot happen on this input
+            continue
+        if mistaken.shape == value.shape and np.allclose(value, mistaken, rtol=rtol, atol=atol):
+            return cause
+    return ""
+
+
+def helper_module(test_file: str, name: str) -> ModuleType:
+    """A helper module that sits next to a hidden test file (``name``.py, not collected: pytest collects only
+    ``test_*.py``), loaded by its path once per suite folder: a hidden suite is not a package, so the tests
+    cannot import it by name. Usage: ``MISTAKES = helper_module(__file__, "mistakes")``."""
+    path = Path(test_file).resolve().with_name(f"{name}.py")
+    key = f"_autograder_hidden_helper_{abs(hash(str(path)))}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"hidden suite helper {path} cannot be loaded")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[key]
+            raise
+    return sys.modules[key]

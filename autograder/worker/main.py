@@ -16,19 +16,56 @@ Requests arrive on REQ_FD and answers leave on REPLY_FD, as :mod:`autograder.wor
 - ``{"op": "run_cell", "source": str, "options": dict}`` -> ``{"ok": bool, "error": {"type", "message"} | None}``
   (each extension module may define ``around_cell(options)``, a context manager wrapped around
   the cell, e.g. to skip Keras training in notebook cells at grading time)
-- ``{"op": "call", "name": str, "args": list, "kwargs": dict}`` -> ``{"ok": True, "value": ...}`` or
-  ``{"ok": False, "error": {...}, "missing": bool, "unsendable": bool}``
+- ``{"op": "call", "name": str, "args": list, "kwargs": dict, "fp_defaults": bool}`` -> ``{"ok": True,
+  "value": ..., "warnings": [...], "warnings_total": int, "mutated": [...], "unchecked": [...]}`` or
+  ``{"ok": False, "error": {"type", "message", "traceback"}, "missing": bool, "unsendable": bool,
+  "warnings": [...], "warnings_total": int, "mutated": [...], "unchecked": [...]}``. What the call did besides
+  returning, as data (see :func:`_call`): ``warnings``, at most :data:`MAX_WARNINGS` distinct ``{"category",
+  "module", "message"}`` the student's code issued (``warnings_total`` counts all of them); ``mutated``, the
+  arguments whose contents the call changed (``"args[0]"``, ``"kwargs['x']"``); ``unchecked``, arguments
+  holding values whose contents cannot be compared (extension values such as a Keras model). With
+  ``fp_defaults`` the call runs under NumPy's default floating-point error handling (overflow, division by
+  zero and invalid values warn), so a notebook-wide ``np.seterr(all="ignore")`` cannot hide an overflow.
+  A traceback is data too: nothing about a call is printed.
 - ``{"op": "exit"}``
 
 Nothing here decides a score. Whatever this process sends back is treated as untrusted data.
 """
 
 import contextlib
+import hashlib
 import importlib.util
 import os
+import struct
 import sys
 import traceback
+import warnings
 from typing import Any
+
+MAX_WARNINGS = 10  # distinct warnings reported per call; the rest are only counted
+WARNING_CHARS = 300  # of a warning's message (instructors only)
+TRACEBACK_CHARS = 3000  # of an exception's traceback (instructors only)
+DIGEST_ITEMS = 200_000  # values visited to fingerprint one argument; more counts as changed
+
+# Bound now, before any student code runs: a notebook that replaces these module attributes does not
+# change how the worker fingerprints arguments, records warnings or formats tracebacks.
+_blake2b = hashlib.blake2b
+_pack_double = struct.Struct("<d").pack
+_format_exception = traceback.format_exception
+_warnings = warnings
+_TYPE_NAME, _TYPE_MODULE = type.__dict__["__name__"], type.__dict__["__module__"]
+_catch_warnings = warnings.catch_warnings
+_simplefilter = warnings.simplefilter
+_errstate: Any = None  # numpy's, bound by _bind_numpy() once the grader's site-packages are on the path
+_ndarray: Any = None
+_generic: Any = None
+
+
+def _bind_numpy() -> None:
+    global _errstate, _ndarray, _generic
+    import numpy
+
+    _errstate, _ndarray, _generic = numpy.errstate, numpy.ndarray, numpy.generic
 
 
 def _load(path: str, name: str) -> Any:
@@ -39,8 +76,24 @@ def _load(path: str, name: str) -> Any:
     return module
 
 
-def _error(exc: BaseException) -> dict[str, str]:
-    return {"type": type(exc).__name__, "message": str(exc)[:2000]}
+def _text(obj: object, cap: int) -> str:
+    """``str(obj)``, capped; the student's ``__str__`` may raise or return something else."""
+    try:
+        text = str(obj)
+    except BaseException:  # noqa: BLE001 (student code: anything can come out of it)
+        return "<str() failed>"
+    return text[:cap] if isinstance(text, str) else "<str() did not return a string>"
+
+
+def _error(exc: BaseException, with_traceback: bool = False) -> dict[str, str]:
+    error = {"type": type(exc).__name__, "message": _text(exc, 2000)}
+    if with_traceback:
+        try:
+            tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None  # from the student's frame
+            error["traceback"] = "".join(_format_exception(type(exc), exc, tb, limit=-8))[-TRACEBACK_CHARS:]
+        except BaseException:  # noqa: BLE001
+            error["traceback"] = ""
+    return error
 
 
 def _drop_privileges(uid: int) -> None:
@@ -79,6 +132,7 @@ def main(argv: list[str]) -> int:
     for path in argv[2].split(os.pathsep):
         if path and path not in sys.path:
             sys.path.append(path)
+    _bind_numpy()
     wire = _load(argv[3], "_autograder_wire")
     ext = wire.Extensions()
     wrappers = []
@@ -124,28 +178,131 @@ def main(argv: list[str]) -> int:
             os._exit(0)
         try:
             wire.write_message(reply_fd, reply, ext)
-        except wire.WireError as exc:
-            wire.write_message(
-                reply_fd,
-                {"ok": False, "error": _error(exc), "missing": False, "unsendable": True},
-                ext,
-            )
+        except wire.WireError as exc:  # the value cannot be sent: say so, keep what the call did besides
+            fallback: dict[str, Any] = {"ok": False, "error": _error(exc), "missing": False, "unsendable": True}
+            fallback.update((k, reply[k]) for k in ("warnings", "warnings_total", "mutated", "unchecked") if k in reply)
+            wire.write_message(reply_fd, fallback, ext)
+
+
+class _WarningLog:
+    """Stands in for ``warnings.showwarning`` during a call: counts every warning, keeps the first
+    :data:`MAX_WARNINGS` distinct ones (a storm of 10**5 costs a counter, not memory)."""
+
+    def __init__(self) -> None:
+        self.kept: dict[tuple[str, str, str], None] = {}
+        self.total = 0
+
+    def __call__(self, message: object, category: object, *rest: object, **more: object) -> None:
+        self.total += 1
+        if len(self.kept) >= MAX_WARNINGS:
+            return
+        try:  # type's own descriptors: a metaclass of the student's cannot answer instead
+            name, module = _TYPE_NAME.__get__(category), _TYPE_MODULE.__get__(category)
+        except BaseException:  # noqa: BLE001 (not a class at all)
+            name, module = "", ""
+        key = (str(name)[:100] if isinstance(name, str) else "", str(module)[:100] if isinstance(module, str) else "",
+               _text(message, WARNING_CHARS))
+        self.kept[key] = None
+
+    def report(self) -> list[dict[str, str]]:
+        return [{"category": c, "module": m, "message": t} for c, m, t in self.kept]
+
+
+def _fingerprint(value: Any) -> tuple[bytes, bool]:
+    """A digest of ``value``'s contents, and whether all of it could be read.
+
+    Reads only plain data (exact list, tuple, dict, ndarray, numpy scalar, str, bytes, int, float, bool,
+    None), never calling a method the student could have defined: anything else is fingerprinted by its
+    identity (its contents cannot be compared), so an object that replaced an element counts as a change.
+    A value too large or nested too deep (the student may have made it so) counts as changed.
+    """
+    h = _blake2b(digest_size=16)
+    complete = True
+    stack: list[Any] = [value]
+    seen = 0
+    while stack:
+        v = stack.pop()
+        seen += 1
+        if seen > DIGEST_ITEMS:
+            h.update(b"!too-many-items")
+            break
+        t = type(v)
+        if t is _ndarray:
+            if v.dtype.hasobject:
+                h.update(b"O" + id(v).to_bytes(8, "little"))
+                complete = False
+                continue
+            h.update(f"a{v.dtype.str}{v.shape}".encode())
+            h.update(v.tobytes())
+        elif issubclass(t, _generic):  # a numpy scalar: immutable, but its type and bytes tell it apart
+            h.update(b"s" + id(t).to_bytes(8, "little"))
+            h.update(_generic.tobytes(v))
+        elif t is list or t is tuple:
+            h.update(f"{'l' if t is list else 't'}{len(v)}".encode())
+            stack.extend(v)
+        elif t is dict:
+            h.update(f"d{len(v)}".encode())
+            for k, x in dict.items(v):
+                stack.append(x)
+                stack.append(k)
+        elif t is str:
+            h.update(b"u" + v.encode("utf-8", "surrogatepass") + b"\0")
+        elif t is bytes:
+            h.update(b"b" + len(v).to_bytes(8, "little") + v)
+        elif t is bool or v is None:
+            h.update(repr(v).encode())
+        elif t is int:
+            h.update(b"i" + v.to_bytes((v.bit_length() + 8) // 8, "little", signed=True))
+        elif t is float:
+            h.update(b"f" + _pack_double(v))
+        else:
+            h.update(b"?" + id(t).to_bytes(8, "little") + id(v).to_bytes(8, "little"))
+            complete = False
+    return h.digest(), complete
+
+
+_IMMUTABLE = (type(None), bool, int, float, str, bytes)
+
+
+def _snapshot(args: list[Any], kwargs: dict[str, Any]) -> dict[str, tuple[bytes, bool]]:
+    named = [(f"args[{i}]", a) for i, a in enumerate(args)] + [(f"kwargs[{k!r}]", v) for k, v in kwargs.items()]
+    return {name: _fingerprint(v) for name, v in named if type(v) not in _IMMUTABLE}
 
 
 def _call(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    """Call a student's function; the value, or the exception (with its traceback as data), plus what the
+    call did besides: the warnings it issued and the arguments it changed."""
     name = request["name"]
     func = namespace.get(name)
     if func is None or not callable(func):
         return {"ok": False, "error": None, "missing": True, "unsendable": False}
+    args, kwargs = request.get("args", []), request.get("kwargs", {})
     try:
-        value = func(*request.get("args", []), **request.get("kwargs", {}))
-    except BaseException as exc:  # the student's code raised: report type and message only
-        if isinstance(exc, SystemExit):
-            sys.stderr.write(f"SystemExit raised by {name}\n")
-        else:
-            traceback.print_exc(limit=-3)
-        return {"ok": False, "error": _error(exc), "missing": False, "unsendable": False}
-    return {"ok": True, "value": value}
+        before = _snapshot(args, kwargs)
+    except BaseException:  # noqa: BLE001 (a notebook that broke the builtins): nothing can be compared
+        before = {}
+    log = _WarningLog()
+    reply: dict[str, Any]
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_catch_warnings(module=_warnings))  # restores filters and showwarning afterwards
+        _simplefilter("always")
+        _warnings.showwarning = log
+        if request.get("fp_defaults"):
+            stack.enter_context(_errstate(over="warn", divide="warn", invalid="warn", under="ignore"))
+        try:
+            reply = {"ok": True, "value": func(*args, **kwargs)}
+        except BaseException as exc:  # the student's code raised: type, message and traceback, as data
+            reply = {"ok": False, "error": _error(exc, with_traceback=True), "missing": False, "unsendable": False}
+    reply["warnings"] = log.report()
+    reply["warnings_total"] = log.total
+    try:
+        after = _snapshot(args, kwargs)
+        reply["mutated"] = [k for k, (digest, _) in before.items() if after.get(k, (b"", False))[0] != digest]
+        reply["unchecked"] = [k for k, (_, complete) in before.items() if not complete]
+    except BaseException:  # noqa: BLE001 (the call broke what fingerprints need): count them all as changed
+        reply["mutated"] = list(before)
+        reply["unchecked"] = []
+    return reply
 
 
 if __name__ == "__main__":

@@ -7,7 +7,18 @@ import pytest
 from scipy.special import expit
 
 from autograder.references import ReferenceBook
-from autograder.testing import Fail, SubmissionProxy, expect_array, question
+from autograder.testing import (
+    Fail,
+    SubmissionProxy,
+    expect_array,
+    expect_no_warnings,
+    expect_unchanged,
+    question,
+)
+
+STABLE = ("Take exp only of numbers <= 0: with z = np.exp(-np.abs(x)), sigmoid is 1 / (1 + z) where x >= 0 and "
+          "z / (1 + z) where x < 0 (np.where computes both formulas for every element, so each must be safe).")
+NEW_ARRAY = "its docstring says it returns a new array and leaves x unchanged (e.g. np.where(x > 0, x, 0.0))"
 
 
 def _leaky(x: np.ndarray, alpha: float) -> np.ndarray:
@@ -15,14 +26,36 @@ def _leaky(x: np.ndarray, alpha: float) -> np.ndarray:
     return np.where(x > 0, x, alpha * x)
 
 
-def _check(submission: SubmissionProxy, function: str, x: np.ndarray, want: np.ndarray, what: str, *,
-           kinds: str = "fiu", **kwargs: float) -> np.ndarray:
+def _integer_cause(function: str, x: np.ndarray, value: object, want: np.ndarray) -> str:
+    """For an integer input: the cause when the answer is integers, or the right values cut to whole numbers."""
+    if np.asarray(x).dtype.kind not in "iu" or type(value) is not np.ndarray or value.shape != want.shape:
+        return ""
+    truncated = value.dtype.kind in "fiu" and np.allclose(value, np.trunc(want)) and not np.allclose(value, want)
+    if truncated:
+        product = " (alpha * x is truncated)" if function == "leaky_relu" else ""
+        return (f"`{function}` cuts its results to whole numbers for an integer input{product}: convert x to "
+                "float first, np.asarray(x, dtype=float), and return float64.")
+    if value.dtype.kind in "iu":
+        return (f"`{function}` returns integers for an integer input; its docstring promises float64: convert x "
+                "to float first, np.asarray(x, dtype=float).")
+    return ""
+
+
+def _check(submission: SubmissionProxy, function: str, x: np.ndarray, want: np.ndarray, what: str,
+           **kwargs: float) -> np.ndarray:
+    """Call ``function`` (float64 results, input left unchanged) and compare with ``want``; messages start with
+    the cause when a check finds it, and name only ``what``, never the inputs."""
+    report = submission.call_report(function, x, **kwargs)
+    cause = _integer_cause(function, x, report.value, want)
+    if cause:
+        raise Fail(f"{cause} Case: {what}.")
     try:
-        out = expect_array(getattr(submission, function)(x, **kwargs), shape=x.shape, kinds=kinds)
+        out = expect_array(report.value, shape=x.shape, kinds="f")
     except Fail as exc:
         raise Fail(f"{function} on {what}: {exc}") from None
     if not np.allclose(out, want, rtol=1e-7, atol=1e-12):
         raise Fail(f"{function} gives wrong values on {what}.")
+    expect_unchanged(report, case=what, names={"args[0]": "its input x"}, why=NEW_ARRAY)
     return out
 
 
@@ -44,46 +77,50 @@ def test_lecture_activation_grid(submission: SubmissionProxy, function: str, ref
     """relu, sigmoid and leaky_relu reproduce the worksheet of activation fn.xlsx (full precision)."""
     case = reference_book.activations[function]
     kwargs = {"alpha": case.alpha} if case.alpha is not None else {}
+    what = "the lecture's 2×4 grid"
+    report = submission.call_report(function, case.x, **kwargs)
     try:
-        out = expect_array(getattr(submission, function)(case.x, **kwargs), shape=case.x.shape)
+        out = expect_array(report.value, shape=case.x.shape, kinds="f")
     except Fail as exc:
-        raise Fail(f"{function} on the lecture's 2×4 grid: {exc}") from None
+        raise Fail(f"{function} on {what}: {exc}") from None
     if not np.allclose(out, case.expected, rtol=1e-9, atol=1e-12):
         raise Fail(
-            f"{function} on the lecture's 2×4 grid differs from the worksheet of activation fn.xlsx "
+            f"{function} on {what} differs from the worksheet of activation fn.xlsx "
             "(compared at full precision, not rounded to 1 decimal)."
         )
+    expect_unchanged(report, case=what, names={"args[0]": "its input x"}, why=NEW_ARRAY)
 
 
 @question("activations", weight=0.5)
 def test_relu_on_random_arrays(submission: SubmissionProxy) -> None:
     """relu(x) is max(0, x) element by element, for arrays of any shape, including zeros and integers."""
     for x, what in _random_inputs(20240531):
-        _check(submission, "relu", x, np.maximum(x, 0), what)
+        _check(submission, "relu", x, np.maximum(x, 0).astype(np.float64), what)
 
 
 @question("activations", weight=0.5)
 def test_sigmoid_matches_scipy(submission: SubmissionProxy) -> None:
     """sigmoid(x) is 1 / (1 + exp(-x)) element by element (compared with scipy.special.expit)."""
     for x, what in _random_inputs(20240532):
-        _check(submission, "sigmoid", x, expit(np.asarray(x, np.float64)), what, kinds="f")
+        _check(submission, "sigmoid", x, expit(np.asarray(x, np.float64)), what)
 
 
 @question("activations", weight=0.5)
 def test_sigmoid_is_stable_for_large_inputs(submission: SubmissionProxy) -> None:
     """sigmoid gives 0 and 1, never NaN or inf, for inputs as large as +-1000."""
     x = np.array([-1000.0, -745.0, -710.0, -50.0, -1e-3, 0.0, 1e-3, 50.0, 710.0, 745.0, 1000.0])
+    what = "very large positive and negative inputs (up to ±1000)"
+    report = submission.call_report("sigmoid", x)
     try:
-        out = expect_array(submission.sigmoid(x), shape=x.shape, kinds="f")
+        out = expect_array(report.value, shape=x.shape, kinds="f")
     except Fail as exc:
-        raise Fail(
-            f"sigmoid on very large positive and negative numbers: {exc} For x < 0 use "
-            "exp(x) / (1 + exp(x)), so that exp never gets a large positive argument."
-        ) from None
+        raise Fail(f"sigmoid on {what}: {exc} {STABLE}") from None
     if not np.all((out >= 0) & (out <= 1)):
-        raise Fail("sigmoid on very large positive and negative numbers: values must lie between 0 and 1.")
+        raise Fail(f"sigmoid on {what}: values must lie between 0 and 1.")
     if not np.allclose(out, expit(x), rtol=1e-7, atol=1e-12):
-        raise Fail("sigmoid of very large positive and negative numbers should be (almost) exactly 1 and 0.")
+        raise Fail(f"sigmoid of {what} should be (almost) exactly 1 and 0.")
+    expect_no_warnings(report, case=what, why="its docstring says it must not overflow or warn", hint=STABLE)
+    expect_unchanged(report, case=what, names={"args[0]": "its input x"}, why=NEW_ARRAY)
 
 
 @question("activations", weight=0.5)

@@ -12,10 +12,20 @@ import numpy as np
 import pytest
 
 from autograder.references import ReferenceBook
-from autograder.testing import Fail, SubmissionProxy, expect_array, question
+from autograder.testing import (
+    Fail,
+    SubmissionProxy,
+    expect_array,
+    expect_unchanged,
+    first_cause,
+    helper_module,
+    question,
+)
 
 LECTURE_CASES = ("stride1_4x6", "stride1_10x10", "stride2_4x6", "stride2_10x10", "zero_padding_4x6")
 RTOL = ATOL = 1e-5
+MISTAKES = helper_module(__file__, "mistakes")
+ARGUMENTS = {"args[0]": "the image x", "args[1]": "the kernels", "args[2]": "the bias"}
 
 
 def reference(x: np.ndarray, kernels: np.ndarray, bias: np.ndarray, stride: int | tuple[int, int] = 1,
@@ -37,16 +47,63 @@ def reference(x: np.ndarray, kernels: np.ndarray, bias: np.ndarray, stride: int 
     return np.asarray(layer(x[np.newaxis]))[0]
 
 
+def _layer(mistake: Any, x: np.ndarray, kernels: np.ndarray, bias: np.ndarray, stride: int | tuple[int, int],
+           padding: str | int) -> np.ndarray:
+    """What conv2d_layer returns when its 2-D convolution makes ``mistake`` (computed here, in float64)."""
+    pair = MISTAKES.pair(stride)
+    x, kernels = np.asarray(x, np.float64), np.asarray(kernels, np.float64)
+    maps = [sum(mistake.apply(x[:, :, c], kernels[:, :, c, o], pair, padding) for c in range(x.shape[2]))
+            for o in range(kernels.shape[3])]
+    return np.stack(maps, axis=-1) + np.asarray(bias, np.float64)
+
+
+def _cause(value: object, x: np.ndarray, kernels: np.ndarray, bias: np.ndarray, stride: int | tuple[int, int],
+           padding: str | int, want: np.ndarray) -> str:
+    """Which common mistake the student's wrong ``value`` shows, by recomputing it here; "" if none."""
+    bias = np.asarray(bias, np.float64)
+    right = MISTAKES.Mistake("")
+    kernel_hw = np.asarray(kernels, np.float64)[:, :, 0, 0]
+    candidates: list[tuple[str, Any]] = []
+    if np.any(bias != 0):
+        candidates.append(("The bias is not added: out[:, :, o] is the filter's summed convolutions plus "
+                           "bias[o].", lambda: want - bias))
+        if x.shape[2] > 1:
+            candidates.append(("The bias is added once per input channel: add bias[o] once, after summing the "
+                               "input channels.", lambda: want + (x.shape[2] - 1) * bias))
+    if x.shape[2] > 1:
+        candidates.append(("Only the first input channel is used: each filter sums its convolutions over all "
+                           "input channels.", lambda: _layer(right, x[:, :, :1], kernels[:, :, :1], bias, stride,
+                                                           padding)))
+        candidates.append(("The input channels are averaged, not summed: each filter adds up its convolutions "
+                           "over all input channels.",
+                           lambda: (want - bias) / x.shape[2] + bias))
+    for m in MISTAKES.conv_mistakes(kernel_hw, stride, padding):
+        candidates.append((m.cause, lambda m=m: _layer(m, x, kernels, bias, stride, padding)))
+    candidates += [(cause, lambda w=w: w) for cause, w in MISTAKES.wrapped(want, np.asarray(x).dtype)]
+    return first_cause(value, candidates, rtol=RTOL, atol=ATOL)
+
+
 def _check(submission: SubmissionProxy, what: str, x: np.ndarray, kernels: np.ndarray, bias: np.ndarray, *,
-           hint: str = "", **kwargs: Any) -> None:
-    want = reference(x, kernels, bias, kwargs.get("stride", 1), kwargs.get("padding", "valid"))
-    suffix = f" {hint}" if hint else ""
+           kinds: str = "fiu", **kwargs: Any) -> None:
+    """Call conv2d_layer and compare with Keras. A wrong answer's message starts with its cause when a common
+    mistake reproduces it; messages name only `what`, never the inputs."""
+    stride, padding = kwargs.get("stride", 1), kwargs.get("padding", "valid")
+    want = reference(x, kernels, bias, stride, padding)
+    report = submission.call_report("conv2d_layer", x, kernels, bias, **kwargs)
+    value = report.value
+    right = (type(value) is np.ndarray and value.shape == want.shape and value.dtype.kind in "fiu"
+             and np.allclose(value, want, rtol=RTOL, atol=ATOL))
+    if not right:
+        cause = _cause(value, x, kernels, bias, stride, padding, want)
+        if cause:
+            raise Fail(f"{cause} Case: {what}.")
     try:
-        out = expect_array(submission.conv2d_layer(x, kernels, bias, **kwargs), shape=want.shape)
+        out = expect_array(value, shape=want.shape, kinds=kinds)
     except Fail as exc:
-        raise Fail(f"{what}: {exc}{suffix}") from None
+        raise Fail(f"{what}: {exc}") from None
     if not np.allclose(out, want, rtol=RTOL, atol=ATOL):
-        raise Fail(f"{what}: the values differ from Keras's Conv2D with the same weights.{suffix}")
+        raise Fail(f"{what}: the values differ from Keras's Conv2D with the same weights.")
+    expect_unchanged(report, case=what, names=ARGUMENTS)
 
 
 def _weights(rng: np.random.Generator, x_shape: tuple[int, ...],
@@ -74,19 +131,27 @@ def test_lecture_worksheet_as_one_channel_layer(submission: SubmissionProxy, nam
     want = case.expected[:, :, np.newaxis]
     h, w = case.image.shape
     what = f"The lecture's {h}×{w} image as a (H, W, 1) tensor, stride {case.stride}, padding {case.padding}"
+    bias = np.zeros(1)
+    report = submission.call_report("conv2d_layer", x, kernels, bias, **kwargs)
+    value = report.value
+    exact = type(value) is np.ndarray and value.shape == want.shape and value.dtype.kind in "fiu"
+    if not (exact and np.allclose(value, want, rtol=1e-9, atol=1e-9)):
+        cause = _cause(value, x, kernels, bias, case.stride, case.padding, want)
+        if cause:
+            raise Fail(f"{cause} Case: {what}.")
     try:
-        out = expect_array(submission.conv2d_layer(x, kernels, np.zeros(1), **kwargs), shape=want.shape)
+        out = expect_array(value, shape=want.shape)
     except Fail as exc:
         raise Fail(f"{what}: {exc}") from None
     if not np.allclose(out, want, rtol=1e-9, atol=1e-9):
         raise Fail(f"{what}: the values differ from the worksheet ({case.sheet!r}).")
+    expect_unchanged(report, case=what, names=ARGUMENTS)
 
 
 @question("conv2d_layer", weight=0.6)
 def test_matches_keras_conv2d(submission: SubmissionProxy) -> None:
     """conv2d_layer matches Keras's Conv2D (padding 'valid', stride 1) for several channel counts."""
     rng = np.random.default_rng(20240551)
-    hint = "Each filter sums over all input channels: out[:, :, o] = sum over c of ... + bias[o]."
     for x_shape, k_shape in (
         ((7, 8, 3), (3, 3, 3, 4)),
         ((6, 6, 1), (3, 3, 1, 2)),
@@ -95,7 +160,7 @@ def test_matches_keras_conv2d(submission: SubmissionProxy) -> None:
     ):
         x, kernels, bias = _weights(rng, x_shape, k_shape)
         what = f"{x_shape[2]} input channel(s), {k_shape[3]} filter(s) of {k_shape[0]}×{k_shape[1]}"
-        _check(submission, what, x, kernels, bias, hint=hint)
+        _check(submission, what, x, kernels, bias)
 
 
 @question("conv2d_layer", weight=0.6)
@@ -117,7 +182,6 @@ def test_strides_and_same_padding_match_keras(submission: SubmissionProxy) -> No
             bias,
             stride=stride,
             padding=padding,
-            hint="stride and padding mean the same as in convolve2d.",
         )
 
 
@@ -143,22 +207,14 @@ def test_bias_is_added_per_filter(submission: SubmissionProxy) -> None:
         x,
         kernels,
         bias,
-        hint="Output channel o is the filter's convolution plus bias[o], added once to every pixel.",
     )
 
 
 @question("conv2d_layer", weight=0.25)
 def test_integer_images(submission: SubmissionProxy) -> None:
-    """conv2d_layer gives the right values for a uint8 image with integer kernels and biases."""
+    """conv2d_layer gives the right float64 values for a uint8 image with integer kernels and biases."""
     rng = np.random.default_rng(20240555)
     x = rng.integers(0, 256, size=(6, 7, 3)).astype(np.uint8)
     kernels = rng.integers(-3, 4, size=(3, 3, 3, 2))
     bias = rng.integers(-5, 6, size=2)
-    _check(
-        submission,
-        "A uint8 image with integer weights",
-        x,
-        kernels,
-        bias,
-        hint="Convert to float before multiplying: integer arithmetic (uint8 especially) can wrap around.",
-    )
+    _check(submission, "A uint8 image with integer weights", x, kernels, bias, kinds="f")

@@ -13,19 +13,22 @@ import pytest
 from scipy.signal import correlate2d
 
 from autograder.references import ReferenceBook
-from autograder.testing import Fail, SubmissionProxy, expect_array, expect_raises, question
+from autograder.testing import (
+    Fail,
+    SubmissionProxy,
+    expect_array,
+    expect_raises,
+    expect_unchanged,
+    first_cause,
+    helper_module,
+    question,
+)
 
 LECTURE_CASES = ("stride1_4x6", "stride1_10x10", "stride2_4x6", "stride2_10x10", "zero_padding_4x6")
 RTOL = ATOL = 1e-5
 
-SAME_RULE = (
-    "TensorFlow's rule: out = ceil(n / s), pad_total = max((out - 1) * s + k - n, 0), "
-    "pad_total // 2 on top (left) and the rest at the bottom (right)"
-)
-
-
-def _pair(stride: int | tuple[int, int]) -> tuple[int, int]:
-    return (stride, stride) if isinstance(stride, int) else (int(stride[0]), int(stride[1]))
+MISTAKES = helper_module(__file__, "mistakes")
+ARGUMENTS = {"args[0]": "the image", "args[1]": "the kernel"}
 
 
 def _tf_conv(image: np.ndarray, kernel: np.ndarray, stride: tuple[int, int], padding: str) -> np.ndarray:
@@ -40,39 +43,47 @@ def reference(image: np.ndarray, kernel: np.ndarray, stride: int | tuple[int, in
               padding: str | int = "valid") -> np.ndarray:
     """The trusted answer, in float64."""
     image, kernel = np.asarray(image, np.float64), np.asarray(kernel, np.float64)
-    sh, sw = _pair(stride)
+    sh, sw = MISTAKES.pair(stride)
     if padding == "same":
         return _tf_conv(image, kernel, (sh, sw), "SAME")
     pad = 0 if padding == "valid" else int(padding)
     return correlate2d(np.pad(image, pad), kernel, mode="valid")[::sh, ::sw]
 
 
-def _flipped_hint(out: np.ndarray, image: np.ndarray, kernel: np.ndarray, stride: int | tuple[int, int],
-                  padding: str | int) -> str:
-    kernel = np.asarray(kernel, np.float64)
-    flipped = kernel[::-1, ::-1]
-    if np.allclose(flipped, kernel):
-        return ""
-    if np.allclose(out, reference(image, flipped, stride, padding), rtol=RTOL, atol=ATOL):
-        return (
-            " It looks like the kernel was flipped (a mathematical convolution); "
-            "Keras and TensorFlow do not flip it."
-        )
-    return ""
+def _cause(value: object, image: np.ndarray, kernel: np.ndarray, stride: int | tuple[int, int],
+           padding: str | int, want: np.ndarray) -> str:
+    """Which common mistake the student's wrong ``value`` shows, by recomputing it here; "" if none."""
+    pair = MISTAKES.pair(stride)
+    candidates = [(m.cause, lambda m=m: m.apply(image, kernel, pair, padding))
+                  for m in MISTAKES.conv_mistakes(kernel, stride, padding)]
+    candidates += [(cause, lambda w=w: w) for cause, w in MISTAKES.wrapped(want, np.asarray(image).dtype)]
+    return first_cause(value, candidates, rtol=RTOL, atol=ATOL)
 
 
-def _check(submission: SubmissionProxy, what: str, image: np.ndarray, kernel: np.ndarray, *, hint: str = "",
-           **kwargs: Any) -> None:
-    """Call convolve2d(image, kernel, **kwargs) and compare with the reference; messages name only `what`."""
-    want = reference(image, kernel, kwargs.get("stride", 1), kwargs.get("padding", "valid"))
+def _matches(value: object, want: np.ndarray) -> bool:
+    return (type(value) is np.ndarray and value.shape == want.shape and value.dtype.kind in "fiu"
+            and np.allclose(value, want, rtol=RTOL, atol=ATOL))
+
+
+def _check(submission: SubmissionProxy, what: str, image: np.ndarray, kernel: np.ndarray, *, kinds: str = "fiu",
+           note: str = "", **kwargs: Any) -> None:
+    """Call convolve2d(image, kernel, **kwargs) and compare with the reference. A wrong answer's message starts
+    with its cause when a common mistake reproduces it; messages name only `what`, never the inputs."""
+    stride, padding = kwargs.get("stride", 1), kwargs.get("padding", "valid")
+    want = reference(image, kernel, stride, padding)
+    report = submission.call_report("convolve2d", image, kernel, **kwargs)
+    value = report.value
+    if not _matches(value, want):
+        cause = _cause(value, image, kernel, stride, padding, want)
+        if cause:
+            raise Fail(f"{cause} Case: {what}.")
     try:
-        out = expect_array(submission.convolve2d(image, kernel, **kwargs), shape=want.shape)
+        out = expect_array(value, shape=want.shape, kinds=kinds)
     except Fail as exc:
-        raise Fail(f"{what}: {exc}{' ' + hint if hint else ''}") from None
+        raise Fail(f"{what}: {exc}{' ' + note if note else ''}") from None
     if not np.allclose(out, want, rtol=RTOL, atol=ATOL):
-        extra = _flipped_hint(out, image, kernel, kwargs.get("stride", 1), kwargs.get("padding", "valid"))
-        suffix = extra or (f" {hint}" if hint else "")
-        raise Fail(f"{what}: the values differ from Keras/TensorFlow's convolution.{suffix}")
+        raise Fail(f"{what}: the values differ from Keras/TensorFlow's convolution.")
+    expect_unchanged(report, case=what, names=ARGUMENTS)
 
 
 def _random(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
@@ -92,14 +103,20 @@ def test_lecture_worksheet(submission: SubmissionProxy, name: str, reference_boo
         kwargs["padding"] = case.padding
     h, w = case.image.shape
     what = f"The lecture's {h}×{w} image, stride {case.stride}, padding {case.padding} ({case.sheet!r})"
+    report = submission.call_report("convolve2d", case.image, case.kernel, **kwargs)
+    value = report.value
+    exact = type(value) is np.ndarray and value.shape == case.expected.shape and value.dtype.kind in "fiu"
+    if not (exact and np.allclose(value, case.expected, rtol=1e-9, atol=1e-9)):
+        cause = _cause(value, case.image, case.kernel, case.stride, case.padding, case.expected)
+        if cause:
+            raise Fail(f"{cause} Case: {what}.")
     try:
-        out = submission.convolve2d(case.image, case.kernel, **kwargs)
-        out = expect_array(out, shape=case.expected.shape)
+        out = expect_array(value, shape=case.expected.shape)
     except Fail as exc:
         raise Fail(f"{what}: {exc}") from None
     if not np.allclose(out, case.expected, rtol=1e-9, atol=1e-9):
-        extra = _flipped_hint(out, case.image, case.kernel, case.stride, case.padding)
-        raise Fail(f"{what}: the values differ from the worksheet's output.{extra}")
+        raise Fail(f"{what}: the values differ from the worksheet's output.")
+    expect_unchanged(report, case=what, names=ARGUMENTS)
 
 
 @question("convolve2d", weight=0.5)
@@ -124,7 +141,6 @@ def test_non_square_kernels_and_images(submission: SubmissionProxy) -> None:
             kernel,
             stride=1,
             padding="valid",
-            hint="Rows go with the kernel's first dimension (KH), columns with its second (KW).",
         )
 
 
@@ -158,7 +174,6 @@ def test_different_row_and_column_strides(submission: SubmissionProxy) -> None:
             image,
             kernel,
             stride=stride,
-            hint="stride=(SH, SW) is (rows, columns).",
         )
 
 
@@ -174,7 +189,6 @@ def test_same_padding_with_odd_kernels(submission: SubmissionProxy) -> None:
             image,
             kernel,
             padding="same",
-            hint="With stride 1 the output must have the image's shape.",
         )
 
 
@@ -198,7 +212,6 @@ def test_same_padding_even_kernels_and_strides(submission: SubmissionProxy) -> N
             kernel,
             stride=stride,
             padding="same",
-            hint=f"Use {SAME_RULE}.",
         )
 
 
@@ -221,7 +234,6 @@ def test_integer_padding(submission: SubmissionProxy) -> None:
             kernel,
             stride=stride,
             padding=pad,
-            hint="An int padding P puts P rows/columns of zeros on every side.",
         )
 
 
@@ -229,18 +241,11 @@ def test_integer_padding(submission: SubmissionProxy) -> None:
 def test_integer_images(submission: SubmissionProxy) -> None:
     """convolve2d returns the right floats for integer (uint8, int32) images and integer kernels."""
     rng = np.random.default_rng(20240528)
-    hint = "Convert to float before multiplying: integer arithmetic (uint8 especially) can wrap around."
     for dtype in (np.uint8, np.int32):
         image = rng.integers(0, 256, size=(7, 8)).astype(dtype)
         kernel = rng.integers(-3, 4, size=(3, 3)).astype(np.int64)
-        want = reference(image, kernel, 1, "valid")
         what = f"A {np.dtype(dtype).name} image with an integer kernel"
-        try:
-            out = expect_array(submission.convolve2d(image, kernel), shape=want.shape, kinds="f")
-        except Fail as exc:
-            raise Fail(f"{what}: {exc} The result of convolve2d is always floating-point.") from None
-        if not np.allclose(out, want, rtol=RTOL, atol=ATOL):
-            raise Fail(f"{what}: the values differ from Keras/TensorFlow's convolution. {hint}")
+        _check(submission, what, image, kernel, kinds="f", note="The result of convolve2d is always float64.")
 
 
 @question("convolve2d", weight=0.5)

@@ -12,6 +12,30 @@ def _formula(n: int, f: int, stride: int, padding: int) -> int:
     return (n - f + 2 * padding) // stride + 1
 
 
+MISTAKES = (
+    ("output_size rounds up (ceil) where it must round down (floor): a last step that would hang over the edge is "
+     "dropped.", lambda top, s: -(-top // s) + 1),
+    ("output_size rounds to the nearest integer where it must round down (floor): a last step that would hang "
+     "over the edge is dropped.", lambda top, s: int(np.floor(top / s + 0.5)) + 1),
+    ("output_size forgets the + 1 (the first filter position counts too).", lambda top, s: top // s),
+)
+
+
+def _cause(answers: list[tuple[int, tuple[int, int, int, int]]]) -> str:
+    """The common mistake that explains every (answer, (n, f, stride, padding)) of a test, right and wrong ones
+    alike (the grader's own sentence; "" if none does)."""
+    for cause, size in MISTAKES:
+        if all(got == size(n - f + 2 * p, s) for got, (n, f, s, p) in answers):
+            return cause
+    if all(got == (n - f + p) // s + 1 for got, (n, f, s, p) in answers):
+        return "output_size counts the padding once: P zeros go on EACH side, so the formula has + 2P."
+    return ""
+
+
+def _answers(submission: SubmissionProxy, cases: list[tuple[int, int, int, int]]) -> list[int]:
+    return [expect_int(submission.output_size(n, f, stride=s, padding=p), what="output_size") for n, f, s, p in cases]
+
+
 def _random_arguments(seed: int, count: int, exact: bool) -> list[tuple[int, int, int, int]]:
     """(n, f, stride, padding) where (n - f + 2P) is (exact=True) or is not a multiple of the stride."""
     rng = np.random.default_rng(seed)
@@ -37,23 +61,27 @@ def test_lecture_examples(submission: SubmissionProxy, reference_book: Reference
             cases.append((case.name, args, case.expected.shape[axis]))
     for pool in reference_book.poolings.values():
         cases.append((pool.name, (pool.x.shape[0], pool.size, pool.stride, 0), pool.expected.shape[0]))
-    for name, (n, f, stride, padding), want in cases:
-        got = expect_int(submission.output_size(n, f, stride=stride, padding=padding), what="output_size")
+    answers = _answers(submission, [args for _, args, _ in cases])
+    cause = _cause(list(zip(answers, [args for _, args, _ in cases], strict=True)))
+    for got, (name, (n, f, stride, padding), want) in zip(answers, cases, strict=True):
         expect(
             got == want,
-            f"output_size(n={n}, f={f}, stride={stride}, padding={padding}) returned {got}; the lecture's "
-            f"worksheet ({name}) has {want}.",
+            f"{cause + ' ' if cause else ''}output_size(n={n}, f={f}, stride={stride}, padding={padding}) returned "
+            f"{got}; the lecture's worksheet ({name}) has {want}.",
         )
 
 
 @question("output_size", weight=0.5)
 def test_exact_divisions(submission: SubmissionProxy) -> None:
     """output_size follows the formula when (N - F + 2P) is a multiple of the stride, defaults included."""
-    for n, f, stride, padding in _random_arguments(seed=20240501, count=25, exact=True):
-        got = expect_int(submission.output_size(n, f, stride=stride, padding=padding), what="output_size")
+    cases = _random_arguments(seed=20240501, count=25, exact=True)
+    answers = _answers(submission, cases)
+    for got, (n, f, stride, padding) in zip(answers, cases, strict=True):
         if got != _formula(n, f, stride, padding):
             detail = "with padding > 0" if padding else "without padding"
-            raise Fail(f"output_size gives a wrong size {detail} (a case where the stride divides exactly).")
+            cause = _cause(list(zip(answers, cases, strict=True)))
+            raise Fail(f"{cause + ' ' if cause else ''}output_size gives a wrong size {detail} (a case where the "
+                       "stride divides exactly).")
     for n, f in ((28, 3), (7, 7), (64, 5), (1, 1)):
         got = expect_int(submission.output_size(n, f), what="output_size with the default stride and padding")
         expect(
@@ -65,13 +93,13 @@ def test_exact_divisions(submission: SubmissionProxy) -> None:
 @question("output_size", weight=0.5)
 def test_rounds_down_when_the_stride_does_not_divide(submission: SubmissionProxy) -> None:
     """output_size rounds (N - F + 2P) / S down when the stride does not divide it (the last step drops)."""
-    for n, f, stride, padding in _random_arguments(seed=20240502, count=25, exact=False):
-        got = expect_int(submission.output_size(n, f, stride=stride, padding=padding), what="output_size")
-        if got != _formula(n, f, stride, padding):
-            raise Fail(
-                "output_size is wrong when (N - F + 2P) is not a multiple of the stride: "
-                "the fraction must be rounded down (floor) before adding 1."
-            )
+    cases = _random_arguments(seed=20240502, count=25, exact=False)
+    answers = _answers(submission, cases)
+    if any(got != _formula(*args) for got, args in zip(answers, cases, strict=True)):
+        cause = _cause(list(zip(answers, cases, strict=True)))
+        raise Fail(f"{cause} Case: (N - F + 2P) is not a multiple of the stride." if cause else
+                   "output_size is wrong when (N - F + 2P) is not a multiple of the stride: the fraction must be "
+                   "rounded down (floor) before adding 1.")
 
 
 @question("output_size", weight=0.5)

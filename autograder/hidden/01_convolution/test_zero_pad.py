@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from autograder.references import ReferenceBook
-from autograder.testing import Fail, SubmissionProxy, expect, expect_array, expect_raises, question
+from autograder.testing import (
+    Fail,
+    SubmissionProxy,
+    expect,
+    expect_array,
+    expect_raises,
+    expect_unchanged,
+    first_cause,
+    question,
+)
 
 
 def _expected(image: np.ndarray, pad: int) -> np.ndarray:
@@ -13,10 +24,32 @@ def _expected(image: np.ndarray, pad: int) -> np.ndarray:
     return np.pad(image, widths, mode="constant", constant_values=0)
 
 
+def _cause(value: object, image: np.ndarray, pad: int) -> str:
+    """Which common mistake the student's wrong ``value`` shows, by recomputing it here; "" if none."""
+    rest = [(0, 0)] * (image.ndim - 2)
+    candidates: list[tuple[str, Callable[[], np.ndarray]]] = [
+        ("zero_pad pads only one side: P rows and columns of zeros go on EVERY side (top, bottom, left and "
+         "right).", lambda: np.pad(image, [(pad, 0), (pad, 0)] + rest)),
+        ("zero_pad pads P zeros in all, not P on each side: the padded image is (H + 2P, W + 2P).",
+         lambda: np.pad(image, [(pad // 2, pad - pad // 2)] * 2 + rest)),
+    ]
+    if image.ndim == 3:
+        candidates.insert(0, ("zero_pad also pads the channel axis: pad only the height and the width, "
+                              "np.pad(image, ((P, P), (P, P), (0, 0))) for an (H, W, C) image.",
+                              lambda: np.pad(image, pad)))
+    return first_cause(value, candidates, rtol=0, atol=0)
+
+
 def _check(submission: SubmissionProxy, image: np.ndarray, pad: int, what: str) -> np.ndarray:
     want = _expected(image, pad)
+    report = submission.call_report("zero_pad", image, pad)
+    value = report.value
+    if not (type(value) is np.ndarray and value.shape == want.shape and np.array_equal(value, want)) and pad > 0:
+        cause = _cause(value, image, pad)
+        if cause:
+            raise Fail(f"{cause} Case: {what}.")
     try:
-        out = expect_array(submission.zero_pad(image, pad), shape=want.shape, kinds="fiub")
+        out = expect_array(value, shape=want.shape, kinds="fiub")
     except Fail as exc:
         raise Fail(f"{what}: {exc}") from None
     h, w = image.shape[:2]
@@ -24,6 +57,7 @@ def _check(submission: SubmissionProxy, image: np.ndarray, pad: int, what: str) 
         raise Fail(f"{what}: the middle of the padded array, out[P:P + H, P:P + W], is not the image.")
     if not np.array_equal(out, want):
         raise Fail(f"{what}: the frame around the image should be all zeros.")
+    expect_unchanged(report, case=what, names={"args[0]": "the image"})
     return out
 
 
