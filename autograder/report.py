@@ -94,12 +94,16 @@ _GENERIC_PREFIXES = ("Not run", "Failed")  # the grader's own "<prefix>: <why>" 
 
 
 def split_message(message: str) -> tuple[str, str]:
-    """``"<what was tried>: <problem>"`` -> (what, problem); ("", message) when it has no such prefix.
+    """A failure message -> (what was tried, the problem), to merge tests that report the same problem.
 
-    The prefix ends at the first ": " outside brackets, on the first line, within 160 characters; a message
+    Two conventions of the hidden tests: ``"<cause sentence> Case: <what was tried>."`` (a cause a check
+    found), and ``"<what was tried>: <problem>"``. In the second, the prefix ends at the first ": " outside brackets, on the first line, within 160 characters; a message
     that starts with a function name (`convolve2d` raised ...) or one of the grader's generic sentences is
     all problem.
     """
+    cause, sep, case = message.partition(" Case: ")
+    if sep and cause.strip() and "\n" not in case:
+        return case.strip().removesuffix("."), cause.strip()
     first_line = message.split("\n", 1)[0]
     depth = 0
     for i, ch in enumerate(first_line[:160]):

@@ -77,6 +77,8 @@ def test_points_must_be_whole_hundredths() -> None:
 
 # --- causes -------------------------------------------------------------------------------------
 def test_split_message_finds_what_was_tried_outside_brackets() -> None:
+    assert split_message("The kernel looks flipped (a convolution): Keras does not flip it. Case: A 3×3 kernel.") == (
+        "A 3×3 kernel", "The kernel looks flipped (a convolution): Keras does not flip it.")
     assert split_message("Stride (2, 2) on a 9×9 image: the kernel looks flipped.") == (
         "Stride (2, 2) on a 9×9 image", "the kernel looks flipped.")
     whole = "Your notebook's process stopped while running `f` (killed: SIGKILL)."

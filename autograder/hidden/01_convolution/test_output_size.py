@@ -66,8 +66,10 @@ def test_lecture_examples(submission: SubmissionProxy, reference_book: Reference
     for got, (name, (n, f, stride, padding), want) in zip(answers, cases, strict=True):
         expect(
             got == want,
-            f"{cause + ' ' if cause else ''}output_size(n={n}, f={f}, stride={stride}, padding={padding}) returned "
-            f"{got}; the lecture's worksheet ({name}) has {want}.",
+            f"{cause} Case: output_size(n={n}, f={f}, stride={stride}, padding={padding}) returned {got}; the "
+            f"lecture's worksheet ({name}) has {want}." if cause else
+            f"output_size(n={n}, f={f}, stride={stride}, padding={padding}) returned {got}; the lecture's "
+            f"worksheet ({name}) has {want}.",
         )
 
 

@@ -1,0 +1,165 @@
+"""Ten students, one realistic mistake each (tests/fixtures/01_mistakes/, made by make_01_mistakes.py), graded
+as one batch through the real path (the CLI, the sandbox, the hidden suite) with the solution and a notebook
+whose function raises. Golden: each mistake gets the score course.yml's policy gives (conv2d_layer builds on
+convolve2d and is graded with the course's convolve2d when the student's fails: one mistake costs once), and
+its feedback opens with the real cause; every failed test starts with that cause, and no other cause's hint
+shows. The overflowing sigmoid and the in-place relu lose their points although their values are right.
+Regrading two students keeps every row of the CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from autograder.config import load_course
+from autograder.samples import make_sample
+from tests.conftest import FIXTURES, REPO, assert_full_marks, failed_tests, grade_notebooks, run_cli
+
+pytestmark = pytest.mark.slow
+MISTAKE_FIXTURES = FIXTURES / "01_mistakes"
+
+# fixture -> (exact score out of 20, the questions it costs, the cause every failed test (and the feedback's
+# "Start here" line) starts with)
+MISTAKES: dict[str, tuple[float, set[str], str]] = {
+    "flipped_kernel": (14.48, {"convolve2d"}, "The kernel looks flipped"),
+    "ceil_output_size": (18.89, {"output_size"}, "output_size rounds up (ceil) where it must round down (floor)"),
+    "same_as_padding_1": (18.8, {"convolve2d"}, "padding='same' looks treated as padding=1"),
+    "stride_tuple_s0": (18.04, {"convolve2d"},
+                        "stride=(SH, SW) looks read as (SH, SH): the column stride SW is ignored"),
+    "integer_leaky_relu": (19.17, {"activations"}, "the result should have a floating-point dtype, got integer"),
+    "pool2d_ignores_stride": (17.9, {"pool2d"}, "pool2d ignores the stride"),
+    "overflowing_sigmoid": (19.5, {"activations"},
+                            "`sigmoid` issued a RuntimeWarning (overflow); its docstring says it must not overflow"),
+    "missing_bias": (18.0, {"conv2d_layer"}, "The bias is not added"),
+    "inplace_relu": (19.16, {"activations"}, "`relu` changed its input x in place"),
+    "zero_pad_channels": (19.61, {"zero_pad"}, "zero_pad also pads the channel axis"),
+}
+# A message in the older "<what was tried>: <problem>" form: the cause follows the case
+CAUSE_AFTER_CASE = {"integer_leaky_relu"}
+# Failures that follow from a mistake without being that mistake's cause (test name -> why)
+CONSEQUENCES = {("stride_tuple_s0", "test_invalid_stride_or_padding_raises_value_error"):
+                "stride (1, 0) read as (1, 1) is accepted"}
+# Each cause's own words: no other mistake's feedback may contain them (a hint shown without its cause).
+HINT_WORDS = ["flipped", "rounds up (ceil)", "treated as padding=1", "(SH, SH)", "whole numbers", "ignores the stride",
+              "RuntimeWarning", "bias is not added", "in place", "channel axis", "wrapped around",
+              "Convert to float"]
+
+RAISES = '''
+def common_kernel(name):
+    def lookup_that_breaks(key):
+        return {}[key]
+    return lookup_that_breaks(name)
+'''
+
+
+def _with_cell(base: str, code: str) -> str:
+    nb = nbformat.reads(base, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(code))
+    return nbformat.writes(nb)
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    tmp = tmp_path_factory.mktemp("mistakes")
+    course = load_course(REPO / "course.yml")
+    correct = make_sample(course, course.assignment("01_convolution"), "correct")
+    subs: dict[str, str | Path] = {"solution": correct, "common_kernel_raises": _with_cell(correct, RAISES)}
+    subs.update({name: MISTAKE_FIXTURES / f"{name}.ipynb" for name in MISTAKES})
+    return grade_notebooks(tmp, "01_convolution", subs), tmp / "out"
+
+
+def test_the_fixtures_are_the_ten_mistakes() -> None:
+    assert sorted(p.stem for p in MISTAKE_FIXTURES.glob("*.ipynb")) == sorted(MISTAKES)
+
+
+def test_the_solution_keeps_full_marks(batch: tuple[dict[str, Any], Path]) -> None:
+    results, _ = batch
+    assert_full_marks(results["solution"], 20)
+
+
+@pytest.mark.parametrize("name", ["overflowing_sigmoid", "inplace_relu"])
+def test_a_broken_contract_loses_its_points_although_the_values_are_right(batch: tuple[dict[str, Any], Path],
+                                                                          name: str) -> None:
+    result = batch[0][name]
+    activations = next(q for q in result["questions"] if q["id"] == "activations")
+    assert result["status"] == "graded" and result["score"] < 20
+    assert activations["score"] < activations["max_score"] == 3, failed_tests(result)
+    assert result["score"] == 20 - activations["max_score"] + activations["score"]  # nothing else is lost
+
+
+@pytest.mark.parametrize("name", sorted(MISTAKES))
+def test_each_mistake_costs_what_the_policy_says(batch: tuple[dict[str, Any], Path], name: str) -> None:
+    result = batch[0][name]
+    score, questions, _ = MISTAKES[name]
+    assert result["status"] == "graded"
+    assert {q["id"] for q in result["questions"] if q["score"] < q["max_score"]} == questions, failed_tests(result)
+    assert result["score"] == score, failed_tests(result)
+    assert round(sum(q["score"] for q in result["questions"]), 2) == result["score"]  # the numbers add up
+
+
+@pytest.mark.parametrize("name", sorted(MISTAKES))
+def test_feedback_opens_with_the_real_cause(batch: tuple[dict[str, Any], Path], name: str) -> None:
+    _, questions, cause = MISTAKES[name]
+    feedback = (batch[1] / name / "feedback.md").read_text()
+    start = re.search(r"^\*\*Start here\*\* \(`(\w+)`\): (.*)$", feedback, re.MULTILINE)
+    assert start, feedback
+    assert start[1] in questions and cause in start[2], feedback
+    assert feedback.index("**Start here**") < feedback.index("| Question |")
+
+
+def test_a_question_built_on_a_failing_one_says_how_it_was_graded(batch: tuple[dict[str, Any], Path]) -> None:
+    feedback = (batch[1] / "flipped_kernel" / "feedback.md").read_text()
+    assert ("`conv2d_layer` was graded with the course's own `convolve2d` in place of yours, which fails its "
+            "tests: that mistake is counted once, in `convolve2d`.") in feedback
+    assert re.search(r"^- 1[0-9] tests: The kernel looks flipped", feedback, re.MULTILINE), feedback
+
+
+@pytest.mark.parametrize("name", sorted(MISTAKES))
+def test_feedback_names_the_mistake_and_only_that(batch: tuple[dict[str, Any], Path], name: str) -> None:
+    result = batch[0][name]
+    _, questions, cause = MISTAKES[name]
+    failed = [t for t in result["tests"] if t["status"] == "failed"]
+    assert {t["question"] for t in failed} == questions, failed_tests(result)
+    for t in failed:
+        if (name, t["name"]) in CONSEQUENCES:
+            continue
+        if name in CAUSE_AFTER_CASE:
+            assert cause in t["output"], (t["name"], t["output"])
+        else:
+            assert t["output"].startswith(cause), (t["name"], t["output"])
+        others = [w for w in HINT_WORDS if w in t["output"] and w not in cause]
+        assert not others, (t["name"], others, t["output"])
+
+
+def test_expected_exceptions_leave_no_traceback_and_unexpected_ones_do(batch: tuple[dict[str, Any], Path]) -> None:
+    """The solution raises ValueError for every invalid-argument test (on purpose): instructor.log stays quiet.
+    A function that raises by mistake: its failed tests carry the student's traceback, for the instructor only."""
+    results, out = batch
+    quiet = (out / "solution" / "instructor.log").read_text()
+    assert "Traceback" not in quiet and "ValueError" not in quiet, quiet[:2000]
+    log = (out / "common_kernel_raises" / "instructor.log").read_text()
+    assert "lookup_that_breaks" in log and "KeyError" in log, log[:2000]
+    feedback = (out / "common_kernel_raises" / "feedback.md").read_text()
+    assert "`common_kernel` raised KeyError on this test's input." in feedback
+    assert "lookup_that_breaks" not in feedback
+    assert results["common_kernel_raises"]["score"] == 19
+
+
+def test_regrading_two_students_keeps_every_row_of_the_csv(batch: tuple[dict[str, Any], Path]) -> None:
+    results, out = batch
+    course_yml = out.parent / "course" / "course.yml"
+    two = [out.parent / "subs" / f"{name}.ipynb" for name in ("missing_bias", "solution")]
+    proc = run_cli("--course", course_yml, "grade", "01_convolution", *two, "--out", out, "--no-progress", "--force")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Graded 2, already done 0." in proc.stdout
+    rows = list(csv.DictReader((out / "01_convolution-grades.csv").read_text().splitlines()))
+    assert sorted(r["student"] for r in rows) == sorted(results) and len(rows) == 12
+    by_student = {r["student"]: r for r in rows}
+    assert float(by_student["flipped_kernel"]["convolve2d"]) == 0.48  # a row this run did not grade
+    assert float(by_student["missing_bias"]["conv2d_layer"]) == 1.0
