@@ -81,6 +81,7 @@ def test_02_crippled_network_loses_the_accuracy_points_with_its_accuracy(mnist: 
     assert (accuracy["score"], accuracy["max_score"]) == (0, 2)
     assert "reached a held-out accuracy of 0.1" in accuracy["output"]
     assert "at least 0.72 is needed" in accuracy["output"]
+    assert "A likely cause: Dense number 1 has units=1; it should be 64." in accuracy["output"]  # the hint by cause
     assert "Dense number 1 has units=1; it should be 64." in failed_tests(r).values()
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from autograder.config import load_course
 from autograder.grade import SKIP_TAG, is_test_cell
-from autograder.samples import make_sample
+from autograder.samples import filled_in, make_sample
 from tests.conftest import (
     FIXTURES,
     REPO,
@@ -29,15 +29,51 @@ from tests.conftest import (
 pytestmark = pytest.mark.slow
 
 FREEZING = {"test_base_is_frozen", "test_training_changes_only_the_classifier"}
+FREEZING_POINTS = 3 * (1.5 + 1) / 3.5  # build_transfer_model's 3 points; weights 1.5 + 1 of 1.5 + 1 + 0.5 + 0.5
+CLASS_INDEX_POINTS = 4 * 1 / 3.25  # grad_cam's 4 points; weight 1 of 4 x 0.25 + 1 + 1 + 0.25
+
+
+# Solutions with several independent mistakes, one per question, made here from the current solution: each
+# mistake breaks a promise of a docstring that the hidden suite checks.
+MUTANTS: dict[str, dict[str, list[tuple[str, str]]]] = {
+    "04_transfer_learning": {
+        "build_conv_base_code": [("weights=weights", "weights=None")],  # ignores a weights file
+        "build_transfer_model_code": [("optimizer=keras.optimizers.RMSprop(learning_rate=2e-5)", 'optimizer="adam"')],
+        "unfreeze_top_code": [("    conv_base.trainable = True\n", "")],  # a frozen base stays frozen
+    },
+    "05_visualising": {
+        "activation_model_code": [('raise ValueError("the model has no Conv2D or pooling layer to visualise")',
+                                   "return model")],
+        "get_activations_code": [("np.asarray(maps)[0]", "np.asarray(maps, dtype=np.float64)[0]")],
+        "grad_cam_code": [("return heatmap / top if top > 0 else heatmap", "return heatmap / top")],  # 0 / 0
+    },
+}
+
+
+def _mutant(assignment_id: str) -> str:
+    course = load_course(REPO / "course.yml")
+    nb = filled_in(course, course.assignment(assignment_id))
+    for grade_id, edits in MUTANTS[assignment_id].items():
+        [cell] = [c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id]
+        for old, new in edits:
+            assert cell.source.count(old) == 1, (grade_id, old)
+            cell.source = cell.source.replace(old, new)
+    return nbformat.writes(nb)
 
 
 def _grade(tmp: Path, assignment_id: str, fixture: str) -> dict[str, Any]:
-    """The solution, the released stub and one named fixture notebook, graded in one batch."""
+    """The solution, the released stub, one named fixture notebook and the mutant, graded in one batch."""
     course = load_course(REPO / "course.yml")
     a = course.assignment(assignment_id)
     subs: dict[str, str | Path] = {kind: make_sample(course, a, kind) for kind in ("correct", "stub")}
     subs[fixture.split("_", 1)[1]] = FIXTURES / f"{fixture}.ipynb"
+    subs["mutant"] = _mutant(assignment_id)
     return grade_notebooks(tmp, assignment_id, subs)
+
+
+def _failed(result: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """(question, test name) -> feedback of the failed tests (test names repeat across questions)."""
+    return {(t["question"], t["name"]): t["output"] for t in result["tests"] if t["status"] != "passed"}
 
 
 @pytest.fixture(scope="module")
@@ -62,13 +98,26 @@ def test_04_unfrozen_base_loses_exactly_the_freezingpoints_of(transfer: dict[str
     r = transfer["base_not_frozen"]
     failed = failed_tests(r)
     assert set(failed) == FREEZING, failed
-    assert points_of(r, FREEZING) == pytest.approx(2.5, abs=0.01)
-    assert r["score"] == pytest.approx(12 - 2.5, abs=0.01)
+    assert points_of(r, FREEZING) == pytest.approx(FREEZING_POINTS, abs=0.01)
+    assert r["score"] == pytest.approx(12 - FREEZING_POINTS, abs=0.01)
     assert failed["test_base_is_frozen"].startswith(
         "The convolutional base is not frozen: 14,714,688 of its 14,714,688 parameters are trainable")
     assert "set conv_base.trainable = False before compiling" in failed["test_base_is_frozen"]
     assert "One training step changed 26 of the base's weight arrays" in failed[
         "test_training_changes_only_the_classifier"]
+
+
+def test_04_docstring_promises_are_graded(transfer: dict[str, Any]) -> None:
+    failed = _failed(transfer["mutant"])
+    assert set(failed) == {("build_conv_base", "test_weights_from_a_file"),
+                           ("build_transfer_model", "test_classifier_and_compile_settings"),
+                           ("unfreeze_top", "test_block5_from_a_frozen_base")}, failed
+    assert "returned other weights than the file's: pass weights on to VGG16" in failed[
+        ("build_conv_base", "test_weights_from_a_file")]
+    assert "the optimizer is Adam; the lecture uses RMSprop" in failed[
+        ("build_transfer_model", "test_classifier_and_compile_settings")]
+    assert "Nothing is trainable: set conv_base.trainable = True first" in failed[
+        ("unfreeze_top", "test_block5_from_a_frozen_base")]
 
 
 def test_05_solution_gets_full_marks(visualising: dict[str, Any]) -> None:
@@ -83,10 +132,11 @@ def test_05_grad_cam_ignoring_class_index_loses_exactly_that_test(visualising: d
     r = visualising["grad_cam_ignores_class_index"]
     failed = failed_tests(r)
     assert set(failed) == {"test_class_index_chooses_the_evidence"}, failed
-    assert r["score"] == pytest.approx(10 - 4 / 3, abs=0.01)
+    assert r["score"] == pytest.approx(10 - CLASS_INDEX_POINTS, abs=0.01)
     message = failed["test_class_index_chooses_the_evidence"]
     assert "class_index=1 (blue)" in message
     assert "not on the square the model responds to (rows 16-21, columns 16-21)" in message
+    assert "It points at the red square, the predicted class: explain the class asked for" in message  # the cause
 
 
 @pytest.mark.parametrize("assignment_id", ["04_transfer_learning", "05_visualising"])
@@ -99,3 +149,17 @@ def test_grading_runs_no_training_or_pictures(assignment_id: str) -> None:
     for source in graded:
         assert ".fit(" not in source and "plt." not in source and "extract_features(conv_base, " not in source, source
     assert all(c.get("outputs") == [] for c in nb.cells if c.cell_type == "code")
+
+
+def test_05_docstring_promises_are_graded(visualising: dict[str, Any]) -> None:
+    failed = _failed(visualising["mutant"])
+    assert set(failed) == {("activation_model", "test_unknown_layer_name"),
+                           ("get_activations", "test_lecture_cnn"),
+                           ("get_activations", "test_layer_names_and_a_float64_or_uint8_image"),
+                           ("get_activations", "test_all_maps_of_a_functional_model"),
+                           ("grad_cam", "test_all_zeros_without_evidence")}, failed
+    assert "activation_model accepted invalid arguments; it should raise ValueError" in failed[
+        ("activation_model", "test_unknown_layer_name")]
+    assert "should be float32 (the model's own output), got float64" in failed[("get_activations", "test_lecture_cnn")]
+    assert "the heatmap contains NaN: its maximum is 0 here, so leave the zeros" in failed[
+        ("grad_cam", "test_all_zeros_without_evidence")]

@@ -30,9 +30,14 @@ def test_images_get_a_channel_axis_and_values_in_0_1(submission: SubmissionProxy
     x_ready, _ = _prepare(submission, x, y)
     x_ready = expect_array(x_ready, shape=(13, 28, 28, 1), kinds="f", what="the prepared images")
     expect(x_ready.dtype == np.float32, f"The prepared images should be float32, got {x_ready.dtype}.")
-    expect(np.allclose(x_ready[..., 0], x / 255.0, atol=1e-6),
-           "The prepared pixels should be the original bytes divided by 255 (0 -> 0.0, 255 -> 1.0), in the "
-           "same order.")
+    pixels, want = x_ready[..., 0], x / 255.0
+    if not np.allclose(pixels, want, atol=1e-6):
+        why = ""
+        if np.allclose(np.sort(pixels, axis=None), np.sort(want, axis=None), atol=1e-6):
+            why = " The values are right but not in their places: add the channel axis at the end (x[..., np.newaxis])."
+        elif pixels.max() > 1.0:
+            why = " Some values are above 1.0: divide the bytes by 255."
+        raise Fail("The prepared pixels should be the original bytes divided by 255 (0 -> 0.0, 255 -> 1.0)." + why)
 
 
 @question("prepare_mnist", weight=1.0)

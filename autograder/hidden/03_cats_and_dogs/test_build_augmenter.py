@@ -139,7 +139,8 @@ def test_shape_kept_and_images_unchanged_at_inference(submission: SubmissionProx
     spec, _ = _augmenter(submission, seed=20240721)
     x = np.random.default_rng(20240721).random((3, 40, 48, 3)).astype(np.float32)
     out = _run(spec, x)
-    expect(out.shape == x.shape, f"Augmented images have shape {out.shape}; they should keep {x.shape}.")
+    expect(out.shape == x.shape, "Augmented images should keep the shape of the images given (batch, height, "
+                                 "width, channels).")
     expect(not np.allclose(out, x), "With training=True the images should change.")
     expect(np.allclose(_run(spec, x, training=False), x, atol=1e-6),
            "With training=False (at prediction time) the augmenter should return the images unchanged.")

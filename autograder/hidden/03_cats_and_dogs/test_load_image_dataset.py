@@ -53,9 +53,23 @@ def _batches(submission: SubmissionProxy, **kwargs: Any) -> list[tuple[np.ndarra
 
 
 def _check_labels(labels: np.ndarray, n: int) -> None:
-    expect(labels.shape == (n, 1), f"A batch of {n} images has labels of shape {labels.shape}; binary labels have "
-                                   f"shape ({n}, 1) (label_mode='binary').")
+    # The student's own shapes are not quoted: they could be computed from the hidden pictures.
+    expect(labels.shape == (n, 1), f"A batch of {n} images should have labels of shape ({n}, 1): binary labels "
+                                   "(label_mode='binary').")
+    expect(labels.dtype == np.float32, f"Labels should be float32 (label_mode='binary'), got {labels.dtype}.")
     expect(set(np.unique(labels)) <= {0.0, 1.0}, "Labels should be 0.0 (cats) and 1.0 (dogs).")
+
+
+def _check_range(x: np.ndarray) -> None:
+    if x.min() >= 0.0 and x.max() <= 1.0 and x.max() > 0.5:
+        return
+    if x.max() > 1.0:
+        why = "some are above 1: divide the pixels by 255"
+    elif x.min() < 0.0:
+        why = "some are negative: divide the pixels (0 to 255) by 255, nothing else"
+    else:
+        why = "the brightest pixels are below 0.5: divide the pixels by 255 once, not twice"
+    raise Fail(f"Image values should be between 0.0 and 1.0; {why}.")
 
 
 @question("load_image_dataset", weight=1.0)
@@ -63,14 +77,12 @@ def test_batches_shapes_range_and_labels(submission: SubmissionProxy) -> None:
     """load_image_dataset gives batches of (batch, H, W, 3) float32 images in [0, 1] and (batch, 1) labels, cats 0."""
     batches = _batches(submission, image_size=(32, 32), batch_size=5, shuffle=False)
     expect([len(x) for x, _ in batches] == [5, 5, 4],
-           f"{2 * PER_CLASS} images in batches of 5 should give batches of 5, 5 and 4 images; got "
-           f"{[len(x) for x, _ in batches]}.")
+           f"{2 * PER_CLASS} images in batches of 5 should give batches of 5, 5 and 4 images (batch_size=5).")
     for x, y in batches:
-        expect(x.shape[1:] == (32, 32, 3), f"Images should be resized to image_size: got shape {x.shape[1:]} for "
-                                           "image_size=(32, 32).")
+        expect(x.shape[1:] == (32, 32, 3), "With image_size=(32, 32) every image should have shape (32, 32, 3): "
+                                           "pass image_size on.")
         expect(x.dtype == np.float32, f"Images should be float32, got {x.dtype}.")
-        expect(x.min() >= 0.0 and x.max() <= 1.0 and x.max() > 0.5,
-               "Image values should be between 0.0 and 1.0: divide the pixels by 255.")
+        _check_range(x)
         _check_labels(y, len(x))
     labels = np.concatenate([y for _, y in batches]).ravel()
     expect(labels.tolist() == [0.0] * PER_CLASS + [1.0] * PER_CLASS,
@@ -94,8 +106,12 @@ def test_defaults_are_150_by_150_in_batches_of_32(submission: SubmissionProxy) -
     batches = _batches(submission)
     expect(len(batches) == 1 and batches[0][0].shape == (2 * PER_CLASS, 150, 150, 3),
            f"With the defaults, {2 * PER_CLASS} images should come as one batch of shape "
-           f"({2 * PER_CLASS}, 150, 150, 3); got {[x.shape for x, _ in batches]}.")
+           f"({2 * PER_CLASS}, 150, 150, 3): image_size=(150, 150), batch_size=32.")
     _check_labels(batches[0][1], 2 * PER_CLASS)
+    # 14 images in folder order by chance: 1 in 14! (about 1e-11)
+    [(in_folder_order, _)] = _reference((150, 150), 32)
+    expect(not np.allclose(batches[0][0], in_folder_order, atol=1e-5),
+           "With the defaults the images should be shuffled (shuffle=True).")
 
 
 @question("load_image_dataset", weight=0.5)

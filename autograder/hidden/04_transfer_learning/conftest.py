@@ -1,8 +1,9 @@
 """Shared fixtures of the 04_transfer_learning hidden suite (trusted side).
 
 ``kit`` holds what several test files need: the lecture's VGG16 table, seeded trusted VGG16 bases,
-turning a student's returned model into a checked :class:`ModelSpec` plus its summary, and the data of
-the feature-classifier accuracy test.
+turning a student's returned model into a checked :class:`ModelSpec` plus its summary, the checks of the
+classifier head and its compile settings (build_feature_classifier and build_transfer_model share them),
+and the data of the feature-classifier accuracy test.
 
 Accuracy data per runner profile (``training:`` of course.yml):
 
@@ -30,7 +31,7 @@ import pytest
 
 from autograder.config import TrainingRecipe
 from autograder.datasets import make_textures
-from autograder.models import ArchitectureError, ModelSpec, rebuild, summary
+from autograder.models import ArchitectureError, ModelSpec, check_compile, layer_differences, rebuild, summary
 from autograder.suite import GradingContext
 from autograder.testing import Fail
 
@@ -58,6 +59,9 @@ VGG16_TABLE: tuple[tuple[str, str, int, int], ...] = (
 VGG16_PARAMS = 14_714_688
 HEAD = ("Flatten", "Dense", "Dropout", "Dense")
 CPU_BASE_SEED = 1604
+LEARNING_RATE = 2e-5  # RMSprop's, for the classifier and the end-to-end model
+BINARY_LOSSES = ("binary_crossentropy", "BinaryCrossentropy")
+ACCURACY = ("accuracy", "acc", "binary_accuracy")
 
 Split = tuple[np.ndarray, np.ndarray]  # (features or images, labels)
 FeatureData = tuple[TrainingRecipe, Callable[[], tuple[Split, Split]]]
@@ -84,6 +88,45 @@ def leaf_layers(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def head_problems(layers: list[dict[str, Any]]) -> list[str]:
+    """What is wrong with a Flatten, Dense 256 relu, Dropout 0.5, Dense 1 sigmoid stack (empty when right)."""
+    kinds = [layer["class_name"] for layer in layers]
+    problems = layer_differences(kinds, list(HEAD))
+    if problems:
+        return problems
+    _, dense, dropout, out = layers
+    if dense["config"].get("units") != 256 or dense["config"].get("activation") != "relu":
+        problems.append(f"the first Dense layer has {dense['config'].get('units')} units and activation "
+                        f"{dense['config'].get('activation')!r}; expected 256 and 'relu'")
+    if dropout["config"].get("rate") != 0.5:
+        problems.append(f"the Dropout rate is {dropout['config'].get('rate')}; expected 0.5")
+    if out["config"].get("units") != 1 or out["config"].get("activation") != "sigmoid":
+        problems.append(f"the output layer has {out['config'].get('units')} unit(s) and activation "
+                        f"{out['config'].get('activation')!r}; expected 1 and 'sigmoid' (one probability: dog or cat)")
+    return problems
+
+
+def compile_problems(spec: ModelSpec) -> list[str]:
+    """How the compile settings differ from RMSprop(learning_rate=2e-5), binary cross-entropy and accuracy."""
+    try:
+        settings = check_compile(spec)
+    except ArchitectureError as exc:
+        return [str(exc)]
+    problems = []
+    optimizer = settings["optimizer"]
+    rate = (optimizer.get("config") or {}).get("learning_rate")
+    if optimizer["class_name"] != "RMSprop":
+        problems.append(f"the optimizer is {optimizer['class_name']}; the lecture uses RMSprop")
+    elif not isinstance(rate, int | float) or abs(rate - LEARNING_RATE) > 1e-3 * LEARNING_RATE:
+        problems.append(f"the learning rate is {rate!r:.12}; use RMSprop(learning_rate=2e-5)")
+    if settings.get("loss") not in BINARY_LOSSES:
+        problems.append(f"the loss is {settings.get('loss')!r}; two classes with one sigmoid output need "
+                        "'binary_crossentropy'")
+    if not any(m in ACCURACY for m in settings.get("metrics") or []):
+        problems.append("the metrics do not include 'accuracy' (compile(..., metrics=['accuracy']))")
+    return problems
+
+
 class Kit:
     """Helpers shared by the test files (one instance per graded submission)."""
 
@@ -93,6 +136,8 @@ class Kit:
     output_shapes = staticmethod(vgg16_output_shapes)
     leaf_layers = staticmethod(leaf_layers)
     make_textures = staticmethod(make_textures)
+    head_problems = staticmethod(head_problems)
+    compile_problems = staticmethod(compile_problems)
 
     @staticmethod
     def model(value: Any, function: str) -> tuple[ModelSpec, dict[str, Any]]:

@@ -1,14 +1,19 @@
 """Hidden tests for question build_conv_base: VGG16 without its top, exactly the lecture's table.
 
 Graded with ``weights=None`` (no ImageNet download at grading time); the architecture, output shapes and
-parameter counts do not depend on the weights.
+parameter counts do not depend on the weights. That ``weights`` is passed on is checked with a weights file
+the grader writes (a seeded VGG16 of its own).
 """
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from autograder.models import layer_differences
+import numpy as np
+
+from autograder.models import FolderArg, layer_differences
 from autograder.testing import SubmissionProxy, expect, question
 
 if TYPE_CHECKING:
@@ -62,3 +67,18 @@ def test_every_weight_is_trainable_as_built(submission: SubmissionProxy, kit: Ki
     expect(frozen == 0, f"{frozen:,} of the base's parameters are frozen already. build_conv_base should return the "
            "base as VGG16 builds it (the lecture's table: Trainable params 14,714,688); build_transfer_model "
            "freezes it.")
+
+
+@question("build_conv_base", weight=0.5)
+def test_weights_from_a_file(submission: SubmissionProxy, kit: Kit) -> None:
+    """build_conv_base(weights=path) loads the weights of that file (one saved with model.save_weights)."""
+    trusted = kit.vgg16(32)
+    with tempfile.TemporaryDirectory(prefix="ag-04-weights-") as tmp:
+        path = Path(tmp) / "base.weights.h5"
+        trusted.save_weights(path)
+        folder = FolderArg("given_weights", {path.name: path.read_bytes()}, select=path.name)
+    spec, _ = kit.model(submission.build_conv_base(weights=folder, input_shape=(32, 32, 3)), "build_conv_base")
+    sent = [np.asarray(w) for w in trusted.weights]
+    expect(len(spec.weights) == len(sent) and all(np.array_equal(a, b) for a, b in zip(spec.weights, sent,
+                                                                                          strict=True)),
+           "build_conv_base(weights=path) returned other weights than the file's: pass weights on to VGG16.")

@@ -91,6 +91,16 @@ def test_training_changes_only_the_classifier(submission: SubmissionProxy, kit: 
 
 
 @question("build_transfer_model", weight=0.5)
+def test_classifier_and_compile_settings(submission: SubmissionProxy, kit: Kit) -> None:
+    """build_transfer_model's classifier is Dense(256, relu), Dropout(0.5), Dense(1, sigmoid), compiled with
+    RMSprop(learning_rate=2e-5), binary cross-entropy and accuracy."""
+    spec, info, _ = _transfer_model(submission, kit)
+    problems = kit.head_problems(kit.leaf_layers(info["layers"])[-len(kit.head):]) + kit.compile_problems(spec)
+    expect(not problems, "The classifier on top of the base, or the compile settings: " + "; ".join(problems[:3])
+           + ".")
+
+
+@question("build_transfer_model", weight=0.5)
 def test_augmenter_goes_before_the_base(submission: SubmissionProxy, kit: Kit) -> None:
     """build_transfer_model(conv_base, augmenter=...) puts the augmentation layers first, before the base."""
     import keras

@@ -39,11 +39,11 @@ def _check(submission: SubmissionProxy, base: Any, x: np.ndarray, y: np.ndarray,
         raise Fail(f"{what}: extract_features should return a tuple (features, labels), got "
                    f"{type(result).__name__}.")
     n = len(x)
-    features = expect_array(result[0], shape=want.shape, what=f"{what}: the features")
+    features = expect_array(result[0], shape=want.shape, kinds="f", what=f"{what}: the features")
     labels = expect_array(result[1], what=f"{what}: the labels")
     if labels.shape != (n,):
-        raise Fail(f"{what}: the labels have shape {labels.shape}, expected ({n},): one label per image, "
-                   "in a flat array (reshape label batches of shape (B, 1)).")
+        flatten = " (reshape the label batches of shape (B, 1))" if labels.size == n else ""
+        raise Fail(f"{what}: the labels should have shape ({n},): one label per image, in a flat array{flatten}.")
     scale = float(np.abs(want).max()) or 1.0
     if not np.allclose(features, want, rtol=1e-4, atol=1e-5 * scale):
         hint = ""

@@ -32,8 +32,9 @@ def _check(submission: SubmissionProxy, kit: Kit, base: Any, from_layer: str | N
     trainable = {layer for layer, _ in kit.trainable(spec)}
     wrong_frozen = [n for n in names if n in want_trainable - trainable]
     wrong_trainable = [n for n in names if n in trainable - want_trainable]
+    frozen_whole = " Nothing is trainable: set conv_base.trainable = True first, then freeze the layers before it."
     expect(not wrong_frozen, f"{what}: {', '.join(wrong_frozen)} should be trainable (the layers from {start} on "
-           "are fine-tuned). If the base was frozen as a whole, set conv_base.trainable = True first.")
+           "are fine-tuned)." + (frozen_whole if not trainable else ""))
     expect(not wrong_trainable, f"{what}: {', '.join(wrong_trainable)} should stay frozen (only the layers from "
            f"{start} on are fine-tuned).")
 

@@ -4,7 +4,7 @@
 in the notebook's process) and the references computed here:
 
 - the lecture's cats-vs-dogs CNN (3,453,121 parameters, 150x150x3 input), seeded random weights;
-- a small functional CNN with an AveragePooling2D layer and a Dense head;
+- a small functional CNN with an AveragePooling2D layer and a Dense head, and a model of Dense layers only;
 - purpose-built *colour detectors* with hand-set weights for Grad-CAM: a 5x5 convolution ``detector``
   whose filter 0 responds only to red and filter 1 only to blue (R - G - B and B - R - G, minus a
   threshold, ReLU), global average pooling, and a Dense layer that turns "how much red" and "how much
@@ -68,6 +68,17 @@ def small_functional() -> Any:
     return keras.Model(inputs, outputs, name="small")
 
 
+def dense_only() -> Any:
+    """A model without a convolution or pooling layer: nothing for activation_model to show."""
+    import keras
+
+    keras.utils.set_random_seed(5055)
+    inputs = keras.Input((6, 6, 3), name="image")
+    x = keras.layers.Flatten(name="flat")(inputs)
+    outputs = keras.layers.Dense(2, activation="softmax", name="probs")(x)
+    return keras.Model(inputs, outputs, name="dense_only")
+
+
 def colour_detector(*, binary: bool = False, padding: str = "same", size: int = 24) -> Any:
     """Hand-set weights: conv 'detector' (red, blue) -> [max pool] -> global average -> class scores."""
     import keras
@@ -107,6 +118,7 @@ class Kit:
     red, blue = RED, BLUE
     lecture_cnn = staticmethod(lecture_cnn)
     small_functional = staticmethod(small_functional)
+    dense_only = staticmethod(dense_only)
     colour_detector = staticmethod(colour_detector)
     squares_image = staticmethod(squares_image)
 

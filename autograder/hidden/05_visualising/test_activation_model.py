@@ -66,5 +66,7 @@ def test_layer_names_in_the_given_order(submission: SubmissionProxy, kit: Kit) -
 
 @question("activation_model", weight=0.25)
 def test_unknown_layer_name(submission: SubmissionProxy, kit: Kit) -> None:
-    """activation_model(model, layer_names=['nope']) raises ValueError."""
+    """activation_model raises ValueError for layer_names=['nope'], and for a model without convolution or pooling
+    layers."""
     expect_raises("ValueError", submission.activation_model, kit.small_functional(), layer_names=["nope"])
+    expect_raises("ValueError", submission.activation_model, kit.dense_only())

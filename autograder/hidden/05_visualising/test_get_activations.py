@@ -29,6 +29,8 @@ def _check(kit: Kit, got: Any, model: Any, image: np.ndarray, names: list[str], 
             raise Fail(f"{what}: {name} has shape {value.shape}; expected {shape}: remove the batch dimension "
                        "(take [0] of the model's output).")
         maps = expect_array(value, shape=shape, kinds="f", what=f"{what}: the maps of {name}")
+        expect(maps.dtype == np.float32, f"{what}: the maps of {name} should be float32 (the model's own output), "
+               f"got {maps.dtype}.")
         scale = float(np.abs(want[name]).max()) or 1.0
         if not np.allclose(maps, want[name], rtol=1e-4, atol=1e-5 * scale):
             raise Fail(f"{what}: the maps of {name} differ from that layer's output for this image.")
@@ -46,12 +48,16 @@ def test_lecture_cnn(submission: SubmissionProxy, kit: Kit) -> None:
 
 
 @question("get_activations", weight=0.75)
-def test_layer_names_and_a_float64_image(submission: SubmissionProxy, kit: Kit) -> None:
-    """get_activations(model, image, layer_names=['c2', 'avg']) gives only those layers; any float image works."""
+def test_layer_names_and_a_float64_or_uint8_image(submission: SubmissionProxy, kit: Kit) -> None:
+    """get_activations(model, image, layer_names=['c2', 'avg']) gives only those layers; a float64 or a uint8 image
+    works."""
     model = kit.small_functional()
     image = np.random.default_rng(5061).random((24, 24, 3))  # float64
     got = submission.get_activations(model, image, layer_names=["c2", "avg"])
     _check(kit, got, model, image, ["c2", "avg"], "layer_names=['c2', 'avg'] on a float64 image")
+    pixels = np.random.default_rng(5063).integers(0, 256, (24, 24, 3), dtype=np.uint8)
+    got = submission.get_activations(model, pixels, layer_names=["c1"])
+    _check(kit, got, model, pixels, ["c1"], "layer_names=['c1'] on a uint8 image (convert it to float32)")
 
 
 @question("get_activations", weight=0.75)
