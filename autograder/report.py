@@ -97,9 +97,9 @@ def split_message(message: str) -> tuple[str, str]:
     """A failure message -> (what was tried, the problem), to merge tests that report the same problem.
 
     Two conventions of the hidden tests: ``"<cause sentence> Case: <what was tried>."`` (a cause a check
-    found), and ``"<what was tried>: <problem>"``. In the second, the prefix ends at the first ": " outside brackets, on the first line, within 160 characters; a message
-    that starts with a function name (`convolve2d` raised ...) or one of the grader's generic sentences is
-    all problem.
+    found), and ``"<what was tried>: <problem>"``. In the second, the prefix ends at the first ": " outside
+    brackets, on the first line, within 160 characters; a message that starts with a function name
+    (`convolve2d` raised ...) or one of the grader's generic sentences is all problem.
     """
     cause, sep, case = message.partition(" Case: ")
     if sep and cause.strip() and "\n" not in case:
