@@ -94,7 +94,7 @@ class GradeResult:
     submission_sha256: str = ""
     fingerprint: dict[str, str] = field(default_factory=dict)  # what decided the score (autograder.fingerprint)
     worker_output: str = ""  # worker stdout/stderr (instructors only)
-    instructor_log: str = ""  # tracebacks of unexpected test failures (instructors only)
+    instructor_log: str = ""  # the student's warnings, details of failed tests (instructors only)
 
     def to_json(self) -> dict[str, Any]:
         """Gradescope's results.json keys (score, execution_time, output, visibility, tests with name, score,
@@ -317,14 +317,17 @@ def grade_submission(
                         run_code=functools.partial(_run_trusted_cell, session))
         result.cells = [session.outcomes[i] for i, _ in cells if i in session.outcomes]
         result.worker_output = session.output_text()
+        student_warnings = session.warnings_text()
         timed_out = session.timed_out
     result.tests, result.questions = score(assignment, run.outcomes)  # 5
     for q in result.questions:
         if q.id in run.substituted or (q.id in run.notes and q.tests_passed < q.tests):
             q.note = run.notes[q.id]
     result.score = total_score(result.questions)
-    result.instructor_log = "\n\n".join([*run.instructor_notes,
-                                          *(f"{o.nodeid}\n{o.detail}" for o in run.outcomes if o.detail)])
+    sections = [*run.instructor_notes,
+                *([f"Warnings from the student's code:\n{student_warnings}"] if student_warnings else []),
+                *(f"{o.nodeid}\n{o.detail}" for o in run.outcomes if o.detail)]
+    result.instructor_log = "\n\n".join(sections)
     if timed_out:
         result.status = "timeout"
         result.message = f"The submission used up its {limits.total_timeout_s:g} s time limit."

@@ -85,6 +85,14 @@ def student_message(exc: BaseException, docstring: str) -> str:
     return f"Failed: {summary}"
 
 
+def _instructor_summary(exc: BaseException) -> str:
+    """One readable line for instructor.log: the failure's type and text (never a tuple's repr)."""
+    if isinstance(exc, StudentCodeProblem):
+        kind = f"{exc.type_name} in " if isinstance(exc, StudentError) else ""
+        return f"{type(exc).__name__}: {kind}`{exc.function}`" + (f": {exc.detail}" if exc.detail else "")
+    return f"{type(exc).__name__}: {exc}"
+
+
 def student_traceback(exc: BaseException) -> str:
     """The worker's traceback of the student's exception behind ``exc`` (itself, or what it was raised from
     or while handling, as when a test turns a StudentError into a Fail); empty if there is none. Instructors
@@ -239,7 +247,7 @@ class GradingPlugin:
             if not isinstance(exc, (Fail, StudentCodeProblem)):
                 detail = "".join(traceback.format_exception(exc))[-4000:]
             else:
-                detail = f"{type(exc).__name__}: {exc.args!r}"[:2000]
+                detail = _instructor_summary(exc)[:2000]
             student_tb = student_traceback(exc)
             if student_tb:
                 detail += f"\nTraceback in the student's code (from the worker):\n{student_tb}"

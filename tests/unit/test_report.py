@@ -154,7 +154,7 @@ def test_worker_output_and_instructor_log_stay_out_of_student_files(tmp_path: Pa
         assert "SECRET" not in text, name
     log = (folder / "instructor.log").read_text()
     assert log.startswith("student:    alice\nassignment: hw (runner cpu)\nstatus:     graded\nscore:      5 / 5\n")
-    assert log.endswith("\n\n--- failed hidden tests (details for instructors) ---\nTRACEBACK-SECRET\n\n"
+    assert log.endswith("\n\n--- warnings and failed hidden tests (details for instructors) ---\nTRACEBACK-SECRET\n\n"
                         "--- worker output ---\nWORKER-SECRET printed\n")
     assert (folder / "feedback.md").read_text() == feedback_markdown(r, HW)
 
