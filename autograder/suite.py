@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,50 @@ from autograder.session import (
 )
 from autograder.testing import Fail
 
-SUITE_INI = Path(__file__).with_name("hidden") / "pytest.ini"
+SUITE_INI = Path(__file__).with_name("suite_pytest.ini")  # in the package: the hidden suites are not
+QUESTION_MARKER = "question(qid, weight=1.0, worked_example=False): the question a hidden test grades"
+
+
+@dataclass(frozen=True)
+class QuestionMark:
+    """A hidden test's ``@question(qid, weight=..., worked_example=...)`` marker, checked."""
+
+    question: str
+    weight: float
+    worked_example: bool
+
+
+def question_mark(item: pytest.Item) -> QuestionMark:
+    """Read and check a collected hidden test's ``question`` marker (the one reader of it, for grading and for
+    `autograder config`). Raises :class:`ValueError` saying what is wrong and what to write instead."""
+    marker = item.get_closest_marker("question")
+    if marker is None or not marker.args:
+        raise ValueError("hidden test without @question(...) marker: mark it with the question it grades, "
+                         "e.g. @question(\"convolve2d\") (from autograder.testing import question)")
+    qid = marker.args[0]
+    if not isinstance(qid, str) or not qid:
+        raise ValueError(f"@question({qid!r}): the question id must be a non-empty string from course.yml")
+    weight = marker.kwargs.get("weight", 1.0)
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not math.isfinite(weight) or weight <= 0:
+        raise ValueError(f"@question({qid!r}, weight={weight!r}): the weight must be a positive number (a test's "
+                         "share of the question's points is its weight over the sum of the question's weights)")
+    worked = marker.kwargs.get("worked_example", False)
+    if not isinstance(worked, bool):
+        raise ValueError(f"@question({qid!r}, worked_example={worked!r}): worked_example must be True or False")
+    return QuestionMark(qid, float(weight), worked)
+
+
+def pytest_args(suite_dir: Path) -> list[str]:
+    """pytest's command line for a hidden suite run in-process (grading adds its options to it)."""
+    return [
+        str(suite_dir),
+        "-c", str(SUITE_INI),
+        "--rootdir", str(suite_dir),
+        "-q",
+        "-p", "no:cacheprovider",
+        "-p", "no:stepwise",
+        "--import-mode=importlib",
+    ]
 
 
 @dataclass
@@ -128,9 +172,7 @@ class GradingPlugin:
         return course_reference_book(self.context.course, self.context.assignment)
 
     def pytest_configure(self, config: pytest.Config) -> None:
-        config.addinivalue_line(
-            "markers", "question(qid, weight=1.0, worked_example=False): the question a hidden test grades"
-        )
+        config.addinivalue_line("markers", QUESTION_MARKER)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -144,9 +186,10 @@ class GradingPlugin:
         return report
 
     def _record(self, item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
-        marker = item.get_closest_marker("question")
-        if marker is None or not marker.args:
-            self.errors.append(f"{item.nodeid}: hidden test without @question(...) marker")
+        try:
+            mark = question_mark(item)
+        except ValueError as exc:
+            self.errors.append(f"{item.nodeid}: {exc}")
             return
         doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
         exc = call.excinfo.value if call.excinfo is not None else None
@@ -166,9 +209,9 @@ class GradingPlugin:
             TestOutcome(
                 nodeid=item.nodeid,
                 name=item.name,
-                question=str(marker.args[0]),
-                weight=float(marker.kwargs.get("weight", 1.0)),
-                worked_example=bool(marker.kwargs.get("worked_example", False)),
+                question=mark.question,
+                weight=mark.weight,
+                worked_example=mark.worked_example,
                 passed=passed,
                 message="" if passed else student_message(exc or Exception(), doc),
                 detail=detail,
@@ -181,16 +224,7 @@ def run_suite(
 ) -> tuple[list[TestOutcome], str]:
     """Run every test in ``suite_dir``; return the outcomes and pytest's own (instructor-only) log."""
     plugin = GradingPlugin(proxy, context)
-    args = [
-        str(suite_dir),
-        "-c", str(SUITE_INI),
-        "--rootdir", str(suite_dir),
-        "-q",
-        "-p", "no:cacheprovider",
-        "-p", "no:stepwise",
-        "--import-mode=importlib",
-        "--tb=short",
-    ]
+    args = [*pytest_args(suite_dir), "--tb=short"]
     if select:
         args += ["-k", select]
     log = io.StringIO()
