@@ -149,14 +149,29 @@ class GradingContext:
     runner: str  # runner profile name from course.yml, e.g. "cpu" or "gpu"
 
 
-class GradingPlugin:
+class SuitePlugin:
+    """What every in-process pytest run of a hidden suite needs (grading, and collection by `autograder config`):
+    the ``question`` marker registered, collection errors kept in ``errors``."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.addinivalue_line("markers", QUESTION_MARKER)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.errors.append(f"collection of {report.nodeid} failed:\n{report.longreprtext}")
+
+
+class GradingPlugin(SuitePlugin):
     """pytest plugin object: fixtures, marker, and outcome collection."""
 
     def __init__(self, proxy: SubmissionProxy, context: GradingContext) -> None:
+        super().__init__()
         self.proxy = proxy
         self.context = context
         self.outcomes: list[TestOutcome] = []
-        self.errors: list[str] = []
 
     @pytest.fixture
     def submission(self) -> SubmissionProxy:
@@ -171,13 +186,6 @@ class GradingPlugin:
         """The reference answers from this course's own workbooks (the assignment's ``files:``)."""
         return course_reference_book(self.context.course, self.context.assignment)
 
-    def pytest_configure(self, config: pytest.Config) -> None:
-        config.addinivalue_line("markers", QUESTION_MARKER)
-
-    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
-        if report.failed:
-            self.errors.append(f"collection of {report.nodeid} failed:\n{report.longreprtext}")
-
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
         report = yield
@@ -188,8 +196,8 @@ class GradingPlugin:
     def _record(self, item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
         try:
             mark = question_mark(item)
-        except ValueError as exc:
-            self.errors.append(f"{item.nodeid}: {exc}")
+        except ValueError as problem:
+            self.errors.append(f"{item.nodeid}: {problem}")
             return
         doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
         exc = call.excinfo.value if call.excinfo is not None else None
