@@ -255,8 +255,9 @@ def check_solution_cmd(ctx: click.Context, assignment_ids: tuple[str, ...], runn
             if not result.full_marks:
                 failed.append(f"{a.id} ({result.notebook}): {result.score:g} / {result.max_score:g}\n"
                               + "\n".join(f"    - {p}" for p in result.problems))
-                if result.instructor_log.strip():
-                    click.echo(f"--- {a.id}: instructor.log (end) ---\n{result.instructor_log.strip()[-3000:]}")
+                details = result.instructor_log.split("--- worker output ---", 1)[0].strip()
+                if details:  # the failed tests' details and tracebacks, not the notebook's own output
+                    click.echo(f"--- {a.id}: failed tests in instructor.log ---\n{details[-3000:]}")
     if failed:
         keep = "" if out_dir else " Keep the results with --out DIR."
         raise ConfigError("A solution notebook does not get full marks: fix the solution or its hidden tests."

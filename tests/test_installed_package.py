@@ -80,7 +80,10 @@ def test_the_installed_package_is_not_the_checkout(installed: tuple[Path, Path])
     assert location.is_relative_to(bin_dir.parent), location  # site-packages of the fresh environment
     assert not location.is_relative_to(REPO)
     files = {p.name for p in location.parent.rglob("*") if p.is_file()}
-    assert {"main.py", "wire.py", "keras_ext.py", "pytest.ini", "nbgrader_config_template.py"} <= files
+    assert {"main.py", "wire.py", "keras_ext.py", "suite_pytest.ini", "nbgrader_config_template.py"} <= files
+    # the hidden suites are the course's (copied with it below), never the package's: the grader works without them
+    assert not (location.parent / "hidden").exists()
+    assert not [p for p in location.parent.rglob("*") if p.name.startswith("test_") or p.name == "conftest.py"]
 
 
 def test_installed_cli_grades_a_copied_course(installed: tuple[Path, Path]) -> None:
