@@ -25,9 +25,9 @@ def find_course_file(start: Path) -> Path:
                       "or pass --course PATH/course.yml.")
 
 
-def _course(ctx: click.Context) -> Course:
+def _course(ctx: click.Context, *, released_only: bool = False) -> Course:
     path: Path | None = ctx.obj.get("course_path")
-    return load_course(path if path is not None else find_course_file(Path.cwd()))
+    return load_course(path if path is not None else find_course_file(Path.cwd()), released_only=released_only)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -167,7 +167,7 @@ def validate(ctx: click.Context, notebook: Path, assignment_id: str | None) -> N
     from autograder.report import feedback_markdown
     from autograder.validate import guess_assignment, validate_notebook
 
-    course = _course(ctx)
+    course = _course(ctx, released_only=True)  # students have no solutions or hidden suites
     assignment = course.assignment(assignment_id) if assignment_id else guess_assignment(course, notebook)
     result = validate_notebook(course, assignment, notebook)
     click.echo(feedback_markdown(result, assignment))

@@ -236,8 +236,12 @@ def _format_validation(path: Path, err: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_course(path: Path) -> Course:
-    """Read and check course.yml; raise :class:`ConfigError` naming the key and the file."""
+def load_course(path: Path, *, released_only: bool = False) -> Course:
+    """Read and check course.yml; raise :class:`ConfigError` naming the key and the file.
+
+    ``released_only``: a students' copy of the course (course.yml, the released ``assignments/`` and the assignments'
+    ``files:``), as ``autograder validate`` needs it: solution notebooks and hidden suites are not required (students
+    never get them), nor the files of assignments not released yet."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: course file not found. Run from the course folder or pass --course PATH.")
@@ -251,11 +255,11 @@ def load_course(path: Path) -> Course:
         course = Course.model_validate({**raw, "root": path.resolve().parent})
     except ValidationError as e:
         raise ConfigError(_format_validation(path, e)) from None
-    _check_course(path, course)
+    _check_course(path, course, released_only)
     return course
 
 
-def _check_course(path: Path, course: Course) -> None:
+def _check_course(path: Path, course: Course, released_only: bool = False) -> None:
     problems: list[str] = []
     if "cpu" not in course.runners:
         problems.append("runners: a 'cpu' runner profile is required")
@@ -268,13 +272,14 @@ def _check_course(path: Path, course: Course) -> None:
         qids = [q.id for q in a.questions]
         for q in {q for q in qids if qids.count(q) > 1}:
             problems.append(f"{where}.questions: duplicate question id {q!r}")
-        if not course.solution_notebook(a).is_file():
-            problems.append(f"{where}.notebook: {course.solution_notebook(a)} does not exist")
-        if not course.hidden_suite(a).is_dir():
-            problems.append(f"{where}.hidden_suite: folder {course.hidden_suite(a)} does not exist")
-        for f in a.files:
-            if not (course.root / f).is_file():
-                problems.append(f"{where}.files: {course.root / f} does not exist")
+        if not released_only:  # a students' copy holds neither, and only the assignments released so far
+            if not course.solution_notebook(a).is_file():
+                problems.append(f"{where}.notebook: {course.solution_notebook(a)} does not exist")
+            if not course.hidden_suite(a).is_dir():
+                problems.append(f"{where}.hidden_suite: folder {course.hidden_suite(a)} does not exist")
+            for f in a.files:
+                if not (course.root / f).is_file():
+                    problems.append(f"{where}.files: {course.root / f} does not exist")
         for runner in a.training.keys() - course.runners.keys():
             problems.append(f"{where}.training: runner {runner!r} is not defined under runners")
     if problems:

@@ -117,3 +117,17 @@ def test_the_copied_courses_own_workbooks_are_used(installed: tuple[Path, Path])
                 "--out", broken.parent / "out-broken", "--no-gradebook", "--no-progress", cwd=broken)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "datasets/workbooks/convolution operation.xlsx" in proc.stderr and "does not exist" in proc.stderr
+
+
+def test_installed_validate_in_a_students_copy(installed: tuple[Path, Path]) -> None:
+    """The installed package (no hidden suite) and a students' copy of the course (no solutions, no hidden suites)
+    are enough for `autograder validate`."""
+    from tests.test_packaging import students_copy
+
+    bin_dir, course = installed
+    student = students_copy(course, course.parent / "student")
+    repo_course = load_course(REPO / "course.yml")
+    mine = student / "assignments" / "01_convolution" / "mine.ipynb"
+    mine.write_text(make_sample(repo_course, repo_course.assignment("01_convolution"), "correct"))
+    proc = _run(bin_dir / "autograder", "validate", mine, cwd=student)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

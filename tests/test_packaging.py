@@ -59,3 +59,36 @@ def test_no_hidden_suite_in_a_package(built: dict[str, set[str]], kind: str) -> 
     assert not hidden, f"the {kind} holds hidden suite files: {hidden[:5]}"
     tests = sorted(f for f in files if Path(f).name.startswith("test_") or Path(f).name == "conftest.py")
     assert not tests, f"the {kind} holds test files: {tests[:5]}"
+
+
+def students_copy(course_root: Path, target: Path) -> Path:
+    """What students get of a course: course.yml, the released notebooks and the files they use (no solutions,
+    no hidden suites)."""
+    target.mkdir(parents=True)
+    shutil.copy2(course_root / "course.yml", target / "course.yml")
+    shutil.copytree(course_root / "assignments", target / "assignments")
+    shutil.copytree(course_root / "datasets" / "workbooks", target / "datasets" / "workbooks")
+    return target
+
+
+def test_validate_runs_in_a_students_copy_without_hidden_suites(tmp_path: Path) -> None:
+    from autograder.config import load_course
+    from autograder.samples import make_sample
+    from tests.conftest import run_cli
+
+    course = load_course(REPO / "course.yml")
+    a = course.assignment("01_convolution")
+    student = students_copy(REPO, tmp_path / "student")
+    mine = student / "assignments" / a.id / "mine.ipynb"
+    mine.write_text(make_sample(course, a, "correct"))
+    ok = run_cli("validate", mine, "--assignment", a.id, cwd=student)
+    assert ok.returncode == 0, ok.stdout + ok.stderr  # every visible test passes
+    stub = student / "assignments" / a.id / "stub.ipynb"
+    stub.write_text(make_sample(course, a, "stub"))
+    bad = run_cli("validate", stub, "--assignment", a.id, cwd=student)
+    assert bad.returncode == 1, bad.stdout + bad.stderr  # the stub's visible tests fail
+    assert "conv2d_layer" in bad.stdout
+    # grading needs what students do not have
+    grade = run_cli("grade", a.id, mine, "--out", tmp_path / "out", cwd=student)
+    assert grade.returncode == 2, grade.stdout + grade.stderr
+    assert "hidden_suite: folder" in grade.stderr and "does not exist" in grade.stderr
