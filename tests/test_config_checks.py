@@ -210,3 +210,46 @@ def test_check_solution_names_what_a_broken_solution_fails(tmp_path: Path) -> No
     assert "A solution notebook does not get full marks" in proc.stderr
     assert "(question output_size) failed" in proc.stderr
     assert "(question convolve2d) failed" not in proc.stderr
+
+
+def test_adding_a_question_by_the_readme_recipe(tmp_path: Path) -> None:
+    """README, "Adding a question": course.yml entry, solution cells, a hidden test, release, config, check-solution."""
+    course_yml = make_course(tmp_path / "c", total_timeout_s=300)
+    solution = _own_solutions(course_yml)
+    suite = _own_suite(course_yml)
+    data = yaml.safe_load(course_yml.read_text())
+    data["assignments"][0]["questions"].append({"id": "stride_of", "title": "Stride from sizes", "points": 3})
+    course_yml.write_text(yaml.safe_dump(data, sort_keys=False))
+    nb = nbformat.read(str(solution), as_version=4)
+    meta = {"schema_version": 3, "task": False}
+    nb.cells += [
+        nbformat.v4.new_markdown_cell("## 9. The stride from the sizes (3 points)"),
+        nbformat.v4.new_code_cell(
+            "def stride_of(n: int, f: int, out: int) -> int:\n"
+            "    \"\"\"The stride that maps n to out with an f filter.\"\"\"\n"
+            "    ### BEGIN SOLUTION\n    return (n - f) // (out - 1)\n    ### END SOLUTION",
+            metadata={"nbgrader": {**meta, "grade": False, "grade_id": "stride_of_code", "locked": False,
+                                   "solution": True}}),
+        nbformat.v4.new_code_cell(
+            "assert stride_of(7, 3, 3) == 2",
+            metadata={"nbgrader": {**meta, "grade": True, "grade_id": "stride_of", "locked": True, "points": 1,
+                                   "solution": False}}),
+    ]
+    nbformat.write(nb, str(solution))
+    (suite / "test_stride_of.py").write_text(
+        "from autograder.testing import SubmissionProxy, expect, expect_int, question\n\n\n"
+        "@question(\"stride_of\", weight=2)\n"
+        "def test_lecture_sizes(submission: SubmissionProxy) -> None:\n"
+        "    \"\"\"stride_of gives the stride of the lecture's 7x7 -> 3x3 example.\"\"\"\n"
+        "    expect(expect_int(submission.stride_of(7, 3, 3)) == 2, \"stride_of(7, 3, 3) should be 2.\")\n")
+
+    released = run_cli("--course", course_yml, "release", "01_convolution")
+    assert released.returncode == 0, released.stdout + released.stderr
+    assert _points(course_yml.parent / "assignments/01_convolution/convolution.ipynb")["stride_of"] == 3
+    config = run_cli("--course", course_yml, "config")
+    assert config.returncode == 0, config.stdout + config.stderr
+    row = next(line.split() for line in config.stdout.splitlines() if line.strip().startswith("stride_of"))
+    assert row == ["stride_of", "3", "auto", "1"]
+    check = run_cli("--course", course_yml, "check-solution", "01_convolution")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "01_convolution: full marks (23 / 23" in check.stdout
