@@ -253,3 +253,10 @@ def test_adding_a_question_by_the_readme_recipe(tmp_path: Path) -> None:
     check = run_cli("--course", course_yml, "check-solution", "01_convolution")
     assert check.returncode == 0, check.stdout + check.stderr
     assert "01_convolution: full marks (23 / 23" in check.stdout
+
+
+def test_a_test_file_that_does_not_import(tmp_path: Path) -> None:
+    course_yml = make_course(tmp_path / "c")
+    (_own_suite(course_yml) / "test_pool2d.py").write_text("def broken(:\n")
+    err = _config_fails(course_yml, "collection of test_pool2d.py failed", "SyntaxError")
+    assert "question 'pool2d'" not in err  # the cause is named, not a consequence
