@@ -25,9 +25,9 @@ def find_course_file(start: Path) -> Path:
                       "or pass --course PATH/course.yml.")
 
 
-def _course(ctx: click.Context) -> Course:
+def _course(ctx: click.Context, *, released_only: bool = False) -> Course:
     path: Path | None = ctx.obj.get("course_path")
-    return load_course(path if path is not None else find_course_file(Path.cwd()))
+    return load_course(path if path is not None else find_course_file(Path.cwd()), released_only=released_only)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,10 +42,16 @@ def cli(ctx: click.Context, course_path: Path | None) -> None:
 
 @cli.command()
 @click.argument("assignment_ids", nargs=-1)
-@click.option("--check", is_flag=True, help="Do not write; exit 1 if assignments/ is stale against solutions/.")
+@click.option("--check", is_flag=True,
+              help="Do not write; exit 3 if assignments/ is stale against solutions/ and course.yml.")
 @click.pass_context
 def release(ctx: click.Context, assignment_ids: tuple[str, ...], check: bool) -> None:
-    """Generate the student notebooks in assignments/ from solutions/ (with nbgrader)."""
+    """Generate the student notebooks in assignments/ from solutions/ (with nbgrader).
+
+    course.yml is the source of the points: each question's points are written into its grade cell's nbgrader
+    metadata in the notebook nbgrader generates from (and so into the release and the gradebook). A question whose
+    text says "(N points)" with another N is refused (exit 3), naming the cell and what to write.
+    """
     from autograder import release as rel
 
     course = _course(ctx)
@@ -166,7 +172,7 @@ def validate(ctx: click.Context, notebook: Path, assignment_id: str | None) -> N
     NOTEBOOK is not a notebook that can run."""
     from autograder.validate import guess_assignment, validate_markdown, validate_notebook
 
-    course = _course(ctx)
+    course = _course(ctx, released_only=True)  # students have no solutions or hidden suites
     assignment = course.assignment(assignment_id) if assignment_id else guess_assignment(course, notebook)
     result = validate_notebook(course, assignment, notebook)
     click.echo(validate_markdown(result), nl=False)
@@ -207,16 +213,62 @@ def doctor(ctx: click.Context) -> None:
 @click.option("--describe", is_flag=True, help="Print every course.yml key with its default and meaning.")
 @click.pass_context
 def config_cmd(ctx: click.Context, describe: bool) -> None:
-    """Check course.yml (and the notebooks' points), or describe its schema."""
-    from autograder.config import check_notebook_points
+    """Check the course without grading anyone, or describe course.yml's schema.
+
+    Runs every check `grade` makes before or while grading: course.yml, the notebooks' questions and points (and the
+    points their text states), limits that contradict each other, and each hidden suite as pytest collects it (it
+    holds tests, each marked @question with a question course.yml auto-grades and a positive weight, and every
+    auto-graded question has a test). Prints a table per assignment; exit 2 listing every problem found.
+    """
+    from autograder.suite_check import check_course, config_table, raise_problems
 
     if describe:
         click.echo(describe_schema())
         return
     course = _course(ctx)
-    for a in course.assignments:
-        check_notebook_points(course, a)
+    checks, course_problems = check_course(course)
+    raise_problems(course, checks, course_problems)
+    click.echo(config_table(course, checks))
     click.echo(f"{course.root / 'course.yml'}: OK ({len(course.assignments)} assignments)")
+
+
+@cli.command("check-solution")
+@click.argument("assignment_ids", nargs=-1)
+@click.option("--runner", default="cpu", show_default=True, help="Runner profile from course.yml.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Keep the results (OUT/<assignment>/solution/: results.json, feedback.md, instructor.log); "
+              "default: a temporary folder, removed.")
+@click.pass_context
+def check_solution_cmd(ctx: click.Context, assignment_ids: tuple[str, ...], runner: str, out_dir: Path | None) -> None:
+    """Grade each assignment's solution notebook (solutions/<id>/) as a submission: it must get full marks.
+
+    The real grading path (sandboxed worker, hidden suite, scoring; no gradebook). Default: every assignment.
+    Exit 2 listing the failed tests and cells of a solution that does not get full marks.
+    """
+    import tempfile
+
+    from autograder.suite_check import check_solution
+
+    course = _course(ctx)
+    if runner not in course.runners:
+        raise AutograderError(f"Unknown runner {runner!r}; course.yml defines: {', '.join(course.runners)}.")
+    chosen = [course.assignment(a) for a in assignment_ids] or course.assignments
+    failed: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="ag-check-solution-") as tmp:
+        for a in chosen:
+            result = check_solution(course, a, (out_dir or Path(tmp)) / a.id, runner=runner)
+            verdict = "full marks" if result.full_marks else "NOT full marks"
+            click.echo(f"{a.id}: {verdict} ({result.score:g} / {result.max_score:g}, {result.notebook})")
+            if not result.full_marks:
+                failed.append(f"{a.id} ({result.notebook}): {result.score:g} / {result.max_score:g}\n"
+                              + "\n".join(f"    - {p}" for p in result.problems))
+                details = result.instructor_log.split("--- worker output ---", 1)[0].strip()
+                if details:  # the failed tests' details and tracebacks, not the notebook's own output
+                    click.echo(f"--- {a.id}: failed tests in instructor.log ---\n{details[-3000:]}")
+    if failed:
+        keep = "" if out_dir else " Keep the results with --out DIR."
+        raise ConfigError("A solution notebook does not get full marks: fix the solution or its hidden tests."
+                          f"{keep}\n" + "\n".join(f"  - {f}" for f in failed))
 
 
 @cli.group("datasets")

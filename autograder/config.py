@@ -1,12 +1,15 @@
 """course.yml: the one schema, every key described, with defaults.
 
 ``autograder config --describe`` prints this schema; :func:`load_course` reads and checks a file.
-Points have one source of truth (``assignments[].questions[].points``); the solution notebooks'
-nbgrader metadata must agree with it, which :func:`check_notebook_points` enforces.
+Points have one source of truth (``assignments[].questions[].points``): ``autograder release`` writes them into
+the nbgrader metadata of the notebook it hands nbgrader (:func:`apply_course_points`) and refuses prose "(N points)"
+that disagrees (:func:`prose_points_problems`); :func:`check_notebook_points` checks, before grading, that the
+released notebook (what the gradebook holds) has them. :func:`limit_problems` finds contradictory limits.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -254,8 +257,12 @@ def _format_validation(path: Path, err: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_course(path: Path) -> Course:
-    """Read and check course.yml; raise :class:`ConfigError` naming the key and the file."""
+def load_course(path: Path, *, released_only: bool = False) -> Course:
+    """Read and check course.yml; raise :class:`ConfigError` naming the key and the file.
+
+    ``released_only``: a students' copy of the course (course.yml, the released ``assignments/`` and the assignments'
+    ``files:``), as ``autograder validate`` needs it: solution notebooks and hidden suites are not required (students
+    never get them), nor the files of assignments not released yet."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: course file not found. Run from the course folder or pass --course PATH.")
@@ -269,11 +276,11 @@ def load_course(path: Path) -> Course:
         course = Course.model_validate({**raw, "root": path.resolve().parent})
     except ValidationError as e:
         raise ConfigError(_format_validation(path, e)) from None
-    _check_course(path, course)
+    _check_course(path, course, released_only)
     return course
 
 
-def _check_course(path: Path, course: Course) -> None:
+def _check_course(path: Path, course: Course, released_only: bool = False) -> None:
     from autograder.dependencies import check_dependencies  # it imports this module
 
     problems: list[str] = []
@@ -288,13 +295,14 @@ def _check_course(path: Path, course: Course) -> None:
         qids = [q.id for q in a.questions]
         for q in {q for q in qids if qids.count(q) > 1}:
             problems.append(f"{where}.questions: duplicate question id {q!r}")
-        if not course.solution_notebook(a).is_file():
-            problems.append(f"{where}.notebook: {course.solution_notebook(a)} does not exist")
-        if not course.hidden_suite(a).is_dir():
-            problems.append(f"{where}.hidden_suite: folder {course.hidden_suite(a)} does not exist")
-        for f in a.files:
-            if not (course.root / f).is_file():
-                problems.append(f"{where}.files: {course.root / f} does not exist")
+        if not released_only:  # a students' copy holds neither, and only the assignments released so far
+            if not course.solution_notebook(a).is_file():
+                problems.append(f"{where}.notebook: {course.solution_notebook(a)} does not exist")
+            if not course.hidden_suite(a).is_dir():
+                problems.append(f"{where}.hidden_suite: folder {course.hidden_suite(a)} does not exist")
+            for f in a.files:
+                if not (course.root / f).is_file():
+                    problems.append(f"{where}.files: {course.root / f} does not exist")
         problems += [f"{where}.questions: {p}" for p in check_dependencies(a)]
         for runner in a.training.keys() - course.runners.keys():
             problems.append(f"{where}.training: runner {runner!r} is not defined under runners")
@@ -319,9 +327,9 @@ def notebook_test_points(nb_path: Path) -> dict[str, float]:
     return {gid: pts for gid, (pts, manual) in notebook_grade_cells(nb_path).items() if not manual}
 
 
-def check_notebook_points(course: Course, assignment: Assignment) -> None:
-    """The solution notebook's grade cells must match course.yml's questions and points exactly."""
-    nb_path = course.solution_notebook(assignment)
+def _cell_problems(assignment: Assignment, nb_path: Path, *, points: bool) -> list[str]:
+    """Questions without their grade cell, cells of the wrong kind, grade cells that are no question (and, with
+    ``points``, points that differ from course.yml's)."""
     found = notebook_grade_cells(nb_path)
     problems = []
     for q in assignment.questions:
@@ -335,16 +343,122 @@ def check_notebook_points(course: Course, assignment: Assignment) -> None:
                 f"question {q.id!r}: course.yml says {'manual' if q.manual else 'autograded'}, the notebook's cell is "
                 f"{'a manually graded answer' if manual else 'an autograded test'} cell"
             )
-        elif pts != q.points:
-            problems.append(f"question {q.id!r}: course.yml says {q.points:g} points, the notebook's {kind} says "
-                            f"{pts:g}")
-    for qid in found.keys() - {q.id for q in assignment.questions}:
+        elif points and pts != q.points:
+            problems.append(f"question {q.id!r}: course.yml says {q.points:g} points, the released notebook's {kind} "
+                            f"says {pts:g} ({nb_path})")
+    for qid in sorted(found.keys() - {q.id for q in assignment.questions}):
         problems.append(f"grade cell {qid!r} in {nb_path} is not a question in course.yml")
+    return problems
+
+
+def solution_cell_problems(course: Course, assignment: Assignment) -> list[str]:
+    """The solution notebook has one grade cell per question, of the question's kind (test cell, or manually graded
+    answer cell for ``manual: true``), and no other grade cell. Its points are not compared: course.yml is their
+    source, and `autograder release` writes them into the notebook it hands nbgrader."""
+    return _cell_problems(assignment, course.solution_notebook(assignment), points=False)
+
+
+def released_points_problems(course: Course, assignment: Assignment) -> list[str]:
+    """The released notebook (what nbgrader recorded in the gradebook) has course.yml's questions and points:
+    empty when it does, else what differs and that ``autograder release`` fixes it."""
+    path = course.released_notebook(assignment)
+    if not path.is_file():
+        return [f"{path} does not exist: run `autograder release {assignment.id}`"]
+    problems = _cell_problems(assignment, path, points=True)
+    if problems:
+        problems.append(f"the release is older than course.yml or the solution notebook: run `autograder release "
+                        f"{assignment.id}` (it writes course.yml's points into the notebook and the gradebook)")
+    return problems
+
+
+def check_notebook_points(course: Course, assignment: Assignment) -> None:
+    """Before grading: the solution notebook has course.yml's questions, and the released notebook (what nbgrader's
+    gradebook holds) also their points. Raises :class:`ConfigError` listing every difference."""
+    problems = solution_cell_problems(course, assignment) or released_points_problems(course, assignment)
     if problems:
         raise ConfigError(
-            f"Points disagree for assignment {assignment.id} (course.yml is the source of truth; "
-            "fix the notebook's nbgrader metadata):\n" + "\n".join(f"  - {p}" for p in problems)
+            f"The notebooks disagree with course.yml for assignment {assignment.id} (course.yml is the source of the "
+            "questions and their points):\n" + "\n".join(f"  - {p}" for p in problems)
         )
+
+
+def course_points(points: float) -> int | float:
+    """Points as nbgrader's metadata writes them: 2, not 2.0 (so a release does not rewrite every notebook)."""
+    return int(points) if float(points).is_integer() else float(points)
+
+
+def apply_course_points(nb: nbformat.NotebookNode, assignment: Assignment) -> list[str]:
+    """Write course.yml's points into the nbgrader metadata of each question's grade cell (by grade_id); return the
+    ids of the questions whose points changed."""
+    points = {q.id: course_points(q.points) for q in assignment.questions}
+    changed = []
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        gid = str(meta.get("grade_id"))
+        if meta.get("grade") and gid in points:
+            if meta.get("points") != points[gid]:
+                changed.append(gid)
+            meta["points"] = points[gid]
+    return changed
+
+
+# "(2 points)", "(1 point)", "(2 points, graded by a TA)": points stated in a question's prose
+POINTS_PROSE = re.compile(r"\(\s*(\d+(?:\.\d+)?)\s+(points?)\b[^()]*\)", re.IGNORECASE)
+
+
+def prose_points(nb: nbformat.NotebookNode, assignment: Assignment) -> list[tuple[str, int, re.Match[str]]]:
+    """(question id, cell index, match) for every "(N points)" in the markdown of a question: the markdown cells
+    after the previous grade cell, up to and including the question's own grade cell (its heading and task text).
+    Answer cells (a student's or the solution's text) are not prose."""
+    known = {q.id for q in assignment.questions}
+    found: list[tuple[str, int, re.Match[str]]] = []
+    pending: list[int] = []
+    for index, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.get("cell_type") == "markdown" and not meta.get("solution"):
+            pending.append(index)
+        if meta.get("grade"):
+            gid = str(meta.get("grade_id"))
+            if gid in known:
+                for i in pending:
+                    found += [(gid, i, m) for m in POINTS_PROSE.finditer(str(nb.cells[i].get("source", "")))]
+            pending = []
+    return found
+
+
+def prose_points_problems(course: Course, assignment: Assignment) -> list[str]:
+    """Each "(N points)" in a question's prose in the solution notebook that disagrees with course.yml, naming the
+    cell, the text and what to change it to."""
+    nb_path = course.solution_notebook(assignment)
+    nb = nbformat.read(str(nb_path), as_version=4)
+    problems = []
+    for qid, index, match in prose_points(nb, assignment):
+        want = assignment.question(qid).points
+        if float(match.group(1)) == want:
+            continue
+        unit = "point" if want == 1 else "points"
+        fixed = (match.group(0)[: match.start(1) - match.start(0)] + f"{want:g} {unit}"
+                 + match.group(0)[match.end(2) - match.start(0):])
+        heading = str(nb.cells[index].get("source", "")).strip().splitlines()[0][:80]
+        problems.append(f"{nb_path}, markdown cell {index} (question {qid!r}: {heading!r}) says {match.group(0)!r} but "
+                        f"course.yml gives {want:g} {unit}: change the text to {fixed!r} (or the points in course.yml)")
+    return problems
+
+
+def limit_problems(course: Course) -> list[str]:
+    """Limits that contradict each other, course-wide or once an assignment's overrides apply: a cell or a call into
+    student code allowed longer than the whole submission."""
+    problems = []
+    scopes: list[tuple[str, Limits]] = [("limits", course.limits)]
+    scopes += [(f"assignments[{i}] ({a.id}) limits", course.limits_for(a)) for i, a in enumerate(course.assignments)
+               if a.limits.model_dump(exclude_none=True)]
+    for where, limits in scopes:
+        for key in ("cell_timeout_s", "test_timeout_s"):
+            if getattr(limits, key) > limits.total_timeout_s:
+                problems.append(f"{where}: {key} ({getattr(limits, key):g} s) is above total_timeout_s "
+                                f"({limits.total_timeout_s:g} s), the time for the whole submission: lower {key} or "
+                                "raise total_timeout_s")
+    return problems
 
 
 def describe_schema() -> str:

@@ -1,7 +1,9 @@
 """Release: nbgrader's own generate_assignment turns solutions/ into assignments/.
 
 nbgrader generates in a scratch folder; the result is then copied into ``assignments/<id>/`` together
-with the files listed in course.yml. A release records the assignment (notebook, grade cells, points,
+with the files listed in course.yml. course.yml is the one source of points: the copy nbgrader generates from gets
+each question's points from course.yml (in its grade cell's nbgrader metadata, by grade_id), and prose "(N points)"
+in a question's text that disagrees is refused. A release records the assignment (notebook, grade cells, points,
 locked cells' checksums, due date) in the course's gradebook, which nbgrader's autograde, formgrader,
 feedback and export need. ``check`` generates the same way against a scratch gradebook and compares, so
 CI can refuse a stale release without touching the course's gradebook.
@@ -19,8 +21,35 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.config import Assignment, Course, check_notebook_points
-from autograder.errors import ReleaseError
+from autograder.config import (
+    Assignment,
+    Course,
+    apply_course_points,
+    prose_points_problems,
+    solution_cell_problems,
+)
+from autograder.errors import ConfigError, ReleaseError
+
+
+def check_source(course: Course, assignment: Assignment) -> None:
+    """What a release refuses before nbgrader runs: a solution notebook whose grade cells are not course.yml's
+    questions (:class:`ConfigError`), or prose "(N points)" that disagrees with course.yml (:class:`ReleaseError`)."""
+    cells = solution_cell_problems(course, assignment)
+    if cells:
+        raise ConfigError(f"The solution notebook of {assignment.id} does not match course.yml's questions:\n"
+                          + "\n".join(f"  - {p}" for p in cells))
+    prose = prose_points_problems(course, assignment)
+    if prose:
+        raise ReleaseError(f"Not released: the text of {assignment.id} states points that disagree with course.yml "
+                           "(the source of the points, which the release writes into the notebook's grade cells):\n"
+                           + "\n".join(f"  - {p}" for p in prose))
+
+
+def _write_course_points(notebook: Path, assignment: Assignment) -> None:
+    """course.yml's points into the grade cells of the (scratch) notebook nbgrader generates from."""
+    nb = nbformat.read(str(notebook), as_version=4)
+    if apply_course_points(nb, assignment):
+        nbformat.write(nb, str(notebook))
 
 
 def _generate(course: Course, assignment: Assignment, scratch: Path, db_url: str | None = None) -> Path:
@@ -31,10 +60,11 @@ def _generate(course: Course, assignment: Assignment, scratch: Path, db_url: str
 
     from autograder.gradebook import prepare_nbgrader
 
-    check_notebook_points(course, assignment)
+    check_source(course, assignment)
     prepare_nbgrader()
     shutil.copytree(course.root / "solutions" / assignment.id, scratch / "source" / assignment.id,
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    _write_course_points(scratch / "source" / assignment.id / assignment.notebook, assignment)
     config = Config()
     config.CourseDirectory.root = str(scratch)
     config.CourseDirectory.course_id = course.course_id

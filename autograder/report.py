@@ -233,7 +233,8 @@ def instructor_log(result: GradeResult, sandbox: str = "") -> str:
     if result.message:
         header.append(f"message:    {result.message}")
     parts = ["\n".join(header)]
-    parts.append("--- warnings and failed hidden tests (details for instructors) ---\n" + (result.instructor_log or "(none)"))
+    parts.append("--- warnings and failed hidden tests (details for instructors) ---\n"
+                 + (result.instructor_log or "(none)"))
     parts.append("--- worker output ---\n" + (result.worker_output or "(none)"))
     return "\n\n".join(parts) + "\n"
 

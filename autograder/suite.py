@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,7 +37,50 @@ from autograder.session import (
 )
 from autograder.testing import Fail
 
-SUITE_INI = Path(__file__).with_name("hidden") / "pytest.ini"
+SUITE_INI = Path(__file__).with_name("suite_pytest.ini")  # in the package: the hidden suites are not
+QUESTION_MARKER = "question(qid, weight=1.0, worked_example=False): the question a hidden test grades"
+
+
+@dataclass(frozen=True)
+class QuestionMark:
+    """A hidden test's ``@question(qid, weight=..., worked_example=...)`` marker, checked."""
+
+    question: str
+    weight: float
+    worked_example: bool
+
+
+def question_mark(item: pytest.Item) -> QuestionMark:
+    """Read and check a collected hidden test's ``question`` marker (the one reader of it, for grading and for
+    `autograder config`). Raises :class:`ValueError` saying what is wrong and what to write instead."""
+    marker = item.get_closest_marker("question")
+    if marker is None or not marker.args:
+        raise ValueError("hidden test without @question(...) marker: mark it with the question it grades, "
+                         "e.g. @question(\"convolve2d\") (from autograder.testing import question)")
+    qid = marker.args[0]
+    if not isinstance(qid, str) or not qid:
+        raise ValueError(f"@question({qid!r}): the question id must be a non-empty string from course.yml")
+    weight = marker.kwargs.get("weight", 1.0)
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not math.isfinite(weight) or weight <= 0:
+        raise ValueError(f"@question({qid!r}, weight={weight!r}): the weight must be a positive number (a test's "
+                         "share of the question's points is its weight over the sum of the question's weights)")
+    worked = marker.kwargs.get("worked_example", False)
+    if not isinstance(worked, bool):
+        raise ValueError(f"@question({qid!r}, worked_example={worked!r}): worked_example must be True or False")
+    return QuestionMark(qid, float(weight), worked)
+
+
+def pytest_args(suite_dir: Path) -> list[str]:
+    """pytest's command line for a hidden suite run in-process (grading adds its options to it)."""
+    return [
+        str(suite_dir),
+        "-c", str(SUITE_INI),
+        "--rootdir", str(suite_dir),
+        "-q",
+        "-p", "no:cacheprovider",
+        "-p", "no:stepwise",
+        "--import-mode=importlib",
+    ]
 
 
 @dataclass
@@ -143,13 +187,30 @@ class SuiteRun:
 
 
 def _question_of(item: pytest.Item) -> str | None:
-    marker = item.get_closest_marker("question")
-    return str(marker.args[0]) if marker is not None and marker.args else None
+    try:
+        return question_mark(item).question
+    except ValueError:  # reported when the test runs
+        return None
 
 
-class GradingPlugin:
-    """pytest plugin object: fixtures, marker, outcome collection, and the order and set-up of questions that
-    build on others (see :mod:`autograder.dependencies`).
+class SuitePlugin:
+    """What every in-process pytest run of a hidden suite needs (grading, and collection by `autograder config`):
+    the ``question`` marker registered, collection errors kept in ``errors``."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.addinivalue_line("markers", QUESTION_MARKER)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.errors.append(f"collection of {report.nodeid} failed:\n{report.longreprtext}")
+
+
+class GradingPlugin(SuitePlugin):
+    """pytest plugin object: fixtures, outcome collection, and the order and set-up of questions that build on
+    others (see :mod:`autograder.dependencies`).
 
     ``run_code`` runs trusted source (a solution's answer cells) in the submission's worker and returns "" if it
     ran, else what went wrong; it is how a dependent question is graded with the course's own earlier functions.
@@ -157,11 +218,11 @@ class GradingPlugin:
 
     def __init__(self, proxy: SubmissionProxy, context: GradingContext,
                  run_code: Callable[[str], str] | None = None) -> None:
+        super().__init__()
         self.proxy = proxy
         self.context = context
         self.run_code = run_code
         self.outcomes: list[TestOutcome] = []
-        self.errors: list[str] = []
         self.notes: dict[str, str] = {}
         self.substituted: dict[str, list[str]] = {}
         self.instructor_notes: list[str] = []
@@ -213,15 +274,6 @@ class GradingPlugin:
         """The reference answers from this course's own workbooks (the assignment's ``files:``)."""
         return course_reference_book(self.context.course, self.context.assignment)
 
-    def pytest_configure(self, config: pytest.Config) -> None:
-        config.addinivalue_line(
-            "markers", "question(qid, weight=1.0, worked_example=False): the question a hidden test grades"
-        )
-
-    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
-        if report.failed:
-            self.errors.append(f"collection of {report.nodeid} failed:\n{report.longreprtext}")
-
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
         report = yield
@@ -230,9 +282,10 @@ class GradingPlugin:
         return report
 
     def _record(self, item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
-        marker = item.get_closest_marker("question")
-        if marker is None or not marker.args:
-            self.errors.append(f"{item.nodeid}: hidden test without @question(...) marker")
+        try:
+            mark = question_mark(item)
+        except ValueError as problem:
+            self.errors.append(f"{item.nodeid}: {problem}")
             return
         doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
         exc = call.excinfo.value if call.excinfo is not None else None
@@ -255,9 +308,9 @@ class GradingPlugin:
             TestOutcome(
                 nodeid=item.nodeid,
                 name=item.name,
-                question=str(marker.args[0]),
-                weight=float(marker.kwargs.get("weight", 1.0)),
-                worked_example=bool(marker.kwargs.get("worked_example", False)),
+                question=mark.question,
+                weight=mark.weight,
+                worked_example=mark.worked_example,
                 passed=passed,
                 message="" if passed else student_message(exc or Exception(), doc),
                 detail=detail,
@@ -271,16 +324,7 @@ def run_suite(
 ) -> SuiteRun:
     """Run every test in ``suite_dir`` (prerequisite questions first); ``run_code`` as in :class:`GradingPlugin`."""
     plugin = GradingPlugin(proxy, context, run_code)
-    args = [
-        str(suite_dir),
-        "-c", str(SUITE_INI),
-        "--rootdir", str(suite_dir),
-        "-q",
-        "-p", "no:cacheprovider",
-        "-p", "no:stepwise",
-        "--import-mode=importlib",
-        "--tb=short",
-    ]
+    args = [*pytest_args(suite_dir), "--tb=short"]
     if select:
         args += ["-k", select]
     log = io.StringIO()

@@ -58,7 +58,7 @@ def test_points_mismatch_is_an_error(tmp_path: Path) -> None:
     data["assignments"][0]["questions"][0]["points"] = 1000
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     course = load_course(path)
-    with pytest.raises(ConfigError, match=r"course\.yml says 1000 points, the notebook's test cell says 2"):
+    with pytest.raises(ConfigError, match=r"course\.yml says 1000 points, the released notebook's test cell says 2"):
         check_notebook_points(course, course.assignments[0])
 
 

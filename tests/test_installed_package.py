@@ -80,7 +80,10 @@ def test_the_installed_package_is_not_the_checkout(installed: tuple[Path, Path])
     assert location.is_relative_to(bin_dir.parent), location  # site-packages of the fresh environment
     assert not location.is_relative_to(REPO)
     files = {p.name for p in location.parent.rglob("*") if p.is_file()}
-    assert {"main.py", "wire.py", "keras_ext.py", "pytest.ini", "nbgrader_config_template.py"} <= files
+    assert {"main.py", "wire.py", "keras_ext.py", "suite_pytest.ini", "nbgrader_config_template.py"} <= files
+    # the hidden suites are the course's (copied with it below), never the package's: the grader works without them
+    assert not (location.parent / "hidden").exists()
+    assert not [p for p in location.parent.rglob("*") if p.name.startswith("test_") or p.name == "conftest.py"]
 
 
 def test_installed_cli_grades_a_copied_course(installed: tuple[Path, Path]) -> None:
@@ -114,3 +117,17 @@ def test_the_copied_courses_own_workbooks_are_used(installed: tuple[Path, Path])
                 "--out", broken.parent / "out-broken", "--no-gradebook", "--no-progress", cwd=broken)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "datasets/workbooks/convolution operation.xlsx" in proc.stderr and "does not exist" in proc.stderr
+
+
+def test_installed_validate_in_a_students_copy(installed: tuple[Path, Path]) -> None:
+    """The installed package (no hidden suite) and a students' copy of the course (no solutions, no hidden suites)
+    are enough for `autograder validate`."""
+    from tests.test_packaging import students_copy
+
+    bin_dir, course = installed
+    student = students_copy(course, course.parent / "student")
+    repo_course = load_course(REPO / "course.yml")
+    mine = student / "assignments" / "01_convolution" / "mine.ipynb"
+    mine.write_text(make_sample(repo_course, repo_course.assignment("01_convolution"), "correct"))
+    proc = _run(bin_dir / "autograder", "validate", mine, cwd=student)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
