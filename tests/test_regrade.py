@@ -98,7 +98,7 @@ def test_a_rerun_regrades_exactly_what_a_change_affects(course: dict[str, Any]) 
     out = grade(course)
     assert "2 regraded: workbooks changed (2)" in out
 
-    # new points for a question, in course.yml and the solution's metadata as an instructor does it
+    # new points for a question (course.yml, the prose, `autograder release`): everyone
     before = results(course)
     _set_points(course, "output_size", 3)
     out = grade(course)
@@ -144,16 +144,21 @@ def _touch_workbook(path: Path) -> None:
 
 
 def _set_points(course: dict[str, Any], qid: str, points: float) -> None:
+    """As an instructor does it: the question's points in course.yml and its "(N points)" text in the solution,
+    then `autograder release` (which writes course.yml's points into the release and the gradebook)."""
     yml: Path = course["yml"]
     data = yaml.safe_load(yml.read_text())
     entry = next(a for a in data["assignments"] if a["id"] == A)
-    next(q for q in entry["questions"] if q["id"] == qid)["points"] = points
+    question = next(q for q in entry["questions"] if q["id"] == qid)
+    old = question["points"]
+    question["points"] = points
     yml.write_text(yaml.safe_dump(data, sort_keys=False))
-    for folder in ("solutions", "assignments"):
-        path = course["root"] / folder / A / "convolution.ipynb"
-        nb = nbformat.read(str(path), 4)
-        for cell in nb.cells:
-            meta = cell.metadata.get("nbgrader", {})
-            if meta.get("grade_id") == qid:
-                meta["points"] = points
-        nbformat.write(nb, str(path))
+    path = course["root"] / "solutions" / A / "convolution.ipynb"
+    nb = nbformat.read(str(path), 4)
+    heading = next(i for i, c in enumerate(nb.cells)
+                   if c.metadata.get("nbgrader", {}).get("grade_id") == f"{qid}_code") - 1
+    assert nb.cells[heading].source.count(f"({old:g} points)") == 1, nb.cells[heading].source
+    nb.cells[heading].source = nb.cells[heading].source.replace(f"({old:g} points)", f"({points:g} points)")
+    nbformat.write(nb, str(path))
+    released = run_cli("--course", yml, "release", A)
+    assert released.returncode == 0, released.stdout + released.stderr
