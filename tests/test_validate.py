@@ -118,8 +118,8 @@ def test_some_failing_checks_exit_1_and_are_counted(two_mistakes: subprocess.Com
                                      *(f"{CONV.question(q).title} (`{q}`)" for q in ("output_size", "activations"))]
 
 
-def test_a_bare_failing_assert_shows_its_line(two_mistakes: subprocess.CompletedProcess[str]) -> None:
-    number, line, statement = released_line("output_size", "output_size(10, 3, stride=2) == 4")
+def test_a_failing_assert_shows_its_line_and_message(two_mistakes: subprocess.CompletedProcess[str]) -> None:
+    number, line, statement = released_line("output_size", "assert size == 4,")
     text = section(two_mistakes.stdout, "output_size")
     assert f"Failed with AssertionError at line {number} (of " in text
     assert ("python", line + "\n") in fences(text)
@@ -131,11 +131,11 @@ def test_a_bare_failing_assert_shows_its_line(two_mistakes: subprocess.Completed
 
 
 def test_a_multiline_numpy_message_is_fenced(two_mistakes: subprocess.CompletedProcess[str]) -> None:
-    first, _, statement = released_line("activations", "np.testing.assert_allclose(relu(grid)")
+    first, _, statement = released_line("activations", "np.testing.assert_allclose(relu(grid.copy())")
     text = section(two_mistakes.stdout, "activations")
     assert f"Failed with AssertionError at lines {first}-{statement.end_lineno} (of " in text
     blocks = fences(text)
-    assert blocks[0][0] == "python" and blocks[0][1].startswith("np.testing.assert_allclose(relu(grid),")
+    assert blocks[0][0] == "python" and blocks[0][1].startswith("np.testing.assert_allclose(relu(grid.copy()),")
     info, message = blocks[1]
     assert info == "text"
     assert message.startswith("Not equal to tolerance") and "Mismatched elements: 4 / 8" in message
@@ -165,7 +165,7 @@ def test_notebook_cells_that_raised_are_listed(tmp_path: Path) -> None:
     notebook_part = proc.stdout[proc.stdout.index("## Your notebook"):proc.stdout.index("## Visible checks that")]
     assert re.search(r"^- Cell \d+ raised SyntaxError: invalid syntax", notebook_part, re.M), notebook_part
     # the broken cell defined output_size: its check fails on the first line that calls it
-    number, _, _ = released_line("output_size", "output_size(10, 3, stride=1) == 8")
+    number, _, _ = released_line("output_size", "size = output_size(10, 3, stride=1)")
     assert f"Failed with NameError at line {number} (of " in section(proc.stdout, "output_size")
 
 

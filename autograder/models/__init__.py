@@ -32,6 +32,7 @@ from autograder.models.expectations import (
     layer_differences,
     layer_setting_problems,
     layer_type_problems,
+    likely_cause,
     output_shape_problems,
     param_count_problems,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "graded_training",
     "layer_differences",
     "layer_setting_problems",
+    "likely_cause",
     "layer_type_problems",
     "output_shape_problems",
     "param_count_problems",

@@ -137,3 +137,15 @@ def compile_problems(settings: dict[str, Any] | None, *, optimizer: str, loss: s
                     "is loss_weights, so pass metrics=[...] by keyword.")
         problems.append(f"The metrics are {settings.get('metrics')!r}; they should be {metrics!r}.{hint}")
     return problems
+
+
+def likely_cause(info: dict[str, Any], expected: list[ExpectedLayer], compile_problems: list[str], *,
+                 unchecked: str) -> str:
+    """Why a network that falls short in the grader's training likely does: the first difference from the
+    expected layers, their settings or the compile settings (``compile_problems``), else ``unchecked``, what
+    those checks do not compare."""
+    problems = layer_type_problems(info, expected) + layer_setting_problems(info, expected) + compile_problems
+    if problems:
+        return f"A likely cause: {problems[0]}"
+    return ("Your layers, their settings and the compile settings match the lecture's, so look at what those "
+            f"checks do not compare: {unchecked}.")

@@ -38,12 +38,8 @@ class LectureCNN:
     def training_hint(self, info: dict[str, Any]) -> str:
         """Why a network that falls short in the grader's training likely does: the first difference from the
         lecture's layers, their settings or the compile settings, else what those checks do not compare."""
-        problems = (models.layer_type_problems(info, self.layers) + models.layer_setting_problems(info, self.layers)
-                    + self.compile_problems(info))
-        if problems:
-            return f"A likely cause: {problems[0]}"
-        return ("Your layers, their settings and the compile settings match the lecture's, so look at what those "
-                "checks do not compare: the optimizer's learning rate, initializers or regularizers.")
+        return models.likely_cause(info, self.layers, self.compile_problems(info),
+                                   unchecked="the optimizer's learning rate, initializers or regularizers")
 
 
 @pytest.fixture(scope="session")

@@ -54,13 +54,8 @@ class LectureCNN:
     def training_hint(self, info: dict[str, Any], size: int) -> str:
         """Why a network that falls short in the grader's training likely does: the first difference from the
         lecture's layers, their settings or the compile settings, else what those checks do not compare."""
-        layers = expected(size)
-        problems = (models.layer_type_problems(info, layers) + models.layer_setting_problems(info, layers)
-                    + self.compile_problems(info))
-        if problems:
-            return f"A likely cause: {problems[0]}"
-        return ("Your layers, their settings and the compile settings match the lecture's, so look at what those "
-                "checks do not compare, such as initializers or regularizers.")
+        return models.likely_cause(info, expected(size), self.compile_problems(info),
+                                   unchecked="initializers or regularizers")
 
 
 @pytest.fixture(scope="session")
