@@ -44,6 +44,12 @@ def main() -> None:
         summary = grade_batch(course, assignment, subs, Path(tmp) / "out", runner=args.runner, progress=False,
                               jobs=args.jobs)
         wall = time.perf_counter() - started
+        # the same command again: every fingerprint matches, nothing is regraded (the cost of deciding that)
+        started = time.perf_counter()
+        again = grade_batch(course, assignment, subs, Path(tmp) / "out", runner=args.runner, progress=False,
+                            jobs=args.jobs)
+        rerun = time.perf_counter() - started
+        assert again.graded_now == 0 and again.skipped == args.copies, (again.graded_now, again.skipped)
     scores = {float(str(r["score"])) for r in summary.rows}
     statuses = {str(r["status"]) for r in summary.rows}
     per_nb = [float(str(r["execution_time"])) for r in summary.rows]
@@ -53,6 +59,8 @@ def main() -> None:
     print(f"statuses {sorted(statuses)}, scores {sorted(scores)} (max {assignment.max_score:g})")
     print(f"wall time {wall:.1f} s = {wall / args.copies:.2f} s per submission "
           f"(per-submission times: min {min(per_nb):.2f} s, max {max(per_nb):.2f} s; the first includes imports)")
+    print(f"the same batch again (fingerprints match, nothing regraded): {rerun:.2f} s = "
+          f"{rerun / args.copies * 1000:.1f} ms per submission, CSV rebuilt with {again.csv_rows} rows")
     print(f"peak memory: this process {me:.0f} MiB, largest child {kids:.0f} MiB "
           "(children: workers, and with --jobs > 1 the grader processes)")
 
