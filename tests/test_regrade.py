@@ -58,8 +58,9 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def grade(course: dict[str, Any], *extra: str) -> str:
+    # one grader process: it imports the reference libraries once for both students
     proc = run_cli("--course", course["yml"], "grade", A, *sorted(course["subs"].iterdir()), "--out", course["out"],
-                   "--jobs", "2", "--no-progress", *extra)
+                   "--jobs", "1", "--no-progress", *extra)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
 
@@ -112,15 +113,23 @@ def test_a_rerun_regrades_exactly_what_a_change_affects(course: dict[str, Any]) 
     assert "Graded 2, already done 0." in grade(course, "--force")
 
 
-def test_regrading_one_student_keeps_every_row_in_the_csv(course: dict[str, Any]) -> None:
-    proc = run_cli("--course", course["yml"], "grade", A, course["subs"] / "bob.ipynb", "--out", course["out"],
-                   "--no-progress", "--force")
+def test_grading_two_students_again_keeps_every_row_in_the_csv(course: dict[str, Any], tmp_path: Path) -> None:
+    """Two late students (one regraded, one new) into the same --out: the CSV keeps everyone else's row."""
+    repo_course = load_course(REPO / "course.yml")
+    carol = tmp_path / "carol.ipynb"
+    carol.write_text(make_sample(repo_course, repo_course.assignment(A), "stub"))
+    grade(course)  # nothing to do after the test above; grades alice and bob when this test runs alone
+    before = results(course)["alice"]
+    proc = run_cli("--course", course["yml"], "grade", A, course["subs"] / "bob.ipynb", carol, "--out",
+                   course["out"], "--no-progress", "--force")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Graded 1, already done 0." in proc.stdout and "(2 students, one column per question)" in proc.stdout
+    assert "Graded 2, already done 0." in proc.stdout and "(3 students, one column per question)" in proc.stdout
+    assert results(course)["alice"] == before  # not regraded, still in the CSV
     csv_path = course["out"] / f"{A}-grades.csv"
     rows = list(csv.DictReader(csv_path.read_text().splitlines()))
-    assert [r["student"] for r in rows] == ["alice", "bob"]
-    assert [r["feedback"] for r in rows] == ["alice/feedback.md", "bob/feedback.md"]
+    assert [r["student"] for r in rows] == ["alice", "bob", "carol"]
+    assert [r["feedback"] for r in rows] == ["alice/feedback.md", "bob/feedback.md", "carol/feedback.md"]
+    assert float(rows[0]["score"]) == before["score"] and float(rows[2]["score"]) == 0
     for row in rows:  # the question columns add up to the total
         assert round(sum(float(row[q]) for q in ("output_size", "zero_pad", "convolve2d", "common_kernel",
                                                     "activations", "pool2d", "conv2d_layer")), 2) == float(row["score"])
