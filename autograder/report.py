@@ -164,6 +164,13 @@ def main_cause(result: GradeResult, assignment: Assignment) -> str:
     return ""
 
 
+FEEDBACK_CELL_MESSAGE = 300  # characters of a notebook cell's error message shown in feedback.md
+
+
+def _cut(text: str, limit: int = FEEDBACK_CELL_MESSAGE) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def feedback_markdown(result: GradeResult, assignment: Assignment) -> str:
     manual = [q for q in assignment.questions if q.manual]
     lines = [
@@ -208,7 +215,7 @@ def feedback_markdown(result: GradeResult, assignment: Assignment) -> str:
         lines += ["## Your notebook", ""]
         for c in problems:
             what = {
-                "error": f"raised {c.error_type}: {c.error_message}",
+                "error": f"raised {c.error_type}: {_cut(c.error_message)}",
                 "timeout": f"was stopped: {c.error_message}; the rest of the notebook ran without it",
                 "crashed": f"stopped the notebook's process ({c.error_message}); "
                 "the rest of the notebook ran without it",

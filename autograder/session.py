@@ -25,6 +25,7 @@ from autograder.errors import HiddenSuiteError
 from autograder.sandbox.process import Worker, WorkerDied, WorkerSpec, WorkerTimeout
 
 MAX_RESTARTS = 6
+CELL_MESSAGE_CAP = 2000  # characters of a cell's error message kept (the worker sends at most 2000)
 
 
 class StudentCodeProblem(Exception):
@@ -251,7 +252,7 @@ class NotebookSession:
         err = reply.get("error") if isinstance(reply, dict) else None
         if isinstance(err, dict):
             self.outcomes[index] = CellOutcome(
-                index, "error", str(err.get("type", ""))[:100], str(err.get("message", ""))[:300]
+                index, "error", str(err.get("type", ""))[:100], str(err.get("message", ""))[:CELL_MESSAGE_CAP]
             )
         else:
             self.outcomes[index] = CellOutcome(index, "ok")

@@ -36,12 +36,12 @@ from autograder.grade import (
     select_cells,
     worker_spec,
 )
-from autograder.session import BudgetExhausted, CellOutcome, NotebookSession, StudentCodeProblem
+from autograder.session import CELL_MESSAGE_CAP, BudgetExhausted, CellOutcome, NotebookSession, StudentCodeProblem
 
 # Longest statement quoted in the output; a longer one (a big compound statement) is cut with a note.
 MAX_QUOTED_LINES = 12
 # The session keeps at most this much of a cell's error message (see NotebookSession._run_cell).
-SESSION_MESSAGE_CAP = 300
+SESSION_MESSAGE_CAP = CELL_MESSAGE_CAP
 
 
 def guess_assignment(course: Course, notebook: Path) -> Assignment:

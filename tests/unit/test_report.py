@@ -251,3 +251,11 @@ def test_score_table_widens_for_long_names() -> None:
 
 def test_score_table_of_no_rows_is_the_header() -> None:
     assert score_table([]) == "student  status             score  time"
+
+
+def test_a_long_cell_error_is_kept_whole_in_results_but_cut_in_feedback() -> None:
+    long = "y" * 1500  # validate shows all of it; feedback.md the first 300 characters
+    r = result(ALL_PASS, cells=[CellOutcome(3, "error", "ValueError", long)])
+    text = feedback_markdown(r, HW)
+    assert f"- Cell 4 raised ValueError: {'y' * 300}…" in text and "y" * 301 not in text
+    assert r.to_json()["cells"][0]["error_message"] == long

@@ -6,7 +6,7 @@ from __future__ import annotations
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from autograder.session import CellOutcome
+from autograder.session import CELL_MESSAGE_CAP, CellOutcome
 from autograder.validate import (
     MAX_QUOTED_LINES,
     Chunk,
@@ -107,9 +107,10 @@ def test_a_failed_check_quotes_its_line_and_fences_a_multiline_message() -> None
 
 
 def test_a_message_cut_by_the_session_says_so() -> None:
-    cut = VisibleCheck("a", "Part A", "failed", Chunk(1, 1, "check()"), "AssertionError", "x" * 300, lines_in_cell=1)
-    assert "(The message was cut after its first 300 characters.)" in validate_markdown(result([cut]))
-    whole = VisibleCheck("a", "Part A", "failed", Chunk(1, 1, "check()"), "AssertionError", "x" * 299,
+    cap = CELL_MESSAGE_CAP
+    cut = VisibleCheck("a", "Part A", "failed", Chunk(1, 1, "check()"), "AssertionError", "x" * cap, lines_in_cell=1)
+    assert f"(The message was cut after its first {cap} characters.)" in validate_markdown(result([cut]))
+    whole = VisibleCheck("a", "Part A", "failed", Chunk(1, 1, "check()"), "AssertionError", "x" * (cap - 1),
                          lines_in_cell=1)
     assert "was cut" not in validate_markdown(result([whole]))
 
