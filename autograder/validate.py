@@ -20,6 +20,7 @@ notebook that can be run at all.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 import time
 from dataclasses import dataclass, field
@@ -138,6 +139,21 @@ class ValidateResult:
         return self.passed == len(self.checks)
 
 
+def released_files(course: Course, assignment: Assignment) -> list[Path]:
+    """The files released beside the notebook (course.yml's ``files:``, as `autograder release` copies them into
+    the assignment's folder): what a student has, and what their notebook reads. A missing one is refused with
+    what to do, before anything runs."""
+    folder = course.released_notebook(assignment).parent
+    files = [folder / Path(f).name for f in assignment.files]
+    missing = [p for p in files if not p.is_file()]
+    if missing:
+        raise SubmissionError(
+            f"{', '.join(str(p) for p in missing)} missing: the notebook of {assignment.id} reads "
+            f"{'it' if len(missing) == 1 else 'them'}. Copy the whole released folder {folder} again (an instructor: "
+            f"run `autograder release {assignment.id}`). Nothing was checked.")
+    return files
+
+
 def validate_notebook(course: Course, assignment: Assignment, notebook: Path) -> ValidateResult:
     """Run ``notebook`` in the worker, then each released visible test cell statement by statement.
 
@@ -151,7 +167,7 @@ def validate_notebook(course: Course, assignment: Assignment, notebook: Path) ->
         raise SubmissionError(f"{notebook}: {exc} Nothing was checked.") from None
     result = ValidateResult(assignment=assignment.id, title=assignment.title, notebook=str(notebook))
     cells = select_cells(nb, released_test_sources(course, assignment))
-    spec = worker_spec(course, assignment)
+    spec = dataclasses.replace(worker_spec(course, assignment), files=released_files(course, assignment))
     with NotebookSession(cells, spec, deadline=started + limits.total_timeout_s) as session:
         try:
             session.start()

@@ -62,12 +62,11 @@ def test_no_hidden_suite_in_a_package(built: dict[str, set[str]], kind: str) -> 
 
 
 def students_copy(course_root: Path, target: Path) -> Path:
-    """What students get of a course: course.yml, the released notebooks and the files they use (no solutions,
-    no hidden suites)."""
+    """What students get of a course: course.yml and the released folders (each notebook with the files it reads;
+    no solutions, no hidden suites, no datasets/ folder)."""
     target.mkdir(parents=True)
     shutil.copy2(course_root / "course.yml", target / "course.yml")
     shutil.copytree(course_root / "assignments", target / "assignments")
-    shutil.copytree(course_root / "datasets" / "workbooks", target / "datasets" / "workbooks")
     return target
 
 
@@ -92,3 +91,9 @@ def test_validate_runs_in_a_students_copy_without_hidden_suites(tmp_path: Path) 
     grade = run_cli("grade", a.id, mine, "--out", tmp_path / "out", cwd=student)
     assert grade.returncode == 2, grade.stdout + grade.stderr
     assert "hidden_suite: folder" in grade.stderr and "does not exist" in grade.stderr
+    # a released file the notebook reads went missing from the student's folder: said before anything runs
+    (student / "assignments" / a.id / "activation fn.xlsx").unlink()
+    lost = run_cli("validate", mine, "--assignment", a.id, cwd=student)
+    assert lost.returncode == 4, lost.stdout + lost.stderr
+    assert "activation fn.xlsx missing: the notebook of 01_convolution reads it. Copy the whole released folder" \
+        in lost.stderr and lost.stdout == ""
