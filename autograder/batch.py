@@ -126,7 +126,8 @@ def grade_batch(
         tmp.unlink(missing_ok=True)
     mode = int(course.output_mode, 8)
     current = fingerprint.course_fingerprint(course, assignment, runner)
-    journal = _Journal(out_dir / JOURNAL, assignment, subs, runner, force, mode)
+    digests = {s.student: _digest(s.notebook) for s in subs}  # each file read once here
+    journal = _Journal(out_dir / JOURNAL, assignment, digests, runner, force, mode)
     todo = []
     for sub in subs:
         if sub.student in journal.done:
@@ -137,7 +138,7 @@ def grade_batch(
             todo.append(sub)
             continue
         changed = fingerprint.changed_parts(previous.get("fingerprint"),
-                                            {"notebook": _digest(sub.notebook), **current})
+                                            {"notebook": digests[sub.student], **current})
         if changed:
             todo.append(sub)
             summary.regraded[changed[0]] = summary.regraded.get(changed[0], 0) + 1
@@ -174,9 +175,9 @@ class _Journal:
     resumes it: the students it already finished are not graded again.
     """
 
-    def __init__(self, path: Path, assignment: Assignment, subs: list[SubmissionInput], runner: str,
+    def __init__(self, path: Path, assignment: Assignment, digests: dict[str, str], runner: str,
                  force: bool, mode: int = 0o600) -> None:
-        files = sorted((s.student, _digest(s.notebook)) for s in subs)
+        files = sorted(digests.items())
         key = hashlib.sha256(json.dumps([assignment.id, runner, force, files]).encode()).hexdigest()
         self.path = path
         self.mode = mode

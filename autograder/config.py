@@ -406,24 +406,32 @@ def apply_course_points(nb: nbformat.NotebookNode, assignment: Assignment) -> li
 POINTS_PROSE = re.compile(r"\(\s*(\d+(?:\.\d+)?)\s+(points?)\b[^()]*\)", re.IGNORECASE)
 
 
-def prose_points(nb: nbformat.NotebookNode, assignment: Assignment) -> list[tuple[str, int, re.Match[str]]]:
-    """(question id, cell index, match) for every "(N points)" in the markdown of a question: the markdown cells
-    after the previous grade cell, up to and including the question's own grade cell (its heading and task text).
-    Answer cells (a student's or the solution's text) are not prose."""
-    known = {q.id for q in assignment.questions}
-    found: list[tuple[str, int, re.Match[str]]] = []
+def question_sections(nb: nbformat.NotebookNode) -> dict[str, list[int]]:
+    """grade_id -> the indices of a question's cells: those after the previous grade cell, up to and including
+    its own grade cell (its heading, task text, answer cells and test cell, in the course's notebook layout)."""
+    sections: dict[str, list[int]] = {}
     pending: list[int] = []
     for index, cell in enumerate(nb.cells):
+        pending.append(index)
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.get("cell_type") == "markdown" and not meta.get("solution"):
-            pending.append(index)
         if meta.get("grade"):
-            gid = str(meta.get("grade_id"))
-            if gid in known:
-                for i in pending:
-                    found += [(gid, i, m) for m in POINTS_PROSE.finditer(str(nb.cells[i].get("source", "")))]
+            sections[str(meta.get("grade_id"))] = pending
             pending = []
-    return found
+    return sections
+
+
+def prose_points(nb: nbformat.NotebookNode, assignment: Assignment) -> list[tuple[str, int, re.Match[str]]]:
+    """(question id, cell index, match) for every "(N points)" in the markdown of a question's section
+    (:func:`question_sections`: its heading and task text). Answer cells (a student's or the solution's text)
+    are not prose."""
+    found: list[tuple[str, int, re.Match[str]]] = []
+    sections = question_sections(nb)
+    for q in assignment.questions:
+        for i in sections.get(q.id, []):
+            cell = nb.cells[i]
+            if cell.get("cell_type") == "markdown" and not cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+                found += [(q.id, i, m) for m in POINTS_PROSE.finditer(str(cell.get("source", "")))]
+    return sorted(found, key=lambda f: (f[1], f[2].start()))
 
 
 def prose_points_problems(course: Course, assignment: Assignment) -> list[str]:

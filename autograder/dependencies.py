@@ -19,7 +19,7 @@ import functools
 
 import nbformat
 
-from autograder.config import Assignment, Course
+from autograder.config import Assignment, Course, question_sections
 from autograder.errors import ConfigError
 
 
@@ -88,17 +88,14 @@ def reference_sources(course: Course, assignment: Assignment) -> dict[str, str]:
 
 @functools.lru_cache(maxsize=16)
 def _answer_cells(path: str, mtime_ns: int, size: int) -> dict[str, str]:
-    """For each question's grade cell: the autograded-answer code cells between the previous grade cell and it."""
+    """For each question: the autograded-answer code cells of its section (:func:`question_sections`), joined."""
     nb = nbformat.read(path, as_version=4)
     found: dict[str, str] = {}
-    pending: list[str] = []
-    for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("solution") and not meta.get("grade"):
-            pending.append(cell.source)
-        elif meta.get("grade"):
-            found[str(meta.get("grade_id"))] = "\n\n".join(pending)
-            pending = []
+    for qid, indices in question_sections(nb).items():
+        cells = [nb.cells[i] for i in indices]
+        found[qid] = "\n\n".join(c.source for c in cells if c.cell_type == "code"
+                                  and c.metadata.get("nbgrader", {}).get("solution")
+                                  and not c.metadata.get("nbgrader", {}).get("grade"))
     return found
 
 

@@ -134,8 +134,7 @@ def causes(messages: Iterable[str]) -> list[Cause]:
         cause.count += 1
         if what not in cause.examples or not what:
             cause.examples.append(what)
-    order = list(groups)
-    return sorted(groups.values(), key=lambda c: (-c.count, order.index(c.problem)))
+    return sorted(groups.values(), key=lambda c: -c.count)  # stable: ties stay in the order first seen
 
 
 def _bullet(text: str) -> str:
@@ -152,11 +151,10 @@ def question_causes(result: GradeResult, qid: str) -> list[Cause]:
     return causes(t.output for t in result.tests if t.question == qid and t.status == "failed")
 
 
-def main_cause(result: GradeResult, assignment: Assignment) -> str:
+def main_cause(result: GradeResult) -> str:
     """The one sentence to start with: the most frequent problem of the question that lost the most points."""
-    lost = sorted((q for q in result.questions if q.score < q.max_score),
-                  key=lambda q: (-(q.max_score - q.score), [x.id for x in assignment.questions].index(q.id)
-                                 if q.id in [x.id for x in assignment.questions] else 0))
+    # most points lost first; ties in the course's order, which result.questions follows (a stable sort)
+    lost = sorted((q for q in result.questions if q.score < q.max_score), key=lambda q: q.score - q.max_score)
     for q in lost:
         found = question_causes(result, q.id)
         if found:
@@ -185,7 +183,7 @@ def feedback_markdown(result: GradeResult, assignment: Assignment) -> str:
     ]
     if result.message:
         lines += [f"> {result.message}", ""]
-    start = main_cause(result, assignment)
+    start = main_cause(result)
     if start:
         lines += [f"**Start here** {start}", ""]
     if result.questions:
