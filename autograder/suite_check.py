@@ -29,6 +29,7 @@ from autograder.config import (
     released_points_problems,
     solution_cell_problems,
 )
+from autograder.dependencies import reference_sources
 from autograder.errors import ConfigError
 from autograder.suite import QuestionMark, SuitePlugin, pytest_args, question_mark
 
@@ -94,6 +95,10 @@ def check_assignment(course: Course, assignment: Assignment) -> AssignmentCheck:
     cells = solution_cell_problems(course, assignment)
     check.problems += cells or released_points_problems(course, assignment)
     check.problems += prose_points_problems(course, assignment)
+    try:  # the solution cells a dependent question is graded with (dependent_questions: reference)
+        reference_sources(course, assignment)
+    except ConfigError as exc:
+        check.problems.append(str(exc))
     suite = course.hidden_suite(assignment)
     check.tests, suite_problems = collect_suite(suite)
     where = assignment.hidden_suite

@@ -260,3 +260,15 @@ def test_a_test_file_that_does_not_import(tmp_path: Path) -> None:
     (_own_suite(course_yml) / "test_pool2d.py").write_text("def broken(:\n")
     err = _config_fails(course_yml, "collection of test_pool2d.py failed", "SyntaxError")
     assert "question 'pool2d'" not in err  # the cause is named, not a consequence
+
+
+def test_a_dependent_question_graded_with_missing_solution_cells(tmp_path: Path) -> None:
+    """dependent_questions: reference needs the earlier question's answer cells in the solution: cnn_accuracy (02)
+    has none (its test trains the student's build_mnist_cnn), so config says so before anyone is graded."""
+    course_yml = make_course(tmp_path / "c")
+    data = yaml.safe_load(course_yml.read_text())
+    a02 = next(a for a in data["assignments"] if a["id"] == "02_mnist_cnn")
+    a02["dependent_questions"] = "reference"
+    next(q for q in a02["questions"] if q["id"] == "build_mnist_cnn")["depends_on"] = ["cnn_accuracy"]
+    course_yml.write_text(yaml.safe_dump(data, sort_keys=False))
+    _config_fails(course_yml, "02_mnist_cnn: ", "no answer cell before the test cell of question(s) cnn_accuracy")
