@@ -83,6 +83,12 @@ class Sandbox(_Strict):
         description="Protections whose absence refuses to grade; any other missing one only warns. Names: "
         + ", ".join(PROTECTIONS) + ".",
     )
+    warm: bool = Field(
+        True,
+        description="Fork each submission's worker from a warm zygote that has already imported what the released "
+        "notebook imports (bubblewrap and a root grader needed; elsewhere workers start cold). Every protection "
+        "stays per submission: `autograder doctor` shows how workers start.",
+    )
 
     def model_post_init(self, __context: Any) -> None:
         unknown = [r for r in self.require if r not in PROTECTIONS]

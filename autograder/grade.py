@@ -23,6 +23,7 @@ import nbformat
 from autograder.config import Assignment, Course, Limits
 from autograder.errors import ConfigError
 from autograder.models import trusted_extensions
+from autograder.sandbox import isolation
 from autograder.sandbox.process import WorkerSpec
 from autograder.session import (
     BudgetExhausted,
@@ -90,6 +91,7 @@ class GradeResult:
     questions: list[QuestionResult] = field(default_factory=list)
     cells: list[CellOutcome] = field(default_factory=list)
     execution_time: float = 0.0
+    worker_peak_mib: float = 0.0  # the largest peak resident memory of the submission's workers (0: unknown)
     runner: str = "cpu"
     submission_sha256: str = ""
     fingerprint: dict[str, str] = field(default_factory=dict)  # what decided the score (autograder.fingerprint)
@@ -157,7 +159,14 @@ def declared_functions(course: Course, assignment: Assignment) -> frozenset[str]
     return _released_facts(course, assignment)[1]
 
 
-def _released_facts(course: Course, assignment: Assignment) -> tuple[frozenset[str], frozenset[str]]:
+def released_imports(course: Course, assignment: Assignment) -> tuple[str, ...]:
+    """The modules the released notebook imports at the top level of its graded cells (``import numpy as np``,
+    ``from scipy.signal import correlate2d``), sorted: what a warm worker's zygote imports before any
+    submission. Read from the course's copy, never from a student's."""
+    return _released_facts(course, assignment)[2]
+
+
+def _released_facts(course: Course, assignment: Assignment) -> tuple[frozenset[str], frozenset[str], tuple[str, ...]]:
     path = course.released_notebook(assignment)
     try:
         st = path.stat()
@@ -167,12 +176,13 @@ def _released_facts(course: Course, assignment: Assignment) -> tuple[frozenset[s
 
 
 @functools.lru_cache(maxsize=16)
-def _read_released(path: str, mtime_ns: int, size: int) -> tuple[frozenset[str], frozenset[str]]:
-    """(visible test cell sources, top-level function names) of a released notebook, read once per version
-    of the file (a batch grades many submissions against it)."""
+def _read_released(path: str, mtime_ns: int, size: int) -> tuple[frozenset[str], frozenset[str], tuple[str, ...]]:
+    """(visible test cell sources, top-level function names, imported modules) of a released notebook, read
+    once per version of the file (a batch grades many submissions against it)."""
     nb = nbformat.read(path, as_version=4)
     tests: set[str] = set()
     names: set[str] = set()
+    imports: set[str] = set()
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
@@ -185,7 +195,14 @@ def _read_released(path: str, mtime_ns: int, size: int) -> tuple[frozenset[str],
             raise ConfigError(f"{path}: a code cell does not parse ({exc}); fix the solution notebook and release "
                               "again.") from None
         names.update(n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))
-    return frozenset(tests), frozenset(names)
+        tags = cell.get("metadata", {}).get("tags", [])
+        if not (isinstance(tags, list) and SKIP_TAG in tags):
+            for node in tree.body:
+                if isinstance(node, ast.Import):
+                    imports.update(alias.name for alias in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    imports.add(node.module)
+    return frozenset(tests), frozenset(names), tuple(sorted(imports))
 
 
 def select_cells(nb: nbformat.NotebookNode, test_sources: frozenset[str] = frozenset()) -> list[tuple[int, str]]:
@@ -317,6 +334,8 @@ def grade_submission(
                         run_code=functools.partial(_run_trusted_cell, session))
         result.cells = [session.outcomes[i] for i, _ in cells if i in session.outcomes]
         result.worker_output = session.output_text()
+        session.close()  # (the workers' peak memory is known once they have ended)
+        result.worker_peak_mib = round(session.peak_kib / 1024, 1)
         student_warnings = session.warnings_text()
         timed_out = session.timed_out
     result.tests, result.questions = score(assignment, run.outcomes)  # 5
@@ -356,4 +375,7 @@ def worker_spec(course: Course, assignment: Assignment, runner: str = "cpu") -> 
         extensions=[KERAS_EXT],  # Keras models and datasets as plain data; fit() skipped in cells
         trusted_ext=trusted_extensions(),
         cell_options={"skip_training": not assignment.run_training_cells},
+        warm=course.sandbox.warm,
+        preload=released_imports(course, assignment),
+        secret=isolation.course_secrets(course),
     )

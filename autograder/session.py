@@ -22,7 +22,7 @@ from typing import Any
 import numpy.exceptions
 
 from autograder.errors import HiddenSuiteError
-from autograder.sandbox.process import Worker, WorkerDied, WorkerSpec, WorkerTimeout
+from autograder.sandbox.process import Worker, WorkerDied, WorkerSpec, WorkerTimeout, start_worker
 
 MAX_RESTARTS = 6
 CELL_MESSAGE_CAP = 2000  # characters of a cell's error message kept (the worker sends at most 2000)
@@ -189,6 +189,7 @@ class NotebookSession:
         self.outputs: list[str] = []
         self.call_warnings: list[WarningRecord] = []  # for the instructor log, in the order first seen
         self.call_warnings_dropped = 0  # warnings counted but not kept (over a call's or the session's cap)
+        self.peak_kib = 0  # the largest peak resident memory of this session's workers (0 if unknown)
 
     def __enter__(self) -> NotebookSession:
         return self
@@ -209,6 +210,7 @@ class NotebookSession:
     def _retire(self) -> None:
         if self.worker is not None:
             self.worker.close()
+            self.peak_kib = max(self.peak_kib, self.worker.peak_kib)
             self.outputs.append(self.worker.output.text())
             self.worker = None
 
@@ -225,7 +227,7 @@ class NotebookSession:
             if self.restarts > MAX_RESTARTS:
                 raise WorkerCrashed("", f"the notebook's process failed {self.restarts} times; giving up")
             self.restarts += 1
-            self.worker = Worker(self.spec)
+            self.worker = start_worker(self.spec)
             for index, source in self.cells:
                 if index in self.bad_cells:
                     continue

@@ -54,6 +54,7 @@ JOB_PREFIX = "ag-job-"
 # from a course folder, the course's own ``autograder/hidden/`` can make ``autograder`` a namespace package
 # (no ``__file__``) in front of an editable install.
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
+ZYGOTE_CAPS = ("CAP_SYS_ADMIN", "CAP_SETPCAP", "CAP_NET_ADMIN", "CAP_KILL")
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives", "fonts", "mime.types")
 
 
@@ -319,23 +320,27 @@ def _user_tasks(uid: int) -> int:
     return sum(int(_proc_status(str(pid)).get("Threads") or 1) for pid in pids)
 
 
-def limiter(limits: Limits, uid: int | None) -> Callable[[], None]:
-    """Runs in the child between fork and exec: limits the worker cannot raise, then (plain mode) its uid."""
+def rlimits(limits: Limits, uid: int | None) -> dict[str, tuple[int, int]]:
+    """The worker's resource limits, (soft, hard) by :mod:`resource` name: the same for a cold worker
+    (:func:`limiter`) and a warm one (set by the worker itself before it drops its privileges)."""
     memory = limits.memory_mb * 1024 * 1024
     fsize = limits.max_file_mb * 1024 * 1024
     cpu = int(limits.total_timeout_s * max(os.cpu_count() or 1, 1)) + 10
     # RLIMIT_NPROC counts every process of the real uid: exact for a dedicated uid, else on top of ours.
     nproc = limits.max_processes if uid is not None or os.getuid() == 0 else (
         limits.max_processes + _user_tasks(os.getuid()))
+    return {"RLIMIT_CORE": (0, 0), "RLIMIT_DATA": (memory, memory), "RLIMIT_FSIZE": (fsize, fsize),
+            "RLIMIT_NOFILE": (1024, 1024), "RLIMIT_CPU": (cpu, cpu + 5), "RLIMIT_NPROC": (nproc, nproc)}
+
+
+def limiter(limits: Limits, uid: int | None) -> Callable[[], None]:
+    """Runs in the child between fork and exec: limits the worker cannot raise, then (plain mode) its uid."""
+    values = [(getattr(resource, name), pair) for name, pair in rlimits(limits, uid).items()]
 
     def apply() -> None:
         os.umask(0o077)
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
-        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+        for which, pair in values:
+            resource.setrlimit(which, pair)
         if uid is not None:
             os.setgroups([])
             os.setgid(uid)
@@ -365,6 +370,7 @@ class Launch:
     cwd: str
     env: dict[str, str]
     preexec: Callable[[], None]
+    inside: dict[str, str] = field(default_factory=dict)  # bwrap: where each ``code`` file is in the sandbox
 
 
 def launch(
@@ -377,12 +383,17 @@ def launch(
     limits: Limits,
     uid: int | None,
     info_fd: int | None = None,
+    zygote: bool = False,
 ) -> Launch:
     """Build the command for ``program`` (argv whose items may be keys of ``code``: files the program loads).
 
     ``host_dir`` is the worker's host directory (fresh, removed by the caller). In plain mode it is the
     job directory (``files`` are copied in, owned by ``uid``); in bwrap mode it only holds the made-up
     /etc/passwd, and the job directory is a tmpfs of ``limits.job_disk_mb`` MiB with ``files`` bound in.
+
+    ``zygote`` (bwrap mode, grader running as root): the program is a warm worker's zygote
+    (:mod:`autograder.sandbox.warm`), which keeps the capabilities it needs to put each worker it forks into
+    namespaces, mounts and a uid of its own; /etc/passwd names every worker uid.
     """
     python = python_executable()
     if mode != "bwrap":
@@ -399,15 +410,18 @@ def launch(
     etc = host_dir / "etc"
     etc.mkdir()
     worker_id = uid if uid is not None else os.getuid()
-    (etc / "passwd").write_text(f"root:x:0:0::/:/usr/sbin/nologin\nstudent:x:{worker_id}:{worker_id}::"
-                                f"{JOB_IN_SANDBOX}:/usr/sbin/nologin\n")
-    (etc / "group").write_text(f"root:x:0:\nstudent:x:{worker_id}:\n")
+    ids = list(WORKER_UIDS) if zygote else [worker_id]
+    (etc / "passwd").write_text("root:x:0:0::/:/usr/sbin/nologin\n" + "".join(
+        f"student:x:{i}:{i}::{JOB_IN_SANDBOX}:/usr/sbin/nologin\n" for i in ids))
+    (etc / "group").write_text("root:x:0:\n" + "".join(f"student:x:{i}:\n" for i in ids))
     for f in etc.iterdir():
         f.chmod(0o644)
     args = [bwrap_path(), "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
             "--unshare-cgroup-try", "--hostname", "sandbox", "--die-with-parent", "--new-session"]
     if root:  # privileged: no user namespace; the worker switches to `uid` itself, then has no capability
         args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        if zygote:  # namespaces, mounts and loopback for each worker, and killing it (see worker/zygote.py)
+            args += [arg for cap in ZYGOTE_CAPS for arg in ("--cap-add", cap)]
     else:
         args += ["--unshare-user-try"]
     if info_fd is not None:
@@ -445,7 +459,7 @@ def launch(
     for f in files:
         args += ["--ro-bind", str(Path(f).resolve()), f"{JOB_IN_SANDBOX}/{f.name}"]
     args += ["--chdir", JOB_IN_SANDBOX, "--", python, "-I", "-S", "-u", *(inside.get(a, a) for a in program)]
-    return Launch(args, str(host_dir), environment(JOB_IN_SANDBOX), limiter(limits, None))
+    return Launch(args, str(host_dir), environment(JOB_IN_SANDBOX), limiter(limits, None), inside)
 
 
 # --- the probe -----------------------------------------------------------------------------------

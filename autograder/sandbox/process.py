@@ -24,7 +24,7 @@ from typing import IO, Any
 
 from autograder.config import Limits
 from autograder.errors import SandboxError
-from autograder.sandbox import isolation
+from autograder.sandbox import isolation, warm
 from autograder.sandbox.isolation import remove_tree
 from autograder.worker import wire
 
@@ -96,20 +96,52 @@ class WorkerSpec:
     extensions: list[Path] = field(default_factory=list)
     cell_options: dict[str, Any] = field(default_factory=dict)  # sent with every run_cell request
     trusted_ext: wire.Extensions = field(default_factory=wire.Extensions)
+    warm: bool = False  # fork workers from a warm zygote where the machine allows (autograder.sandbox.warm)
+    preload: tuple[str, ...] = ()  # modules the zygote imports (what the released notebook imports)
+    secret: tuple[str, ...] = ()  # paths a worker must not see (checked in a warm zygote's first child)
+
+    def zygote_key(self) -> warm.ZygoteKey:
+        return warm.ZygoteKey(files=tuple(str(Path(f).resolve()) for f in self.files),
+                              extensions=tuple(str(e) for e in self.extensions),
+                              limits=self.limits.model_dump_json(), preload=self.preload)
+
+
+def start_worker(spec: WorkerSpec) -> Worker:
+    """A worker for ``spec``: forked from this process's warm zygote when ``spec.warm`` and the machine allows,
+    else started cold. A zygote that fails to fork is replaced once (then workers start cold)."""
+    if spec.warm:
+        for _ in range(2):
+            zygote = warm.zygote_for(spec.zygote_key(), spec.limits, spec.secret)
+            if zygote is None:
+                break
+            try:
+                return Worker(spec, zygote=zygote)
+            except SandboxError:
+                warm.close_current()
+    return Worker(spec)
 
 
 class Worker:
-    """One running worker process. Use as a context manager; :meth:`close` always cleans up."""
+    """One running worker process. Use as a context manager; :meth:`close` always cleans up.
 
-    def __init__(self, spec: WorkerSpec) -> None:
+    With ``zygote`` (:mod:`autograder.sandbox.warm`) the worker is forked from that warm zygote instead of
+    started cold; everything else (the channel, deadlines, output cap, uid lease, kill on close) is the same.
+    """
+
+    def __init__(self, spec: WorkerSpec, zygote: warm.Zygote | None = None) -> None:
         self.spec = spec
         self.output = CappedOutput(spec.limits.output_bytes)
         self.closed = False
+        self.peak_kib = 0  # the worker's peak resident memory, once it has ended (0 if unknown)
         self.sandbox = isolation.probe()
+        self.zygote = zygote
+        if zygote is not None:
+            self._start_warm(zygote)
+            return
         bwrap = self.sandbox.mode == "bwrap"
         self.lease = isolation.UidLease.take() if self.sandbox.drop_uid else None
         uid = self.lease.uid if self.lease else None
-        self.job_dir = isolation.new_job_dir()  # the job directory itself (plain) or its host side (bwrap)
+        self.job_dir: Path | None = isolation.new_job_dir()  # the job directory itself (plain) or its host side (bwrap)
         req_r, self._req_w = os.pipe()
         self._rep_r, rep_w = os.pipe()
         info_r, info_w = os.pipe() if bwrap else (-1, -1)
@@ -140,6 +172,30 @@ class Worker:
         if bwrap:
             self.child_pid = _read_child_pid(info_r, time.monotonic() + 30)
 
+    def _start_warm(self, zygote: warm.Zygote) -> None:
+        self.lease = isolation.UidLease.take()
+        self.job_dir = None
+        self.child_pid = 0
+        req_r, self._req_w = os.pipe()
+        self._rep_r, rep_w = os.pipe()
+        out_r, out_w = os.pipe()
+        life_r, self._life_w = os.pipe()
+        self._status_r, status_w = os.pipe()
+        child_ends = (req_r, rep_w, out_w, life_r, status_w)
+        try:
+            zygote.spawn(self.lease.uid, child_ends)
+        except SandboxError:
+            for fd in (*child_ends, self._req_w, self._rep_r, out_r, self._life_w, self._status_r):
+                _close(fd)
+            self._release()
+            raise
+        finally:
+            for fd in child_ends:
+                _close(fd)
+        self._stdout = os.fdopen(out_r, "rb")
+        self._pump = threading.Thread(target=_pump, args=(self._stdout, self.output), daemon=True)
+        self._pump.start()
+
     def __enter__(self) -> Worker:
         return self
 
@@ -164,6 +220,8 @@ class Worker:
 
     def _death(self, grace: float = 2.0) -> WorkerDied:
         """Why the worker is gone, and the signal that killed it if one did."""
+        if self.zygote is not None:
+            return self._warm_death(grace)
         try:  # the channel closes a moment before the process (and bwrap after it) is gone
             code: int | None = self.proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
@@ -173,19 +231,30 @@ class Worker:
         if self.sandbox.mode == "bwrap" and code > 128:  # bwrap reports a signal as 128 + its number
             code = -(code - 128)
         if code < 0:
-            try:
-                name = signal.Signals(-code).name
-            except ValueError:
-                name = f"signal {-code}"
-            hint = {"SIGXCPU": " (CPU time limit)", "SIGXFSZ": " (file size limit)"}.get(name, "")
-            return WorkerDied(f"the worker was killed by {name}{hint}", signal=name)
+            return _signalled(-code)
         return WorkerDied(f"the worker exited with status {code}")
+
+    def _warm_death(self, grace: float) -> WorkerDied:
+        status = warm.wait_status(self._status_r, grace)
+        self._status_seen = status
+        if status is None:
+            return WorkerDied("the worker closed its channel")
+        self.peak_kib = int(status.get("maxrss_kib") or 0)
+        if status.get("setup_error"):
+            return WorkerDied(f"the worker could not be set up: {status['setup_error']}")
+        number = status.get("signal")
+        if isinstance(number, int):
+            return _signalled(number)
+        return WorkerDied(f"the worker exited with status {status.get('exit')}")
 
     def close(self) -> None:
         """Kill the worker and everything it started, then remove the job directory."""
         if self.closed:
             return
         self.closed = True
+        if self.zygote is not None:
+            self._close_warm()
+            return
         if self.child_pid and self.proc.poll() is None:
             try:  # the sandbox's PID 1: the kernel kills every process of its namespace
                 os.kill(self.child_pid, signal.SIGKILL)
@@ -195,7 +264,13 @@ class Worker:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        self.proc.wait()  # bwrap waits for its PID 1, which waits for its whole namespace
+        if self.proc.returncode is None:  # bwrap waits for its PID 1, which waits for its whole namespace
+            try:
+                _, status, usage = os.wait4(self.proc.pid, 0)  # (wait4: the peak memory of it and its children)
+                self.proc.returncode = os.waitstatus_to_exitcode(status)
+                self.peak_kib = usage.ru_maxrss
+            except ChildProcessError:
+                self.proc.wait()
         if self.lease is not None:  # whatever still runs as the worker's uid, however it detached
             isolation.kill_uid(self.lease.uid)
         elif self.sandbox.mode != "bwrap":  # best effort: the worker's session
@@ -211,6 +286,23 @@ class Worker:
             _close(fd)
         self._release()
 
+    def _close_warm(self) -> None:
+        """Close the life pipe: the monitor kills the worker's PID namespace and reports once it is empty. If it
+        does not, the zygote and everything under it are killed (the next worker starts a new zygote)."""
+        assert self.zygote is not None
+        _close(self._life_w)
+        status = getattr(self, "_status_seen", None) or warm.wait_status(self._status_r, warm.CLOSE_TIMEOUT_S)
+        if status is None:
+            self.zygote.close()
+        else:
+            self.peak_kib = int(status.get("maxrss_kib") or 0) or self.peak_kib
+        self._pump.join(timeout=5)
+        if not self._pump.is_alive():
+            self._stdout.close()
+        for fd in (self._req_w, self._rep_r, self._status_r):
+            _close(fd)
+        self._release()
+
     def _release(self) -> None:
         if self.lease is not None:
             isolation.kill_uid(self.lease.uid)
@@ -218,7 +310,17 @@ class Worker:
                 isolation.remove_files_of_uid(self.lease.uid)
             self.lease.release()
             self.lease = None
-        remove_tree(self.job_dir)
+        if self.job_dir is not None:
+            remove_tree(self.job_dir)
+
+
+def _signalled(number: int) -> WorkerDied:
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = f"signal {number}"
+    hint = {"SIGXCPU": " (CPU time limit)", "SIGXFSZ": " (file size limit)"}.get(name, "")
+    return WorkerDied(f"the worker was killed by {name}{hint}", signal=name)
 
 
 def _close(fd: int) -> None:

@@ -117,26 +117,33 @@ def main(argv: list[str]) -> int:
         argv = argv[:1] + argv[3:]
     request_fd, reply_fd = (int(x) for x in argv[1].split(","))
     _close_other_fds(request_fd, reply_fd)
-    for fd in (request_fd, reply_fd):
-        os.set_inheritable(fd, False)  # programs the student starts do not get the channel
-    worker_pid = os.getpid()
-    # A child the student forks must not answer requests: it loses the channel, and leaves if it
-    # ever gets back to the loop below.
-    def lose_channel() -> None:
-        for fd in (request_fd, reply_fd):
-            os.closerange(fd, fd + 1)  # closes without raising
+    worker = prepare(argv[2].split(os.pathsep), argv[3], argv[4:])
+    return serve(request_fd, reply_fd, worker)
 
-    os.register_at_fork(after_in_child=lose_channel)
-    # -S skipped site: add the grader's site-packages folders, without processing .pth files
-    # (an editable install of the autograder is such a .pth file: it stays out of reach).
-    for path in argv[2].split(os.pathsep):
+
+class Prepared:
+    """What :func:`prepare` made: the wire module, its extensions, the cell wrappers and the IPython shell.
+
+    A warm worker (:mod:`autograder.worker.zygote`) prepares once and forks a child per submission, which
+    serves with the same, untouched copy: a child's changes to it never reach the zygote or another child.
+    """
+
+    def __init__(self, wire: Any, ext: Any, wrappers: list[Any], shell: Any) -> None:
+        self.wire, self.ext, self.wrappers, self.shell = wire, ext, wrappers, shell
+
+
+def prepare(site_dirs: list[str], wire_path: str, ext_paths: list[str]) -> Prepared:
+    """Everything before the first request that does not depend on the submission: the grader's site-packages
+    on the path (without processing .pth files: an editable install of the autograder is such a file, and stays
+    out of reach), the wire format and value converters loaded from their paths, an IPython shell."""
+    for path in site_dirs:
         if path and path not in sys.path:
             sys.path.append(path)
     _bind_numpy()
-    wire = _load(argv[3], "_autograder_wire")
+    wire = _load(wire_path, "_autograder_wire")
     ext = wire.Extensions()
     wrappers = []
-    for i, ext_path in enumerate(argv[4:]):
+    for i, ext_path in enumerate(ext_paths):
         module = _load(ext_path, f"_autograder_ext{i}")
         module.register(ext)
         if hasattr(module, "around_cell"):
@@ -149,6 +156,23 @@ def main(argv: list[str]) -> int:
     config.HistoryManager.enabled = False
     config.InteractiveShell.colors = "nocolor"
     shell = InteractiveShell.instance(config=config)
+    return Prepared(wire, ext, wrappers, shell)
+
+
+def serve(request_fd: int, reply_fd: int, worker: Prepared) -> int:
+    """Answer requests until ``exit`` or the end of the channel. Every file descriptor but the channel and
+    stdin/stdout/stderr is already closed."""
+    for fd in (request_fd, reply_fd):
+        os.set_inheritable(fd, False)  # programs the student starts do not get the channel
+    worker_pid = os.getpid()
+    # A child the student forks must not answer requests: it loses the channel, and leaves if it
+    # ever gets back to the loop below.
+    def lose_channel() -> None:
+        for fd in (request_fd, reply_fd):
+            os.closerange(fd, fd + 1)  # closes without raising
+
+    os.register_at_fork(after_in_child=lose_channel)
+    wire, ext, wrappers, shell = worker.wire, worker.ext, worker.wrappers, worker.shell
     sys.path.insert(0, "")  # the job directory, as in a notebook (only now: the worker's own imports are done)
 
     while True:
