@@ -30,7 +30,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from autograder import fingerprint
-from autograder.config import Assignment, Course
+from autograder.config import Assignment, Course, Limits
 from autograder.errors import SubmissionError
 from autograder.grade import GradeResult, SubmissionInput, grade_submission, sha256_file
 from autograder.report import all_results, csv_rows, read_result, write_csv, write_result
@@ -214,6 +214,35 @@ def _digest(path: Path) -> str:
         return sha256_file(path)
     except OSError:
         return ""
+
+
+GRADER_MIB = 1024  # a trusted grader process (pytest, the reference libraries; TensorFlow for the Keras assignments)
+
+
+def default_jobs(limits: Limits) -> tuple[int, str]:
+    """How many submissions to grade at a time by default: one per core this process may use, fewer when the
+    available memory cannot hold that many grader processes plus workers at their memory limit. Returns the
+    count and, when memory lowered it, a sentence saying so (empty otherwise)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    available = _available_mib()
+    per_job = limits.memory_mb + GRADER_MIB
+    if available is None or available >= cores * per_job:
+        return max(cores, 1), ""
+    jobs = max(1, int(available // per_job))
+    return jobs, (f"Grading {jobs} submission(s) at a time, not {cores} (one per core): {available:.0f} MiB of memory "
+                  f"is available and each needs up to {per_job} MiB (limits.memory_mb {limits.memory_mb} for the "
+                  f"worker, about {GRADER_MIB} for its grader). Pass --jobs to choose.")
+
+
+def _available_mib() -> float | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _grade_all(

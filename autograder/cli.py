@@ -79,13 +79,14 @@ def release(ctx: click.Context, assignment_ids: tuple[str, ...], check: bool) ->
 @click.option("--runner", default="cpu", show_default=True, help="Runner profile from course.yml.")
 @click.option("--force", is_flag=True, help="Regrade submissions that already have results.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Submissions graded at a time (each in its own grader process).")
+@click.option("--jobs", "-j", default=None, type=click.IntRange(1, 64),
+              help="Submissions graded at a time (each in its own grader process). Default: this machine's cores, "
+              "fewer when memory cannot hold that many workers at their limits.memory_mb.")
 @click.option("--no-gradebook", is_flag=True,
               help="Do not record the scores in nbgrader's gradebook (done by default for <course>/submitted/).")
 @click.pass_context
 def grade(ctx: click.Context, assignment_id: str, submissions: tuple[Path, ...], out_dir: Path | None, runner: str,
-          force: bool, no_progress: bool, jobs: int, no_gradebook: bool) -> None:
+          force: bool, no_progress: bool, jobs: int | None, no_gradebook: bool) -> None:
     """Grade SUBMISSIONS (notebooks, nbgrader submitted/<student>/<assignment>/ folders, or submitted/).
 
     Submissions in the course's own submitted/ folder (nbgrader's collect or zip_collect put them there) are
@@ -93,7 +94,7 @@ def grade(ctx: click.Context, assignment_id: str, submissions: tuple[Path, ...],
     the formgrader, `nbgrader generate_feedback` and `nbgrader export` see them.
     """
     from autograder import gradebook
-    from autograder.batch import find_submissions, grade_batch
+    from autograder.batch import default_jobs, find_submissions, grade_batch
     from autograder.config import check_notebook_points
     from autograder.errors import GradebookError, SubmissionError
     from autograder.report import score_table
@@ -113,6 +114,10 @@ def grade(ctx: click.Context, assignment_id: str, submissions: tuple[Path, ...],
         out_dir = course.root / "grades" / assignment.id
     if use_gradebook:
         gradebook.check_gradebook(course, assignment)  # before grading: fail early, write nothing
+    if jobs is None:
+        jobs, why = default_jobs(course.limits_for(assignment))
+        if why:
+            click.echo(why, err=True)
     summary = grade_batch(course, assignment, subs, out_dir, runner=runner, force=force,
                           progress=not no_progress, jobs=jobs)
     click.echo(score_table(summary.rows))

@@ -59,7 +59,7 @@ def _nbgrader(course: Course, *args: str) -> None:
 def run_demo(source: Course, out_dir: Path, echo: Callable[[str], None]) -> None:
     from autograder import gradebook
     from autograder import release as rel
-    from autograder.batch import find_submissions, grade_batch
+    from autograder.batch import default_jobs, find_submissions, grade_batch
     from autograder.samples import write_samples
 
     if out_dir.exists():
@@ -90,7 +90,8 @@ def run_demo(source: Course, out_dir: Path, echo: Callable[[str], None]) -> None
          + ", ".join(SAMPLE_STUDENTS) + "\n")
     out = course.root / "grades" / assignment.id
     subs = find_submissions(assignment, [submitted])
-    summary = grade_batch(course, assignment, subs, out, progress=True)
+    summary = grade_batch(course, assignment, subs, out, progress=True,
+                          jobs=default_jobs(course.limits_for(assignment))[0])
     echo(score_table(summary.rows))
     outcomes = gradebook.sync(course, assignment, [s.student for s in subs], out)
     recorded = [o.student for o in outcomes if o.ok]

@@ -10,8 +10,9 @@ import os
 import platform
 import sys
 
-from autograder.config import Course
-from autograder.sandbox import isolation
+from autograder.config import Course, Limits
+from autograder.errors import SandboxError
+from autograder.sandbox import isolation, warm
 
 
 def doctor_report(course: Course | None) -> tuple[str, bool]:
@@ -25,6 +26,7 @@ def doctor_report(course: Course | None) -> tuple[str, bool]:
         f"machine: {platform.system()} {platform.release()}, grader uid {os.getuid()}, python {sys.version.split()[0]}",
         f"worker start: {'bubblewrap (' + probe.bwrap + ')' if probe.mode == 'bwrap' else 'plain child process'}"
         + (f" - bubblewrap not used: {probe.bwrap_problem}" if probe.mode != "bwrap" else ""),
+        f"warm workers: {warm_line(course, secret)}",
         "",
         f"{'protection':<{width}}  active  how",
     ]
@@ -43,3 +45,25 @@ def doctor_report(course: Course | None) -> tuple[str, bool]:
         warn = f"; missing ones only warn: {', '.join(missing)}" if missing else ""
         lines.append(f"course.yml (sandbox.require) requires {req}: satisfied{warn}.")
     return "\n".join(lines), not refused
+
+
+def warm_line(course: Course | None, secret: tuple[str, ...]) -> str:
+    """Whether submissions' workers are forked from a warm zygote here, checked by forking one and probing it."""
+    if course is not None and not course.sandbox.warm:
+        return "no - course.yml sets sandbox.warm: false (every worker starts cold)"
+    ok, why = warm.supported(isolation.probe(secret))
+    if not ok:
+        return f"no - {why} (every worker starts cold)"
+    limits = Limits(job_disk_mb=64)
+    key = warm.ZygoteKey(files=(), extensions=(), limits=limits.model_dump_json(), preload=())
+    try:
+        zygote = warm.Zygote(key, limits)
+        try:
+            seen = warm.check_child(zygote, secret)
+        finally:
+            zygote.close()
+    except SandboxError as exc:
+        return f"NO - a warm worker failed its probe, so workers start cold: {exc}"
+    return (f"yes - one zygote per grader process forks each worker into new PID, mount, network, IPC and UTS "
+            f"namespaces, fresh tmpfs /job, /tmp and /dev/shm, its own uid and limits (probed: uid {seen['uid']}, "
+            f"PID {seen['pid']}, interfaces {', '.join(seen['ifaces'])}, no capabilities, no course files)")

@@ -97,6 +97,7 @@ class GradeResult:
     fingerprint: dict[str, str] = field(default_factory=dict)  # what decided the score (autograder.fingerprint)
     worker_output: str = ""  # worker stdout/stderr (instructors only)
     instructor_log: str = ""  # the student's warnings, details of failed tests (instructors only)
+    worker_start: str = ""  # how its workers started: "warm" (forked from a zygote), "cold", or both
 
     def to_json(self) -> dict[str, Any]:
         """Gradescope's results.json keys (score, execution_time, output, visibility, tests with name, score,
@@ -104,6 +105,7 @@ class GradeResult:
         data = asdict(self)
         data.pop("worker_output")
         data.pop("instructor_log")
+        data.pop("worker_start")
         data["output"] = self.message
         data["visibility"] = "visible"
         return data
@@ -336,6 +338,7 @@ def grade_submission(
         result.worker_output = session.output_text()
         session.close()  # (the workers' peak memory is known once they have ended)
         result.worker_peak_mib = round(session.peak_kib / 1024, 1)
+        result.worker_start = ", ".join(sorted(session.worker_starts))
         student_warnings = session.warnings_text()
         timed_out = session.timed_out
     result.tests, result.questions = score(assignment, run.outcomes)  # 5
@@ -375,7 +378,7 @@ def worker_spec(course: Course, assignment: Assignment, runner: str = "cpu") -> 
         extensions=[KERAS_EXT],  # Keras models and datasets as plain data; fit() skipped in cells
         trusted_ext=trusted_extensions(),
         cell_options={"skip_training": not assignment.run_training_cells},
-        warm=course.sandbox.warm,
+        warm_start=course.sandbox.warm,
         preload=released_imports(course, assignment),
         secret=isolation.course_secrets(course),
     )

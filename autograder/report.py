@@ -234,7 +234,8 @@ def instructor_log(result: GradeResult, sandbox: str = "") -> str:
         f"graded at:  {time.strftime('%Y-%m-%d %H:%M:%S %Z')} in {result.execution_time:g} s",
     ]
     if sandbox:
-        header.append(f"sandbox:    {sandbox}")
+        header.append(f"sandbox:    {sandbox}" + (f"; workers started {result.worker_start}" if result.worker_start
+                                                   else ""))
     if result.message:
         header.append(f"message:    {result.message}")
     parts = ["\n".join(header)]

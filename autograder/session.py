@@ -190,6 +190,7 @@ class NotebookSession:
         self.call_warnings: list[WarningRecord] = []  # for the instructor log, in the order first seen
         self.call_warnings_dropped = 0  # warnings counted but not kept (over a call's or the session's cap)
         self.peak_kib = 0  # the largest peak resident memory of this session's workers (0 if unknown)
+        self.worker_starts: set[str] = set()  # "warm" (forked from a zygote) and/or "cold"
 
     def __enter__(self) -> NotebookSession:
         return self
@@ -228,6 +229,7 @@ class NotebookSession:
                 raise WorkerCrashed("", f"the notebook's process failed {self.restarts} times; giving up")
             self.restarts += 1
             self.worker = start_worker(self.spec)
+            self.worker_starts.add("cold" if self.worker.zygote is None else "warm")
             for index, source in self.cells:
                 if index in self.bad_cells:
                     continue

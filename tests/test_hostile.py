@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from autograder.sandbox import isolation
+from autograder.sandbox import isolation, warm
 from tests.conftest import AUTOGRADER, REPO, make_course, require
 from tests.hostile.make_corpus import LISTEN_PORT, VICTIM, write_huge_notebook
 
@@ -269,3 +270,15 @@ def test_the_corpus_runs_in_reasonable_time(batch: Batch) -> None:
     print(f"hostile batch: {batch.seconds:.0f} s for {len(batch.results)} submissions on {os.cpu_count()} cores "
           f"(protections: {_protections_note()}; python {sys.version.split()[0]})")
     assert batch.seconds < 600
+
+
+def test_the_corpus_ran_in_warm_workers(batch: Batch) -> None:
+    """Where warm workers are available, every case whose notebook ran did so in workers forked from a zygote: the
+    outcomes above are the warm worker's (a broken zygote would silently fall back to cold workers)."""
+    ok, why = warm.supported(isolation.probe())
+    require(ok, f"warm workers are not available here: {why} (`make system-deps` installs bubblewrap; run as root)")
+    ran = [case for case, result in batch.results.items() if result.get("cells")]
+    assert len(ran) > 40
+    starts = {case: re.search(r"workers started (.*)", batch.text(case, "instructor.log")) for case in ran}
+    cold = {case: m.group(1) if m else "(no header)" for case, m in starts.items() if not m or m.group(1) != "warm"}
+    assert not cold, f"cases not graded in warm workers: {cold}\n{batch.proc.stderr[-2000:]}"

@@ -209,6 +209,7 @@ def test_everything_the_worker_started_dies_with_it(mode: str) -> None:
     tag = str(27000 + os.getpid() % 1000)
     w = Worker(WorkerSpec(limits=LIMITS))
     job = w.job_dir
+    assert job is not None
     run(w, DETACHED.format(tag=tag))
     time.sleep(0.3)
     assert len(_procs_with(f"sleep\0{tag}".encode())) >= 2
@@ -236,6 +237,7 @@ def test_a_chmod_ed_job_directory_is_still_removed(mode: str) -> None:
     run(w, "import os\nos.makedirs('a/b')\nopen('a/b/c', 'w').close()\nfor p in ('a/b/c', 'a/b', 'a', '.'):\n"
            "    try:\n        os.chmod(p, 0)\n    except OSError:\n        pass\n")
     job = w.job_dir
+    assert job is not None
     w.close()
     assert not job.exists()
 

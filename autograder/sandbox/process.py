@@ -96,7 +96,7 @@ class WorkerSpec:
     extensions: list[Path] = field(default_factory=list)
     cell_options: dict[str, Any] = field(default_factory=dict)  # sent with every run_cell request
     trusted_ext: wire.Extensions = field(default_factory=wire.Extensions)
-    warm: bool = False  # fork workers from a warm zygote where the machine allows (autograder.sandbox.warm)
+    warm_start: bool = False  # fork workers from a warm zygote where the machine allows (autograder.sandbox.warm)
     preload: tuple[str, ...] = ()  # modules the zygote imports (what the released notebook imports)
     secret: tuple[str, ...] = ()  # paths a worker must not see (checked in a warm zygote's first child)
 
@@ -107,9 +107,9 @@ class WorkerSpec:
 
 
 def start_worker(spec: WorkerSpec) -> Worker:
-    """A worker for ``spec``: forked from this process's warm zygote when ``spec.warm`` and the machine allows,
+    """A worker for ``spec``: forked from this process's warm zygote when ``spec.warm_start`` and the machine allows,
     else started cold. A zygote that fails to fork is replaced once (then workers start cold)."""
-    if spec.warm:
+    if spec.warm_start:
         for _ in range(2):
             zygote = warm.zygote_for(spec.zygote_key(), spec.limits, spec.secret)
             if zygote is None:

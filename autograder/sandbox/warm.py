@@ -122,8 +122,8 @@ class Zygote:
         if not data:
             tail = bytes(self.output[-1500:]).decode("utf-8", "replace")
             self.close()
-            raise SandboxError(f"The warm worker's zygote stopped answering ({'no answer in time' if not ready else 'it exited'}):"
-                               f"\n{tail}")
+            why = "it exited" if ready else "no answer in time"
+            raise SandboxError(f"The warm worker's zygote stopped answering ({why}):\n{tail}")
         try:
             reply = json.loads(data)
         except ValueError:
@@ -164,6 +164,8 @@ class Zygote:
                 pass
             self.proc.wait()
             self._pump.join(timeout=5)
+            if self.proc.stdout is not None and not self._pump.is_alive():
+                self.proc.stdout.close()
         isolation.remove_tree(self.host_dir)
 
 

@@ -38,6 +38,7 @@ import os
 import select
 import socket
 import sys
+from typing import Any
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
@@ -59,23 +60,24 @@ def _check(result: int, what: str) -> None:
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def _mount(source, target, fstype, flags, data=None):
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     _check(_libc.mount(source and source.encode(), target.encode(), fstype and fstype.encode(), flags,
                        data and data.encode()), f"mount {target}")
 
 
-def _prctl(option, arg):
+def _prctl(option: int, arg: int) -> None:
     _check(_libc.prctl(option, arg, 0, 0, 0), f"prctl({option})")
 
 
-def _load(path, name):
+def _load(path: str, name: str) -> Any:
     spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def _loopback_up():
+def _loopback_up() -> None:
     import fcntl
     import struct
 
@@ -85,7 +87,7 @@ def _loopback_up():
         fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
 
 
-def _become_worker(job, fds, worker_main, prepared):
+def _become_worker(job: dict[str, Any], fds: tuple[int, int, int, int], worker_main: Any, prepared: Any) -> None:
     """In the worker (PID 1 of fresh namespaces, still privileged): contain it, then serve. Never returns."""
     req_r, rep_w, out_w, status_w = fds
     try:
@@ -128,7 +130,7 @@ def _become_worker(job, fds, worker_main, prepared):
         os.dup2(out_w, 1)
         os.dup2(out_w, 2)
         keep = sorted({0, 1, 2, req_r, rep_w})
-        for lo, hi in zip(keep, [*keep[1:], 65536]):
+        for lo, hi in zip(keep, [*keep[1:], 65536], strict=True):
             os.closerange(lo + 1, hi)  # also the status pipe and the zygote's control socket
     except BaseException as exc:  # noqa: BLE001 - reported before any student code runs
         try:
@@ -138,10 +140,10 @@ def _become_worker(job, fds, worker_main, prepared):
     os._exit(worker_main.serve(req_r, rep_w, prepared))
 
 
-def _monitor(job, fds, worker_main, prepared):
+def _monitor(job: dict[str, Any], fds: list[int], worker_main: Any, prepared: Any) -> None:
     """In the monitor (privileged, in the zygote's namespaces): start the worker, report how it ended."""
     req_r, rep_w, out_w, life_r, status_w = fds
-    status = {}
+    status: dict[str, Any] = {}
     try:
         _check(_libc.unshare(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
         pid = os.fork()
@@ -165,7 +167,7 @@ def _monitor(job, fds, worker_main, prepared):
         os._exit(0)
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
     control = socket.socket(fileno=int(argv[1]))
     worker_main = _load(argv[4], "_autograder_worker_main")
     prepared = worker_main.prepare(argv[2].split(os.pathsep), argv[3], argv[6:])
