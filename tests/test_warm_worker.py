@@ -101,7 +101,8 @@ def test_a_child_has_the_cold_workers_limits(zygote: warm.Zygote) -> None:
 def test_job_tmp_and_shm_are_fresh_size_limited_tmpfs_per_child(zygote: warm.Zygote) -> None:
     with child(zygote) as w:
         run(w, "for p in ('/job/left', '/tmp/left', '/dev/shm/left', '/job/tmp/left'):\n    open(p, 'w').write('x')\n"
-               "import os\ntry:\n    open('big', 'wb').write(b'0' * (100 << 20))\nexcept OSError as e:\n    err = e.errno\n")
+               "import os\ntry:\n    open('big', 'wb').write(b'0' * (100 << 20))\n"
+               "except OSError as e:\n    err = e.errno\n")
         assert look(w, "err") == 28  # ENOSPC at 64 MiB
     with child(zygote) as w:
         assert look(w, "[p for p in ('/job/left', '/tmp/left', '/dev/shm/left', '/job/tmp/left') "
