@@ -22,6 +22,7 @@ GENERATORS = [
     "tests/fixtures/make_keras_fixtures.py",
     "tests/fixtures/04_05_make_fixtures.py",
     "tests/hostile/make_corpus.py",
+    "tests/fixtures/warm/make_warm.py",
 ]
 
 
