@@ -253,6 +253,9 @@ class NotebookSession:
             self._mark_bad(index, "timeout", "the time limit for the whole submission was reached")
             self._retire()
             raise
+        except Exception as exc:  # a garbled or oversized reply (e.g. the cell wrote to the worker's own channel)
+            self._mark_bad(index, "crashed", f"its process answered with something that is not a reply ({exc})"[:300])
+            return False
         err = reply.get("error") if isinstance(reply, dict) else None
         if isinstance(err, dict):
             self.outcomes[index] = CellOutcome(
