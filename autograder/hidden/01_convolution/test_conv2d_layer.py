@@ -1,7 +1,8 @@
 """Hidden tests for question conv2d_layer: one image through a Keras Conv2D layer (no activation).
 
-References come from keras.layers.Conv2D (float64) with the same weights, or from tf.nn.conv2d with
-explicit zero padding for an int padding (Keras has no such option), computed here.
+References are what keras.layers.Conv2D computes with the same weights (an int padding as explicit zeros,
+which Keras has no option for), computed here in float64 by :func:`autograder.conv_reference.conv2d`
+without importing TensorFlow; tests/test_conv_reference.py holds that function to Keras and tf.nn.conv2d.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from autograder import conv_reference
 from autograder.references import ReferenceBook
 from autograder.testing import (
     Fail,
@@ -30,21 +32,8 @@ ARGUMENTS = {"args[0]": "the image x", "args[1]": "the kernels", "args[2]": "the
 
 def reference(x: np.ndarray, kernels: np.ndarray, bias: np.ndarray, stride: int | tuple[int, int] = 1,
               padding: str | int = "valid") -> np.ndarray:
-    x, kernels, bias = (np.asarray(a, np.float64) for a in (x, kernels, bias))
-    strides = (stride, stride) if isinstance(stride, int) else tuple(stride)
-    if isinstance(padding, int):
-        import tensorflow as tf
-
-        pads = [[0, 0], [padding, padding], [padding, padding], [0, 0]]
-        out = tf.nn.conv2d(tf.constant(x[np.newaxis]), tf.constant(kernels), strides=strides, padding=pads)
-        return out.numpy()[0] + bias
-    import keras
-
-    kh, kw, _, c_out = kernels.shape
-    layer = keras.layers.Conv2D(c_out, (kh, kw), strides=strides, padding=padding, dtype="float64")
-    layer.build((None, *x.shape))
-    layer.set_weights([kernels, bias])
-    return np.asarray(layer(x[np.newaxis]))[0]
+    """The trusted answer, in float64: Keras's Conv2D with these weights (computed without TensorFlow)."""
+    return conv_reference.conv2d(x, kernels, bias, stride, padding)
 
 
 def _layer(mistake: Any, x: np.ndarray, kernels: np.ndarray, bias: np.ndarray, stride: int | tuple[int, int],

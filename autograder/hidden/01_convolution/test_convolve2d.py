@@ -1,7 +1,9 @@
 """Hidden tests for question convolve2d: Keras/TensorFlow's 2-D convolution with stride and padding.
 
-References are computed here, independently of the student's code: scipy.signal.correlate2d in float64
-for 'valid' and integer padding, tf.nn.conv2d (float64) for 'same'.
+References are computed here, independently of the student's code, by
+:func:`autograder.conv_reference.correlate2d` in float64: TensorFlow's rules ('valid', 'same' with
+TensorFlow's asymmetric zeros, an int padding as explicit zeros) in NumPy, so grading never imports
+TensorFlow; tests/test_conv_reference.py holds that function to tf.nn.conv2d itself.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from scipy.signal import correlate2d
 
+from autograder import conv_reference
 from autograder.references import ReferenceBook
 from autograder.testing import (
     Fail,
@@ -31,23 +33,10 @@ MISTAKES = helper_module(__file__, "mistakes")
 ARGUMENTS = {"args[0]": "the image", "args[1]": "the kernel"}
 
 
-def _tf_conv(image: np.ndarray, kernel: np.ndarray, stride: tuple[int, int], padding: str) -> np.ndarray:
-    import tensorflow as tf
-
-    x = tf.constant(image[np.newaxis, :, :, np.newaxis], tf.float64)
-    k = tf.constant(kernel[:, :, np.newaxis, np.newaxis], tf.float64)
-    return tf.nn.conv2d(x, k, strides=stride, padding=padding).numpy()[0, :, :, 0]
-
-
 def reference(image: np.ndarray, kernel: np.ndarray, stride: int | tuple[int, int] = 1,
               padding: str | int = "valid") -> np.ndarray:
-    """The trusted answer, in float64."""
-    image, kernel = np.asarray(image, np.float64), np.asarray(kernel, np.float64)
-    sh, sw = MISTAKES.pair(stride)
-    if padding == "same":
-        return _tf_conv(image, kernel, (sh, sw), "SAME")
-    pad = 0 if padding == "valid" else int(padding)
-    return correlate2d(np.pad(image, pad), kernel, mode="valid")[::sh, ::sw]
+    """The trusted answer, in float64 (TensorFlow's rules, computed without TensorFlow)."""
+    return conv_reference.correlate2d(image, kernel, stride, padding)
 
 
 def _cause(value: object, image: np.ndarray, kernel: np.ndarray, stride: int | tuple[int, int],

@@ -1,6 +1,8 @@
 """Hidden tests for question pool2d: max and average pooling like Keras (padding 'valid').
 
-References come from tf.nn.max_pool2d / tf.nn.avg_pool2d in float64, computed here.
+References are what tf.nn.max_pool2d / tf.nn.avg_pool2d compute, computed here in float64 by
+:func:`autograder.conv_reference.pool2d` without importing TensorFlow; tests/test_conv_reference.py holds
+that function to TensorFlow's pooling.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from autograder import conv_reference
 from autograder.references import ReferenceBook
 from autograder.testing import (
     Fail,
@@ -26,15 +29,8 @@ LECTURE_CASES = ("max_2x2_stride2", "max_2x2_stride1", "average_2x2_stride2", "a
 
 
 def reference(x: np.ndarray, size: int, stride: int | None, mode: str) -> np.ndarray:
-    import tensorflow as tf
-
-    stride = size if stride is None else stride
-    batch = np.asarray(x, np.float64)[np.newaxis]
-    if batch.ndim == 3:
-        batch = batch[..., np.newaxis]
-    pool = tf.nn.max_pool2d if mode == "max" else tf.nn.avg_pool2d
-    out = pool(tf.constant(batch, tf.float64), ksize=size, strides=stride, padding="VALID").numpy()[0]
-    return out[..., 0] if np.ndim(x) == 2 else out
+    """The trusted answer, in float64: Keras's pooling, padding 'valid' (computed without TensorFlow)."""
+    return conv_reference.pool2d(x, size, stride, mode)
 
 
 def _pool(x: np.ndarray, size: int, stride: int, mode: str, *, partial: bool = False, together: bool = False,
