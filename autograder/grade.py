@@ -24,7 +24,7 @@ from autograder.config import Assignment, Course, Limits
 from autograder.errors import ConfigError
 from autograder.models import trusted_extensions
 from autograder.sandbox import isolation
-from autograder.sandbox.process import WorkerSpec
+from autograder.sandbox.process import WorkerSpec, prestart_worker
 from autograder.session import (
     BudgetExhausted,
     CellOutcome,
@@ -318,22 +318,26 @@ def grade_submission(
         student=sub.student, assignment=assignment.id, status="graded", score=0.0,
         max_score=assignment.auto_max_score, runner=runner, submission_sha256=sha256_file(sub.notebook),
     )
+    spec = worker_spec(course, assignment, runner)
+    prestart_worker(spec)  # a warm zygote's imports run while this process reads the notebook and the suite
     try:
         nb = read_notebook(sub.notebook, limits)  # 1
     except Ungradable as exc:
         result.status, result.message = "ungradable", str(exc)
         return result
     cells = select_cells(nb, released_test_sources(course, assignment))  # 2
-    spec = worker_spec(course, assignment, runner)
     with NotebookSession(list(cells), spec, deadline=started + limits.total_timeout_s) as session:
-        try:
-            session.start()  # 3
-        except (BudgetExhausted, StudentCodeProblem):
-            pass  # recorded in session.outcomes; tests will report what they can
         context = GradingContext(course, assignment, runner)
         proxy = SubmissionProxy(session, declared_functions(course, assignment), assignment.id)
-        run = run_suite(course.hidden_suite(assignment), proxy, context,  # 4
+        # 3, 4: the worker starts and runs the notebook's cells when the first hidden test calls into it (pytest
+        # collects the suite meanwhile); a test that never does leaves the cells to the start below
+        run = run_suite(course.hidden_suite(assignment), proxy, context,
                         run_code=functools.partial(_run_trusted_cell, session))
+        if session.restarts == 0:
+            try:
+                session.start()
+            except (BudgetExhausted, StudentCodeProblem):
+                pass  # recorded in session.outcomes
         result.cells = [session.outcomes[i] for i, _ in cells if i in session.outcomes]
         result.worker_output = session.output_text()
         session.close()  # (the workers' peak memory is known once they have ended)

@@ -16,14 +16,22 @@ and is trusted to the engine alone.
 
 A workbook named like a course workbook (:data:`REQUIRED_CASES`) must hold the lecture's cases.
 Results are cached in memory (``functools.lru_cache``) keyed on the resolved paths, modification
-times and sizes of the files: editing a workbook invalidates the cache.  Arrays are float64 and
-read-only; the book's dictionaries refuse changes.
+times and sizes of the files: editing a workbook invalidates the cache.  Evaluating the formulas takes
+seconds, so the evaluated book is also kept on disk, as JSON (never pickle), in
+``$AUTOGRADER_CACHE/references`` (default ``~/.cache/cnn-autograder/references``, a folder only the
+grader's user may enter), named by the sha256 of the workbooks' bytes, of this module's source and of
+the engine's versions: a grader process reads it in milliseconds, any change to a workbook or to the
+reader makes a new entry, and an entry that is unreadable, malformed, or writable by another user is
+ignored and rewritten.  Arrays are float64 and read-only; the book's dictionaries refuse changes.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import math
+import os
 import re
 import threading
 import types
@@ -219,6 +227,119 @@ def _workbook_paths(source: Path | Sequence[Path]) -> list[Path]:
 
 @functools.lru_cache(maxsize=32)
 def _load_cached(key: tuple[tuple[str, int, int], ...]) -> ReferenceBook:
+    paths = [Path(path_text) for path_text, _mtime, _size in key]
+    try:
+        digest = _book_digest(paths)
+    except OSError as exc:
+        raise WorkbookError(f"cannot read the workbooks {', '.join(map(str, paths))} ({exc})") from None
+    entry = _cache_dir() / f"{digest}.json"
+    book = _read_entry(entry)
+    if book is None:
+        book = _evaluate_book(key)
+        _write_entry(entry, book)
+    return book
+
+
+# --- the evaluated book on disk ----------------------------------------------------------------
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("AUTOGRADER_CACHE") or "~/.cache/cnn-autograder"
+    return Path(root).expanduser() / "references"
+
+
+def _book_digest(paths: Sequence[Path]) -> str:
+    """sha256 of the workbooks' names and bytes, of this module's source and of the engine's versions."""
+    import formulas
+    import openpyxl
+
+    h = hashlib.sha256()
+    h.update(f"openpyxl {openpyxl.__version__}; formulas {formulas.__version__}\n".encode())
+    h.update(Path(__file__).read_bytes())
+    for path in paths:
+        h.update(f"\0{path.name}\0".encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _array_json(a: np.ndarray) -> dict[str, Any]:
+    return {"shape": list(a.shape), "values": [float(v) for v in a.ravel()]}
+
+
+def _array(d: dict[str, Any]) -> np.ndarray:
+    a = np.array(d["values"], dtype=np.float64).reshape(d["shape"])
+    a.flags.writeable = False
+    return a
+
+
+def _book_json(book: ReferenceBook) -> dict[str, Any]:
+    return {
+        "convolutions": [
+            {"name": c.name, "sheet": c.sheet, "image": _array_json(c.image), "kernel": _array_json(c.kernel),
+             "stride": list(c.stride), "padding": c.padding, "expected": _array_json(c.expected)}
+            for c in book.convolutions.values()],
+        "poolings": [
+            {"name": c.name, "sheet": c.sheet, "x": _array_json(c.x), "size": c.size, "stride": c.stride,
+             "mode": c.mode, "expected": _array_json(c.expected)}
+            for c in book.poolings.values()],
+        "activations": [
+            {"name": c.name, "sheet": c.sheet, "function": c.function, "x": _array_json(c.x), "alpha": c.alpha,
+             "expected": _array_json(c.expected)}
+            for c in book.activations.values()],
+    }
+
+
+def _book_from_json(data: dict[str, Any]) -> ReferenceBook:
+    convolutions = {d["name"]: ConvolutionCase(
+        name=str(d["name"]), sheet=str(d["sheet"]), image=_array(d["image"]), kernel=_array(d["kernel"]),
+        stride=(int(d["stride"][0]), int(d["stride"][1])), padding=int(d["padding"]), expected=_array(d["expected"]),
+    ) for d in data["convolutions"]}
+    poolings = {d["name"]: PoolingCase(
+        name=str(d["name"]), sheet=str(d["sheet"]), x=_array(d["x"]), size=int(d["size"]), stride=int(d["stride"]),
+        mode=str(d["mode"]), expected=_array(d["expected"]),
+    ) for d in data["poolings"]}
+    activations = {d["name"]: ActivationCase(
+        name=str(d["name"]), sheet=str(d["sheet"]), function=str(d["function"]), x=_array(d["x"]),
+        alpha=None if d["alpha"] is None else float(d["alpha"]), expected=_array(d["expected"]),
+    ) for d in data["activations"]}
+    return ReferenceBook(
+        convolutions=_FrozenDict(sorted(convolutions.items())),
+        poolings=_FrozenDict(sorted(poolings.items())),
+        activations=_FrozenDict(sorted(activations.items())),
+    )
+
+
+def _read_entry(entry: Path) -> ReferenceBook | None:
+    """The cached book, or None when there is none to trust: missing, malformed, or a file or folder that
+    someone but this user could have written (the book decides scores)."""
+    try:
+        fd = os.open(entry, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as f:
+            st, folder = os.fstat(f.fileno()), entry.parent.stat()
+            if any(x.st_uid != os.getuid() or x.st_mode & 0o022 for x in (st, folder)):
+                return None
+            return _book_from_json(json.loads(f.read()))
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
+def _write_entry(entry: Path, book: ReferenceBook) -> None:
+    """Keep the book for the next grader process (atomically; a cache that cannot be written is skipped)."""
+    tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
+    try:
+        entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(_book_json(book), f)
+        os.replace(tmp, entry)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def _evaluate_book(key: tuple[tuple[str, int, int], ...]) -> ReferenceBook:
     convolutions: dict[str, ConvolutionCase] = {}
     poolings: dict[str, PoolingCase] = {}
     activations: dict[str, ActivationCase] = {}

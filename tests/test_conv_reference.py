@@ -160,3 +160,15 @@ def test_invalid_arguments_raise_value_error(call: object, words: str) -> None:
     assert callable(call)
     with pytest.raises(ValueError, match=words):
         call()
+
+
+def test_sigmoid_equals_scipy_expit() -> None:
+    """The sigmoid reference is scipy.special.expit to the last bits, from -1000 to 1000 (no overflow)."""
+    from scipy.special import expit
+
+    x = np.concatenate([np.linspace(-1000, 1000, 20001), np.random.default_rng(3).standard_normal(5000) * 40,
+                        [-745.0, -710.0, -1e-300, 0.0, 1e-300, 710.0, 745.0]])
+    got = ref.sigmoid(x)
+    assert got.dtype == np.float64 and np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, expit(x), rtol=1e-14, atol=1e-300)  # subnormals may differ
+    assert ref.sigmoid(np.array([-1000.0]))[0] == 0.0 and ref.sigmoid(np.array([1000.0]))[0] == 1.0

@@ -213,5 +213,7 @@ def test_a_zygote_that_cannot_start_says_why() -> None:
     ok, why = warm.supported(isolation.probe())
     require(ok, f"warm workers are not available here: {why}")
     key = warm.ZygoteKey(files=(), extensions=("/nonexistent/ext.py",), limits=LIMITS.model_dump_json(), preload=())
+    zygote = warm.Zygote(key, LIMITS)  # does not wait for the zygote's imports: the first spawn does
     with pytest.raises(SandboxError, match="zygote stopped answering"):
-        warm.Zygote(key, LIMITS)
+        zygote.wait_ready()
+    assert not zygote.alive

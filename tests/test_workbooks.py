@@ -19,7 +19,7 @@ from openpyxl import load_workbook
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.workbook.workbook import Workbook
 
-from autograder import workbooks
+from autograder import references, workbooks
 from autograder.config import load_course
 from autograder.references import (
     ActivationCase,
@@ -379,3 +379,75 @@ def test_builder_never_overwrites_edited_workbooks(tmp_path: Path, capsys: pytes
     assert workbooks.main([str(tmp_path), "--force"]) == 0
     assert load_reference_book(edited).activations["relu"].x[0, 0] == 0.5  # the lecture's original, on request
     assert workbooks.main([]) == 2
+
+
+# --------------------------------------------------------------------------------------------
+# The evaluated book on disk: a new grader process reads it instead of evaluating the formulas
+# --------------------------------------------------------------------------------------------
+
+
+def same_book(a: ReferenceBook, b: ReferenceBook) -> bool:
+    def flat(book: ReferenceBook) -> list[tuple[str, object]]:
+        cases: list[ConvolutionCase | PoolingCase | ActivationCase] = [
+            *book.convolutions.values(), *book.poolings.values(), *book.activations.values()]
+        return [(f"{c.name}.{k}", v.tolist() if isinstance(v, np.ndarray) else v) for c in cases
+                for k, v in vars(c).items()]
+    return flat(a) == flat(b)
+
+
+def fresh_load(paths: list[Path]) -> ReferenceBook:
+    """Load as a new grader process would: nothing in this process's memory."""
+    references._load_cached.cache_clear()
+    return load_reference_book(paths)
+
+
+def test_the_evaluated_book_is_kept_on_disk_and_read_back_exactly(book: ReferenceBook, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTOGRADER_CACHE", str(tmp_path / "cache"))
+    paths = [CONVOLUTION_XLSX, ACTIVATION_XLSX]
+    evaluated = fresh_load(paths)
+    entries = list((tmp_path / "cache" / "references").iterdir())
+    assert [e.suffix for e in entries] == [".json"]
+    assert (entries[0].stat().st_mode & 0o777, entries[0].parent.stat().st_mode & 0o777) == (0o600, 0o700)
+
+    def no_evaluation(key: object) -> ReferenceBook:
+        raise AssertionError("the formulas were evaluated again")
+
+    monkeypatch.setattr(references, "_evaluate_book", no_evaluation)
+    cached = fresh_load(paths)
+    assert cached is not evaluated and same_book(cached, evaluated) and same_book(cached, book)
+    test_arrays_are_read_only_float64(cached)
+
+
+@pytest.mark.parametrize("spoil", ["garbage", "truncated", "writable by others"])
+def test_an_entry_that_cannot_be_trusted_is_evaluated_again(book: ReferenceBook, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch, spoil: str) -> None:
+    monkeypatch.setenv("AUTOGRADER_CACHE", str(tmp_path / "cache"))
+    paths = [CONVOLUTION_XLSX, ACTIVATION_XLSX]
+    fresh_load(paths)
+    (entry,) = (tmp_path / "cache" / "references").iterdir()
+    text = entry.read_text()
+    if spoil == "garbage":
+        entry.write_text('{"convolutions": 42}')
+    elif spoil == "truncated":
+        entry.write_text(text[: len(text) // 2])
+    else:  # a valid book with a wrong answer, in a file anyone could have written
+        entry.write_text(text.replace('"values": [', '"values": [9', 1))
+        entry.chmod(0o666)
+    reloaded = fresh_load(paths)
+    assert same_book(reloaded, book)
+    assert entry.stat().st_mode & 0o777 == 0o600 and entry.read_text() == text  # rewritten
+
+
+def test_an_edited_workbook_gets_a_new_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTOGRADER_CACHE", str(tmp_path / "cache"))
+    directory = copy_workbooks(tmp_path / "copy")
+    first = fresh_load([directory / n for n in WORKBOOK_FILES])
+    wb = load_workbook(directory / "activation fn.xlsx")
+    sheet, cell = name_range(wb, "relu_input")
+    wb[sheet][cell.split(":")[0]] = 123.0
+    wb.save(directory / "activation fn.xlsx")
+    second = fresh_load([directory / n for n in WORKBOOK_FILES])
+    assert len(list((tmp_path / "cache" / "references").iterdir())) == 2
+    assert not same_book(first, second)
+    assert second.activations["relu"].x.ravel()[0] == 123.0

@@ -106,6 +106,13 @@ class WorkerSpec:
                               limits=self.limits.model_dump_json(), preload=self.preload)
 
 
+def prestart_worker(spec: WorkerSpec) -> None:
+    """Start the warm zygote that :func:`start_worker` will fork ``spec``'s worker from, without waiting for its
+    imports, so that they run while the grader prepares. Nothing happens for cold workers."""
+    if spec.warm_start:
+        warm.prelaunch(spec.zygote_key(), spec.limits, spec.secret)
+
+
 def start_worker(spec: WorkerSpec) -> Worker:
     """A worker for ``spec``: forked from this process's warm zygote when ``spec.warm_start`` and the machine allows,
     else started cold. A zygote that fails to fork is replaced once (then workers start cold)."""

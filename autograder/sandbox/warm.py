@@ -103,10 +103,18 @@ class Zygote:
         assert self.proc.stdout is not None
         self._pump = threading.Thread(target=self._read_output, args=(self.proc.stdout,), daemon=True)
         self._pump.start()
+        self.ready = False  # its imports go on while the grader does its own work; the first spawn waits
+        self.checked = False  # its first child has passed check_child
+
+    def wait_ready(self) -> None:
+        """Wait until the zygote has imported what it preloads (SandboxError if it fails or takes too long)."""
+        if self.ready:
+            return
         reply = self._receive(READY_TIMEOUT_S)
         if not reply.get("ready"):
             self.close()
             raise SandboxError(f"The warm worker did not start: {reply}")
+        self.ready = True
 
     def _read_output(self, stream: Any) -> None:
         try:
@@ -140,6 +148,7 @@ class Zygote:
     def spawn(self, uid: int, fds: tuple[int, int, int, int, int]) -> None:
         """Fork a worker running as ``uid`` with (request read end, reply write end, stdout, life read end, status
         write end); the caller keeps the other ends and closes its copies of these."""
+        self.wait_ready()
         job = {"uid": uid, "limits": isolation.rlimits(self.limits, uid), "files": self.files,
                "job_bytes": self.limits.job_disk_mb * 1024 * 1024, "shm_bytes": SHM_BYTES}
         try:
@@ -174,33 +183,47 @@ _current: Zygote | None = None
 _refused: dict[ZygoteKey, str] = {}
 
 
+def prelaunch(key: ZygoteKey, limits: Limits, secret: tuple[str, ...] = ()) -> None:
+    """Start this process's zygote for ``key`` without waiting for it (a zygote for another key is closed), so
+    that its imports overlap the grader's own work (reading the notebook, collecting the hidden suite). Does
+    nothing when the machine cannot run warm workers or the zygote for ``key`` runs already."""
+    global _current
+    if key in _refused:
+        return
+    if _current is not None and _current.key == key and _current.alive:
+        return
+    close_current()
+    ok, why = supported(isolation.probe(secret))
+    if not ok:
+        _refused[key] = why
+        return
+    try:
+        _current = Zygote(key, limits)
+    except SandboxError as exc:
+        _refuse(key, exc)
+
+
 def zygote_for(key: ZygoteKey, limits: Limits, secret: tuple[str, ...] = ()) -> Zygote | None:
     """This process's zygote for ``key`` (started, and its first child checked, on first use; a zygote for
     another key is closed), or None when workers must start cold (a warning says why, once per key)."""
     global _current
-    if key in _refused:
+    prelaunch(key, limits, secret)
+    if key in _refused or _current is None:
         return None
-    if _current is not None and (_current.key != key or not _current.alive):
-        _current.close()
-        _current = None
-    if _current is None:
-        ok, why = supported(isolation.probe(secret))
+    if not _current.checked:
         try:
-            if not ok:
-                raise SandboxError(why)
-            zygote = Zygote(key, limits)
-            try:
-                check_child(zygote, secret)
-            except SandboxError:
-                zygote.close()
-                raise
+            check_child(_current, secret)
         except SandboxError as exc:
-            _refused[key] = str(exc)
-            if ok:
-                print(f"warning: workers start cold (no warm worker): {exc}", file=sys.stderr)
+            close_current()
+            _refuse(key, exc)
             return None
-        _current = zygote
+        _current.checked = True
     return _current
+
+
+def _refuse(key: ZygoteKey, exc: SandboxError) -> None:
+    _refused[key] = str(exc)
+    print(f"warning: workers start cold (no warm worker): {exc}", file=sys.stderr)
 
 
 def close_current() -> None:
