@@ -79,6 +79,9 @@ def pytest_args(suite_dir: Path) -> list[str]:
         "-q",
         "-p", "no:cacheprovider",
         "-p", "no:stepwise",
+        # only pytest's own plugins and the grader's: the environment's (anyio's, from nbgrader's dependencies,
+        # costs 0.35 s to load) have no business in trusted grading
+        "--disable-plugin-autoload",
         # pytest's hooks for unraisable and thread exceptions run gc.collect() several times when a session ends
         # (0.5 s of every submission's grading here); the grader reports exceptions of the code it runs itself
         "-p", "no:unraisableexception",
