@@ -21,7 +21,7 @@ from autograder.config import Limits, load_course
 from autograder.errors import SandboxError
 from autograder.grade import released_imports, worker_spec
 from autograder.sandbox import isolation, warm
-from autograder.sandbox.process import Worker, WorkerDied, WorkerSpec, start_worker
+from autograder.sandbox.process import Worker, WorkerDied, WorkerSpec, prestart_worker, start_worker
 from tests.conftest import REPO, require
 
 LIMITS = Limits(cell_timeout_s=20, test_timeout_s=10, total_timeout_s=60, job_disk_mb=64, memory_mb=2048)
@@ -194,6 +194,27 @@ def test_a_dead_zygote_is_replaced_and_workers_start_warm_again() -> None:
         first.proc.wait()
         with start_worker(spec) as w:
             assert w.zygote is not None and w.zygote is not first and look(w, "1") == 1
+    finally:
+        warm.close_current()
+
+
+def test_the_prestarted_zygote_is_the_one_workers_fork_from_and_a_new_key_replaces_it() -> None:
+    """grade_submission prestarts the zygote before reading the notebook; the worker started later is its child,
+    and its first child is still probed. Prestarting for another assignment closes the old zygote."""
+    ok, why = warm.supported(isolation.probe())
+    require(ok, f"warm workers are not available here: {why}")
+    spec = WorkerSpec(limits=LIMITS, warm_start=True, preload=("numpy",))
+    other = WorkerSpec(limits=LIMITS, warm_start=True, preload=("json",))
+    try:
+        prestart_worker(spec)
+        early = warm._current
+        assert early is not None and early.alive and not early.checked
+        prestart_worker(spec)  # idempotent
+        assert warm._current is early
+        with start_worker(spec) as w:
+            assert w.zygote is early and early.ready and early.checked and look(w, "1") == 1
+        prestart_worker(other)
+        assert warm._current is not early and not early.alive
     finally:
         warm.close_current()
 
