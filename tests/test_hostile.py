@@ -36,8 +36,8 @@ EXPECTED: dict[str, dict[str, Any]] = yaml.safe_load((HOSTILE / "expected.yml").
 GENERATED = {"huge_notebook_200mb"}  # made at test time
 LIMITS = {"cell_timeout_s": 10, "test_timeout_s": 4, "total_timeout_s": 60, "memory_mb": 1024, "job_disk_mb": 256}
 # Text of the hidden suite that no feedback may contain (checked to exist in the suite below).
-HIDDEN_MARKERS = ["_random_arguments(seed=20240501", "def _formula(n: int", "conv_reference.correlate2d(image, kernel, stride",
-                  "def _cause(value: object, image"]
+HIDDEN_MARKERS = ["_random_arguments(seed=20240501", "def _formula(n: int",
+                  "conv_reference.correlate2d(image, kernel, stride", "def _cause(value: object, image"]
 LEAK_MARKER = "LEAK:"
 # The committed fixtures' markers, made unique per run (several test runs may share a machine).
 RUN = str(os.getpid())
