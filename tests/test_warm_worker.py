@@ -238,3 +238,33 @@ def test_a_zygote_that_cannot_start_says_why() -> None:
     with pytest.raises(SandboxError, match="zygote stopped answering"):
         zygote.wait_ready()
     assert not zygote.alive
+
+
+def test_libraries_under_tmp_stay_visible_read_only_in_every_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A virtual environment that lives under /tmp (a clone in a temporary folder, as the README's fresh-clone
+    check makes): bubblewrap binds it inside the zygote's /tmp, and each child's fresh /tmp must not hide it (a
+    module imported after the fork would be missing), nor make it writable."""
+    ok, why = warm.supported(isolation.probe())
+    require(ok, f"warm workers are not available here: {why}")
+    site = Path("/tmp") / f"ag-site-{os.getpid()}" / "lib" / "site-packages"
+    site.mkdir(parents=True)
+    try:
+        (site / f"ag_lazy_{os.getpid()}.py").write_text("ANSWER = 42\n")
+        monkeypatch.setattr(isolation, "site_dirs", lambda: [*_SITE_DIRS(), str(site)])
+        key = warm.ZygoteKey(files=(), extensions=(), limits=LIMITS.model_dump_json(), preload=("numpy",))
+        z = warm.Zygote(key, LIMITS)
+        try:
+            for _ in range(2):  # the second child too: nothing of the first one's mounts is needed
+                with child(z) as w:
+                    assert look(w, f"__import__('ag_lazy_{os.getpid()}').ANSWER") == 42
+                    assert look(w, f"os.access({str(site)!r}, os.W_OK)") is False
+                    assert look(w, "sorted(os.listdir('/tmp'))") == [site.parts[2]]
+        finally:
+            z.close()
+    finally:
+        import shutil
+
+        shutil.rmtree(site.parents[1], ignore_errors=True)
+
+
+_SITE_DIRS = isolation.site_dirs

@@ -35,6 +35,7 @@ import ctypes
 import importlib.util
 import json
 import os
+import re
 import select
 import socket
 import sys
@@ -77,6 +78,22 @@ def _load(path: str, name: str) -> Any:
     return module
 
 
+def _mounts_under(folders: tuple[str, ...]) -> list[str]:
+    """Mount points strictly inside ``folders`` (outermost only): what bubblewrap bound there, e.g. a virtual
+    environment that lives under /tmp (a clone in a temporary folder), which a fresh tmpfs would hide."""
+    points = []
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        for line in f:
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4])  # " " is \040
+            if any(point.startswith(folder + "/") for folder in folders):
+                points.append(point)
+    outer: list[str] = []
+    for point in sorted(set(points), key=len):
+        if not any(point.startswith(o + "/") for o in outer):
+            outer.append(point)
+    return outer
+
+
 def _loopback_up() -> None:
     import fcntl
     import struct
@@ -92,10 +109,22 @@ def _become_worker(job: dict[str, Any], fds: tuple[int, int, int, int], worker_m
     req_r, rep_w, out_w, status_w = fds
     try:
         _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing mounted here propagates anywhere
+        replaced = ("/job", "/tmp", "/dev/shm")
+        held = [(point, os.open(point, os.O_PATH | os.O_CLOEXEC)) for point in _mounts_under(replaced)]
         size = job["job_bytes"]
         _mount("tmpfs", "/job", "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=0777")
         _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
         _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={job['shm_bytes']},mode=1777")
+        for point, fd in held:  # bound again, read-only, inside the fresh folders (root's: a student cannot move it)
+            parts = point.strip("/").split("/")
+            for i in range(2, len(parts) + 1):
+                folder = "/" + "/".join(parts[:i])
+                if not os.path.isdir(folder):
+                    os.mkdir(folder)
+                    os.chmod(folder, 0o755)  # searchable by the worker's uid, whatever the umask
+            _mount(f"/proc/self/fd/{fd}", point, None, MS_BIND | MS_REC)
+            _mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+            os.close(fd)
         _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         for source, name in job["files"]:
             target = f"/job/{name}"
