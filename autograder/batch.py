@@ -5,34 +5,33 @@ fingerprint of everything that decided its score (:mod:`autograder.fingerprint`:
 entry, the hidden suite, the workbooks, the released notebook, the runner, the grader). Re-running the same
 command regrades exactly the submissions whose fingerprint changed, and says what changed; the others are
 reused (so a batch killed with SIGKILL finishes where it stopped, none graded twice); ``force=True`` regrades
-everything. A journal (``.grading-journal.jsonl``, append-only)
-records which submissions a ``--force`` batch has finished, so re-running an interrupted ``--force``
-command resumes it instead of regrading those again. Temporary files of writes cut short by a kill
-are removed. The CSV is rebuilt at the end from every result of the assignment in the output folder (not only
-this run's submissions), one row per student, one column per question.
+everything. A journal (``.grading-journal.jsonl``, append-only) records which submissions a ``--force`` batch has
+finished (and which Dask worker graded each), so re-running an interrupted ``--force`` command resumes it instead
+of regrading those again. Submissions are graded on Dask (:mod:`autograder.cluster`: this machine's cores by
+default, or any cluster); this process is the only writer. Temporary files of writes cut short by a kill are
+removed. The CSV is rebuilt at the end from every result of the assignment in the output folder (not only this
+run's submissions), one row per student, one column per question.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import re
-import signal
 import sys
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
 from autograder import fingerprint
+from autograder.cluster import LOCAL, ClusterChoice
 from autograder.config import Assignment, Course, Limits
 from autograder.errors import SubmissionError
-from autograder.grade import GradeResult, SubmissionInput, grade_submission, sha256_file
+from autograder.grade import GradeResult, SubmissionInput, Ungradable, grade_submission, read_notebook, sha256_file
 from autograder.report import all_results, csv_rows, read_result, write_csv, write_result
 from autograder.sandbox import isolation
 
@@ -94,6 +93,8 @@ class BatchSummary:
     csv_rows: int = 0  # every student with a result in the output folder
     failures: list[str] = field(default_factory=list)
     regraded: dict[str, int] = field(default_factory=dict)  # fingerprint part -> submissions regraded for it
+    infra_failed: dict[str, str] = field(default_factory=dict)  # student -> why the cluster could not grade it
+    where: str = "this process"  # where the batch was graded
 
     def regrade_line(self) -> str:
         """E.g. "3 regraded: hidden suite changed (3)" (empty when nothing previously graded was regraded)."""
@@ -111,9 +112,12 @@ def grade_batch(
     force: bool = False,
     progress: bool = True,
     jobs: int = 1,
+    cluster: ClusterChoice | None = None,
 ) -> BatchSummary:
-    """Grade ``subs`` into ``out_dir`` (``jobs`` submissions at a time, each in its own trusted grader
-    process), skip those already graded for the same file unless ``force``, then write the CSV."""
+    """Grade ``subs`` into ``out_dir`` on ``cluster`` (default: ``jobs`` submissions at a time on this machine),
+    skip those already graded for the same file unless ``force``, then write the CSV. Submissions the cluster
+    could not grade (its workers kept dying) are listed in ``infra_failed`` and get no result."""
+    cluster = cluster or ClusterChoice(LOCAL)
     summary = BatchSummary(csv_path=out_dir / f"{assignment.id}-grades.csv")
     # refuses if a required protection is missing (the probe checks that the course's secrets are out of sight)
     secrets = isolation.course_secrets(course)
@@ -145,12 +149,19 @@ def grade_batch(
         else:
             summary.skipped += 1
     bar = tqdm(total=len(todo), desc=f"grading {assignment.id}", unit="nb", disable=not progress, file=sys.stderr)
-    for result in _grade_all(course, assignment, todo, runner, jobs):
-        result.fingerprint = {"notebook": result.submission_sha256, **current}
-        write_result(result, assignment, out_dir, mode=mode, sandbox=sandbox)
-        journal.record({"done": result.student})
-        summary.graded_now += 1
-        bar.set_postfix_str(result.student)
+    recorded: set[str] = set()
+    for outcome in _grade_all(course, assignment, todo, runner, jobs, cluster, summary):
+        if outcome.result is None:  # an infrastructure failure: nothing recorded, the next run grades it
+            summary.infra_failed[outcome.student] = outcome.error
+            journal.record({"infra_failed": outcome.student, "error": outcome.error[:500]})
+        elif outcome.student not in recorded:  # the first result of a submission wins
+            result = outcome.result
+            result.fingerprint = {"notebook": result.submission_sha256, **current}
+            write_result(result, assignment, out_dir, mode=mode, sandbox=sandbox)
+            journal.record({"done": result.student, "worker": outcome.worker})
+            recorded.add(result.student)
+            summary.graded_now += 1
+        bar.set_postfix_str(outcome.student)
         bar.update()
     bar.close()
     journal.record({"complete": True})
@@ -160,7 +171,10 @@ def grade_batch(
         row = rows.get(sub.student, {"student": sub.student, "status": "missing", "score": "", "max_score": "",
                                      "execution_time": ""})
         summary.rows.append(row)
-        if row.get("status") != "graded":
+        if sub.student in summary.infra_failed:
+            summary.failures.append(f"{sub.student}: not graded - the grading infrastructure failed "
+                                    f"({summary.infra_failed[sub.student][:300]}); the same command grades it again")
+        elif row.get("status") != "graded":
             data = read_result(out_dir, sub.student) or {}
             summary.failures.append(f"{sub.student}: {row.get('status')} - {data.get('message', '')}")
     write_csv(list(rows.values()), assignment, summary.csv_path, mode=mode)
@@ -245,39 +259,98 @@ def _available_mib() -> float | None:
     return None
 
 
-def _grade_all(
-    course: Course, assignment: Assignment, subs: list[SubmissionInput], runner: str, jobs: int
-) -> Iterator[GradeResult]:
-    """Results in completion order. With ``jobs > 1`` each submission is graded in one of ``jobs`` trusted
-    grader processes (spawned fresh: they import the reference libraries once each)."""
-    if jobs <= 1 or len(subs) <= 1:
+@dataclass
+class Outcome:
+    """One submission's grading: its result, or (``result`` None) why the infrastructure could not grade it."""
+
+    student: str
+    result: GradeResult | None
+    worker: str = "this process"  # the Dask worker that graded it
+    error: str = ""
+
+
+def _grade_all(course: Course, assignment: Assignment, subs: list[SubmissionInput], runner: str, jobs: int,
+               cluster: ClusterChoice, summary: BatchSummary) -> Iterator[Outcome]:
+    """Outcomes in completion order: in this process for ``--jobs 1`` or a single submission on the local default,
+    else one task per submission on ``cluster``. Submissions refused before any code runs (misnamed, unreadable,
+    too large) are answered here, without a worker."""
+    if cluster.kind == LOCAL and (jobs <= 1 or len(subs) <= 1):
         for sub in subs:
-            yield _grade_one(course, assignment, sub, runner)
+            yield Outcome(sub.student, grade_one(course, assignment, sub, runner))
         return
-    pending = {sub.student: sub for sub in subs}
+    notebooks: dict[str, bytes] = {}
+    for sub in subs:
+        refused = _refuse_early(course, assignment, sub, runner)
+        if isinstance(refused, GradeResult):
+            yield Outcome(sub.student, refused)
+        else:
+            notebooks[sub.student] = refused
+    if notebooks:
+        yield from _grade_on_cluster(course, assignment, [s for s in subs if s.student in notebooks], notebooks,
+                                     runner, jobs, cluster, summary)
+
+
+def _refuse_early(course: Course, assignment: Assignment, sub: SubmissionInput, runner: str) -> GradeResult | bytes:
+    """The notebook's bytes, or the result of a submission that no worker needs to see."""
+    limits = course.limits_for(assignment)
     try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
-            futures = [pool.submit(_grade_one, course, assignment, sub, runner) for sub in subs]
-            for future in as_completed(futures):
-                result = future.result()
-                pending.pop(result.student, None)
-                yield result
-    except BrokenProcessPool:  # a grader process died (not a worker: those are contained); finish in this one
-        for sub in list(pending.values()):
-            yield _grade_one(course, assignment, sub, runner)
+        if not sub.notebook.exists() and sub.notebook.parent.is_dir():
+            return grade_one(course, assignment, sub, runner)  # misnamed: says what to rename
+        if sub.notebook.stat().st_size > limits.max_notebook_mb * 1024 * 1024:
+            try:
+                read_notebook(sub.notebook, limits)  # refuses it by its size, reading nothing
+            except Ungradable as exc:
+                return GradeResult(student=sub.student, assignment=assignment.id, status="ungradable", score=0.0,
+                                   max_score=assignment.auto_max_score, runner=runner, message=str(exc),
+                                   submission_sha256=sha256_file(sub.notebook))
+        return sub.notebook.read_bytes()
+    except OSError as exc:
+        return GradeResult(student=sub.student, assignment=assignment.id, status="error", score=0.0,
+                           max_score=assignment.auto_max_score, runner=runner, message=unreadable_message(exc))
 
 
-def _die_with_parent(parent: int) -> None:
-    """In a grader process of the pool: die (and its worker sandbox with it) if the batch is killed."""
-    import ctypes
+def _grade_on_cluster(course: Course, assignment: Assignment, subs: list[SubmissionInput],
+                      notebooks: dict[str, bytes], runner: str, jobs: int, cluster: ClusterChoice,
+                      summary: BatchSummary) -> Iterator[Outcome]:
+    from distributed import as_completed
 
+    from autograder import cluster as dask_cluster
+    from autograder.cluster_task import bundle_files, grade_task, make_bundle
+
+    resources = dask_cluster.task_resources(course, assignment, runner)
+    fresh_process = next(iter(resources)) != dask_cluster.CPU
+    bundle = make_bundle(bundle_files(course.source or course.root / "course.yml", course))
+    grader = fingerprint.grader_digest()
+    summary.where = cluster.describe()
+    with dask_cluster.connect(cluster, jobs, resources) as client:
+        digest = dask_cluster.install_bundle(client, bundle, grader)
+        futures = {}
+        for sub in subs:
+            nb = notebooks[sub.student]
+            key = dask_cluster.task_key(assignment.id, sub.student, nb, digest, runner, grader)
+            future = client.submit(grade_task, digest, assignment.id, sub.student, nb, runner, fresh_process,
+                                   key=key, resources=resources, retries=1)
+            futures[future] = sub.student
+        for future in as_completed(list(futures), loop=client.loop):
+            student = futures.pop(future)
+            yield _outcome(future, student, assignment)
+            future.release()
+
+
+def _outcome(future: Any, student: str, assignment: Assignment) -> Outcome:
+    if future.status != "finished":
+        exc = future.exception() if future.status == "error" else None
+        why = f"{type(exc).__name__}: {exc}" if exc is not None else f"the task was {future.status}"
+        return Outcome(student, None, error=why)
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux
-        return
-    if os.getppid() != parent:  # the batch died before the line above
-        os._exit(1)
+        data = json.loads(future.result())
+        worker = str(data.pop("_worker", "?"))
+        result = GradeResult.from_dict(data)
+    except (TypeError, ValueError, KeyError) as exc:
+        return Outcome(student, None, error=f"the worker's answer could not be read: {type(exc).__name__}: {exc}")
+    if (result.student, result.assignment) != (student, assignment.id):
+        return Outcome(student, None, error=f"the worker answered for {result.student}/{result.assignment}")
+    return Outcome(student, result, worker=worker)
 
 
 def unreadable_message(exc: OSError) -> str:
@@ -293,7 +366,8 @@ def misnamed_message(expected: str, folder: Path) -> str:
             "released, and submit again.")
 
 
-def _grade_one(course: Course, assignment: Assignment, sub: SubmissionInput, runner: str) -> GradeResult:
+def grade_one(course: Course, assignment: Assignment, sub: SubmissionInput, runner: str) -> GradeResult:
+    """One submission, in this process; a missing or unreadable file becomes a result that says so."""
     if not sub.notebook.exists() and sub.notebook.parent.is_dir():
         return GradeResult(student=sub.student, assignment=assignment.id, status="ungradable", score=0.0,
                            max_score=assignment.auto_max_score, runner=runner,

@@ -80,13 +80,21 @@ def release(ctx: click.Context, assignment_ids: tuple[str, ...], check: bool) ->
 @click.option("--force", is_flag=True, help="Regrade submissions that already have results.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--jobs", "-j", default=None, type=click.IntRange(1, 64),
-              help="Submissions graded at a time (each in its own grader process). Default: this machine's cores, "
-              "fewer when memory cannot hold that many workers at their limits.memory_mb.")
+              help="Submissions graded at a time on this machine (each in its own grader process). Default: this "
+              "machine's cores, fewer when memory cannot hold that many workers at their limits.memory_mb. A running "
+              "cluster (--cluster ADDRESS) grades as many at a time as it has workers.")
+@click.option("--cluster", default="local", show_default=True, metavar="local|inprocess|tls://HOST:PORT",
+              help="Where to grade: a Dask cluster of --jobs processes on this machine (local, on 127.0.0.1 with "
+              "TLS), one Dask worker thread in this process (inprocess), or a running Dask scheduler (tls://; "
+              "tcp:// on 127.0.0.1 only). See README, 'Grading on a cluster'.")
+@click.option("--scheduler-file", type=click.Path(path_type=Path), default=None,
+              help="A running Dask cluster's scheduler file (`dask scheduler --scheduler-file`), instead of --cluster.")
 @click.option("--no-gradebook", is_flag=True,
               help="Do not record the scores in nbgrader's gradebook (done by default for <course>/submitted/).")
 @click.pass_context
 def grade(ctx: click.Context, assignment_id: str, submissions: tuple[Path, ...], out_dir: Path | None, runner: str,
-          force: bool, no_progress: bool, jobs: int | None, no_gradebook: bool) -> None:
+          force: bool, no_progress: bool, jobs: int | None, cluster: str, scheduler_file: Path | None,
+          no_gradebook: bool) -> None:
     """Grade SUBMISSIONS (notebooks, nbgrader submitted/<student>/<assignment>/ folders, or submitted/).
 
     Submissions in the course's own submitted/ folder (nbgrader's collect or zip_collect put them there) are
@@ -95,12 +103,14 @@ def grade(ctx: click.Context, assignment_id: str, submissions: tuple[Path, ...],
     """
     from autograder import gradebook
     from autograder.batch import default_jobs, find_submissions, grade_batch
+    from autograder.cluster import choose
     from autograder.config import check_notebook_points
     from autograder.errors import GradebookError, SubmissionError
     from autograder.report import score_table
 
     course = _course(ctx)
     assignment = course.assignment(assignment_id)
+    where = choose(cluster, scheduler_file)
     if runner not in course.runners:
         raise AutograderError(f"Unknown runner {runner!r}; course.yml defines: {', '.join(course.runners)}.")
     subs = find_submissions(assignment, submissions)
@@ -119,9 +129,11 @@ def grade(ctx: click.Context, assignment_id: str, submissions: tuple[Path, ...],
         if why:
             click.echo(why, err=True)
     summary = grade_batch(course, assignment, subs, out_dir, runner=runner, force=force,
-                          progress=not no_progress, jobs=jobs)
+                          progress=not no_progress, jobs=jobs, cluster=where)
     click.echo(score_table(summary.rows))
     click.echo(f"\nGraded {summary.graded_now}, already done {summary.skipped}.")
+    if summary.graded_now or summary.infra_failed:
+        click.echo(f"Graded on {summary.where}.")
     if summary.regrade_line():
         click.echo(summary.regrade_line())
     click.echo(f"Grades: {summary.csv_path} ({summary.csv_rows} students, one column per question)")
@@ -131,6 +143,7 @@ def grade(ctx: click.Context, assignment_id: str, submissions: tuple[Path, ...],
     if not use_gradebook:
         if any(in_course.values()) and not no_gradebook:
             click.echo("Gradebook: not updated (only submissions in the course's submitted/ folder are recorded).")
+        _infra_failures(summary.infra_failed)
         return
     outcomes = gradebook.sync(course, assignment, [str(in_course[s.student]) for s in subs], out_dir)
     failed = [o for o in outcomes if not o.ok and not o.skipped]
@@ -143,6 +156,17 @@ def grade(ctx: click.Context, assignment_id: str, submissions: tuple[Path, ...],
     if failed:
         raise GradebookError("Not recorded in the gradebook (their sandbox results are kept):\n"
                              + "\n".join(f"  - {o.student}: {o.message}" for o in failed))
+    _infra_failures(summary.infra_failed)
+
+
+def _infra_failures(failed: dict[str, str]) -> None:
+    """Exit 9 when the cluster could not grade some submissions: nothing was recorded for them."""
+    from autograder.errors import ClusterError
+
+    if failed:
+        raise ClusterError(f"{len(failed)} submission(s) were not graded because their grading workers kept dying "
+                           f"({', '.join(sorted(failed)[:10])}{' ...' if len(failed) > 10 else ''}); nothing was "
+                           "recorded for them. Run the same command again: it grades those, and only those.")
 
 
 @cli.command()

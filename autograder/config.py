@@ -124,6 +124,12 @@ class Runner(_Strict):
     """A runner profile (``--runner``): where and how heavily models are trained."""
 
     description: str = Field(description="What this profile trains on and where it runs.")
+    resource: str = Field(
+        "CPU", pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
+        description="Dask worker resource that this profile's training tasks ask for (e.g. GPU: only workers "
+        "started with `dask worker --resources GPU=1` take them, each in a fresh grader process); other tasks ask "
+        "for CPU, which grading workers advertise."
+    )
 
 
 class TrainingRecipe(_Strict):
@@ -225,6 +231,7 @@ class Course(_Strict):
     )
     # Not part of the file: where it was read from.
     root: Path = Field(Path("."), exclude=True, description="(set by the loader) folder holding course.yml")
+    source: Path | None = Field(None, exclude=True, description="(set by the loader) the course file itself")
 
     def assignment(self, aid: str) -> Assignment:
         for a in self.assignments:
@@ -279,7 +286,7 @@ def load_course(path: Path, *, released_only: bool = False) -> Course:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(raw).__name__}.")
     try:
-        course = Course.model_validate({**raw, "root": path.resolve().parent})
+        course = Course.model_validate({**raw, "root": path.resolve().parent, "source": path.resolve()})
     except ValidationError as e:
         raise ConfigError(_format_validation(path, e)) from None
     _check_course(path, course, released_only)

@@ -3,7 +3,7 @@
 Every error with an exit code of its own lives here. They are raised anywhere in the package and caught
 in exactly one place, the CLI's ``main`` (see :mod:`autograder.cli`), which prints the message without a
 traceback. Exit codes: 1 other, 2 course.yml or a hidden suite, 3 release, 4 submission paths, 5 sandbox
-protection, 6 gradebook, 7 workbook, 8 data set.
+protection, 6 gradebook, 7 workbook, 8 data set, 9 cluster.
 """
 
 from __future__ import annotations
@@ -59,3 +59,10 @@ class DatasetError(AutograderError):
     """A data set is missing, corrupt or cannot be downloaded; the message says what to do."""
 
     exit_code = 8
+
+
+class ClusterError(AutograderError):
+    """The Dask cluster cannot be used (address, TLS, workers, resources), or submissions could not be graded
+    because their grading workers kept dying (run the same command again)."""
+
+    exit_code = 9

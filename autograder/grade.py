@@ -101,6 +101,26 @@ class GradeResult:
     instructor_log: str = ""  # the student's warnings, details of failed tests (instructors only)
     worker_start: str = ""  # how its workers started: "warm" (forked from a zygote), "cold", or both
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GradeResult:
+        """The inverse of ``dataclasses.asdict`` (a result that came back from a Dask worker as JSON); a
+        TypeError for a key or a type it does not know."""
+        data = dict(data)
+        tests = [TestResult(**t) for t in data.pop("tests", [])]
+        questions = [QuestionResult(**q) for q in data.pop("questions", [])]
+        cells = [CellOutcome(**c) for c in data.pop("cells", [])]
+        fp = data.pop("fingerprint", {})
+        if not isinstance(fp, dict):
+            raise TypeError("fingerprint is not a mapping")
+        result = cls(**data, tests=tests, questions=questions, cells=cells, fingerprint=fp)
+        for name, kind in (("student", str), ("assignment", str), ("status", str), ("message", str)):
+            if not isinstance(getattr(result, name), kind):
+                raise TypeError(f"{name} is not a {kind.__name__}")
+        for name in ("score", "max_score", "execution_time", "worker_peak_mib"):
+            if not isinstance(getattr(result, name), (int, float)) or isinstance(getattr(result, name), bool):
+                raise TypeError(f"{name} is not a number")
+        return result
+
     def to_json(self) -> dict[str, Any]:
         """Gradescope's results.json keys (score, execution_time, output, visibility, tests with name, score,
         max_score, status, output, visibility), plus ours (student, status, questions, cells, sha256...)."""

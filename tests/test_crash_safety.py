@@ -49,28 +49,47 @@ def _done(out: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
-def _kill_after(cmd: list[str], out: Path, results: int) -> tuple[int, dict[str, tuple[int, int]]]:
+def _kill_after(cmd: list[str], out: Path, results: int) -> tuple[set[int], dict[str, tuple[int, int]]]:
+    """Kill the batch once ``results`` are on disk; the processes it had started (its local Dask cluster's
+    workers, their grader sandboxes) and the results written by then."""
     proc = subprocess.Popen(cmd, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 600
     while len(_done(out)) < results and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert proc.poll() is None, "the batch finished before it could be killed"
+    started = _descendants(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    return proc.pid, _done(out)
+    return started, _done(out)
 
 
-def _workers_of(pid: int) -> list[int]:
-    marker = f"{isolation.JOB_PREFIX}{pid}-".encode()
-    found = []
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         try:
-            if entry.isdigit() and marker in Path(f"/proc/{entry}/cmdline").read_bytes():
-                found.append(int(entry))
+            stat = Path(f"/proc/{entry}/stat").read_text() if entry.isdigit() else ""
+        except OSError:
+            continue
+        if stat:
+            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    alive = set()
+    for pid in pids:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+                alive.add(pid)
         except OSError:
             pass
-    return found
+    return alive
 
 
 def _check_complete(out: Path) -> None:
@@ -87,13 +106,15 @@ def _check_complete(out: Path) -> None:
 
 def test_sigkill_mid_batch_then_the_same_command_finishes_it(tmp_path: Path) -> None:
     cmd, out = _setup(tmp_path)
-    pid, before = _kill_after(cmd, out, results=3)
+    started, before = _kill_after(cmd, out, results=3)
     assert 3 <= len(before) < len(STUDENTS)
-    deadline = time.monotonic() + 15  # the worker sandbox dies with its grader (bwrap --die-with-parent)
-    while _workers_of(pid) and time.monotonic() < deadline:
+    assert len(started) >= 2, "the batch grades on a local Dask cluster: its worker processes"
+    # the local cluster's worker processes die with the batch, their grader sandboxes with them (bwrap
+    # --die-with-parent)
+    deadline = time.monotonic() + 15
+    while _alive(started) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if isolation.probe().mode == "bwrap":
-        assert not _workers_of(pid), "the killed grader's worker is still running"
+    assert not _alive(started), "processes the killed batch had started are still running"
     rerun = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=900)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     graded, skipped = map(int, re.search(r"Graded (\d+), already done (\d+)", rerun.stdout).groups())  # type: ignore[union-attr]
@@ -101,7 +122,8 @@ def test_sigkill_mid_batch_then_the_same_command_finishes_it(tmp_path: Path) -> 
     after = _done(out)
     assert {s: after[s] for s in before} == before, "a submission done before the kill was graded again"
     _check_complete(out)
-    assert not list(Path(isolation.tempfile.gettempdir()).glob(f"{isolation.JOB_PREFIX}{pid}-*"))
+    assert not [p for p in Path(isolation.tempfile.gettempdir()).glob(f"{isolation.JOB_PREFIX}*")
+                if int(p.name[len(isolation.JOB_PREFIX):].split("-")[0]) in started]
 
 
 def test_an_interrupted_force_batch_resumes_instead_of_starting_over(tmp_path: Path) -> None:

@@ -63,12 +63,12 @@ def test_nbgrader_submitted_root(a01: Assignment, tmp_path: Path) -> None:
 
 def test_a_renamed_notebook_is_ungradable_with_what_to_rename_never_skipped(a01: Assignment,
                                                                            tmp_path: Path) -> None:
-    from autograder.batch import _grade_one
+    from autograder.batch import grade_one
 
     folder = tmp_path / "submitted" / "dave" / AID
     touch(folder / "convolution-Copy1.ipynb")
     [sub] = find_submissions(a01, [tmp_path / "submitted"])
-    result = _grade_one(None, a01, sub, "cpu")  # type: ignore[arg-type]  # never reaches the course
+    result = grade_one(None, a01, sub, "cpu")  # type: ignore[arg-type]  # never reaches the course
     assert (result.student, result.status, result.score) == ("dave", "ungradable", 0.0)
     assert result.message == ("No convolution.ipynb was submitted (the submission has convolution-Copy1.ipynb): "
                               "name your notebook convolution.ipynb, as released, and submit again.")
