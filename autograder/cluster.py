@@ -127,8 +127,13 @@ def connect(choice: ClusterChoice, jobs: int, resources: dict[str, float]) -> It
     import dask
     from distributed import Client, LocalCluster
 
+    # (the local cluster's workers get this configuration; a running cluster has its own, see the README)
     settings = {"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
-                "distributed.worker.daemon": False, "distributed.admin.tick.limit": "60s"}
+                "distributed.worker.daemon": False, "distributed.admin.tick.limit": "60s",
+                # the statistical profiler samples every thread's stack each 10 ms: grading a submission took
+                # ~20 % longer on 2 cores with it (benchmarks/cluster_vs_pool.py)
+                "distributed.worker.profile.enabled": False,
+                "distributed.admin.system-monitor.interval": "2s", "distributed.admin.system-monitor.disk": False}
     with dask.config.set(settings), contextlib.ExitStack() as stack:
         advertised = {CPU: 1.0, **resources}
         if choice.kind in (LOCAL, INPROCESS):
