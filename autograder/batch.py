@@ -324,17 +324,21 @@ def _grade_on_cluster(course: Course, assignment: Assignment, subs: list[Submiss
     summary.where = cluster.describe()
     with dask_cluster.connect(cluster, jobs, resources) as client:
         digest = dask_cluster.install_bundle(client, bundle, grader)
-        futures = {}
-        for sub in subs:
-            nb = notebooks[sub.student]
-            key = dask_cluster.task_key(assignment.id, sub.student, nb, digest, runner, grader)
-            future = client.submit(grade_task, digest, assignment.id, sub.student, nb, runner, fresh_process,
-                                   key=key, resources=resources, retries=1)
-            futures[future] = sub.student
-        for future in as_completed(list(futures), loop=client.loop):
-            student = futures.pop(future)
-            yield _outcome(future, student, assignment)
-            future.release()
+        try:
+            futures = {}
+            for sub in subs:
+                nb = notebooks[sub.student]
+                key = dask_cluster.task_key(assignment.id, sub.student, nb, digest, runner, grader)
+                future = client.submit(grade_task, digest, assignment.id, sub.student, nb, runner, fresh_process,
+                                       key=key, resources=resources, retries=1)
+                futures[future] = sub.student
+            for future in as_completed(list(futures), loop=client.loop):
+                student = futures.pop(future)
+                yield _outcome(future, student, assignment)
+                future.release()
+        finally:
+            if cluster.kind == "remote":
+                dask_cluster.uninstall_bundle(client, digest)
 
 
 def _outcome(future: Any, student: str, assignment: Assignment) -> Outcome:

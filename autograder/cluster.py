@@ -181,5 +181,14 @@ def install_bundle(client: Any, data: bytes, grader: str) -> str:
     try:
         client.register_plugin(plugin, name=plugin.name)
     except Exception as exc:  # noqa: BLE001 - whatever a worker raised while installing it
+        uninstall_bundle(client, plugin.digest)  # a worker (re)starting later must not choke on it
         raise ClusterError(f"The workers could not install the course: {type(exc).__name__}: {exc}") from None
     return plugin.digest
+
+
+def uninstall_bundle(client: Any, digest: str) -> None:
+    """Forget the course bundle's plugin on the cluster (the unpacked copies stay on the workers' disks)."""
+    from autograder.cluster_task import CourseBundle
+
+    with contextlib.suppress(Exception):
+        client.unregister_worker_plugin(CourseBundle.name_for(digest))

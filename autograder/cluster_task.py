@@ -107,7 +107,11 @@ class CourseBundle(WorkerPlugin):
         self.data = data
         self.digest = bundle_digest(data)
         self.grader = grader
-        self.name = f"autograder-course-{self.digest[:16]}"
+        self.name = self.name_for(self.digest)
+
+    @staticmethod
+    def name_for(digest: str) -> str:
+        return f"autograder-course-{digest[:16]}"
 
     def setup(self, worker: Any) -> None:
         mine = fingerprint.grader_digest()

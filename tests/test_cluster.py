@@ -105,11 +105,11 @@ def _course(tmp: Path) -> Path:
     return course_yml
 
 
-def _submissions(tmp: Path, copies: int = 0) -> Path:
+def _submissions(tmp: Path, copies: int = 0, mistakes: list[str] = MISTAKES) -> Path:
     folder = tmp / "subs"
     folder.mkdir()
     (folder / "solution.ipynb").write_bytes(SOLUTION.read_bytes())
-    for name in MISTAKES:
+    for name in mistakes:
         (folder / f"{name}.ipynb").write_bytes((FIXTURES / "01_mistakes" / f"{name}.ipynb").read_bytes())
     for i in range(copies):
         (folder / f"copy{i:02d}.ipynb").write_bytes(SOLUTION.read_bytes())
@@ -187,12 +187,12 @@ def test_local_inprocess_and_a_running_cluster_give_the_same_results(tmp_path: P
 
 def test_gpu_training_tasks_run_only_on_the_gpu_worker(tmp_path: Path, cluster: Cluster) -> None:
     course_yml = _course(tmp_path)
-    subs = _submissions(tmp_path)
+    subs = _submissions(tmp_path, mistakes=MISTAKES[:1])  # (each in a fresh grader process: seconds apiece)
     out = tmp_path / "out"
     proc = _grade(course_yml, subs, out, "--runner", "gpu", "--cluster", cluster.address)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     done = [e for e in _journal(out) if "done" in e]
-    assert sorted(e["done"] for e in done) == sorted(["solution", *MISTAKES])
+    assert sorted(e["done"] for e in done) == sorted(["solution", *MISTAKES[:1]])
     assert {e["worker"] for e in done} == {"gpu-0"}
     results = _results(out)
     assert results["solution"]["score"] == 20 and results["solution"]["runner"] == "gpu"
@@ -294,3 +294,69 @@ def test_a_task_whose_workers_keep_dying_is_an_infrastructure_failure_never_a_ze
     monkeypatch.undo()
     again = batch.grade_batch(course, a01, found, out, progress=False, cluster=ClusterChoice("local"), jobs=1)
     assert (again.graded_now, again.skipped, again.infra_failed) == (1, len(MISTAKES), {})
+
+
+HOSTILE_CELL = '''# Hostile: reach the grading cluster from inside the sandbox
+import os, socket
+for host, port in (("127.0.0.1", {port}), ("{host}", {port})):
+    s = socket.socket()
+    s.settimeout(1)
+    try:
+        s.connect((host, port))
+        print(f"ATTACK scheduler {{host}}:{{port}}: ESCAPED connected")
+    except OSError as e:
+        print(f"ATTACK scheduler {{host}}:{{port}}: refused ({{type(e).__name__}})")
+    finally:
+        s.close()
+for place in ("{bundles}", os.path.expanduser("~/.cache/cnn-autograder"), "{repo}/autograder/hidden"):
+    print(f"ATTACK read {{place}}:", "ESCAPED visible" if os.path.exists(place) else "refused")
+seen = []
+for pid in os.listdir("/proc"):
+    try:
+        seen.append(open(f"/proc/{{pid}}/cmdline", "rb").read())
+    except OSError:
+        pass
+print("ATTACK processes:", "ESCAPED dask visible" if any(b"dask" in c or b"distributed" in c for c in seen)
+      else "refused")
+'''
+
+
+def test_a_submission_cannot_reach_the_cluster_that_grades_it(tmp_path: Path, cluster: Cluster) -> None:
+    """Graded on the running cluster: the notebook tries the scheduler's port, the worker's course bundle and
+    the Dask processes around it. Its sandbox has none of them; it still gets its marks."""
+    from urllib.parse import urlsplit
+
+    import nbformat
+
+    from autograder.cluster_task import _cache_root
+
+    course_yml = _course(tmp_path)
+    where = urlsplit(cluster.address)
+    nb = nbformat.read(str(SOLUTION), 4)
+    nb.cells.append(nbformat.v4.new_code_cell(HOSTILE_CELL.format(
+        port=where.port, host=where.hostname, bundles=_cache_root(), repo=REPO)))
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    nbformat.write(nb, str(subs / "intruder.ipynb"))
+    (subs / "solution.ipynb").write_bytes(SOLUTION.read_bytes())
+    out = tmp_path / "out"
+    proc = _grade(course_yml, subs, out, "--cluster", cluster.address)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    log = (out / "intruder" / "instructor.log").read_text()
+    attacks = [line for line in log.splitlines() if line.startswith("ATTACK")]
+    assert len(attacks) == 6, log
+    assert not [a for a in attacks if "ESCAPED" in a], attacks
+    assert _results(out)["intruder"]["score"] == 20
+
+
+def test_workers_of_another_grader_version_refuse_the_course(cluster: Cluster) -> None:
+    """The bundle is checked against the worker's own grader before anything is graded there."""
+    from distributed import Client
+
+    from autograder.cluster import install_bundle
+    from autograder.errors import ClusterError
+
+    with Client(cluster.address, timeout=30, set_as_default=False) as client, \
+            pytest.raises(ClusterError, match="another version of the autograder than the driver") as info:
+        install_bundle(client, b"not even a bundle", "0" * 64)
+    assert info.value.exit_code == 9
