@@ -133,6 +133,9 @@ def connect(choice: ClusterChoice, jobs: int, resources: dict[str, float]) -> It
                 # the statistical profiler samples every thread's stack each 10 ms: grading a submission took
                 # ~20 % longer on 2 cores with it (benchmarks/cluster_vs_pool.py)
                 "distributed.worker.profile.enabled": False,
+                # fewer wake-ups of each process's event loop, which take the GIL from the grading thread: the
+                # loop's health check (20 ms), the memory monitor (100 ms), the system monitor (500 ms)
+                "distributed.admin.tick.interval": "500ms", "distributed.worker.memory.monitor-interval": "1s",
                 "distributed.admin.system-monitor.interval": "2s", "distributed.admin.system-monitor.disk": False}
     with dask.config.set(settings), contextlib.ExitStack() as stack:
         advertised = {CPU: 1.0, **resources}
