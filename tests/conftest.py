@@ -109,3 +109,33 @@ def assert_stub_gets_zero(result: dict[str, Any]) -> None:
     """The released stub: graded, no point, every test says what is not implemented yet."""
     assert (result["status"], result["score"]) == ("graded", 0)
     assert all("not implemented yet" in t["output"] for t in result["tests"])
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process started, directly or not, by ``pid`` (from /proc, now)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text() if entry.isdigit() else ""
+        except OSError:
+            continue
+        if stat:
+            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def still_running(pids: set[int]) -> set[int]:
+    """The processes of ``pids`` that still run (zombies waiting for their parent do not)."""
+    alive = set()
+    for pid in pids:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+                alive.add(pid)
+        except OSError:
+            pass
+    return alive

@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from autograder.batch import JOURNAL
-from tests.conftest import FIXTURES, REPO, make_course, run_cli
+from tests.conftest import FIXTURES, REPO, descendants, make_course, run_cli, still_running
 
 pytestmark = pytest.mark.slow
 
@@ -133,34 +133,6 @@ def _journal(out: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (out / JOURNAL).read_text().splitlines() if line.strip()]
 
 
-def _descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def _alive(pids: set[int]) -> set[int]:
-    alive = set()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state not in ("Z", "X"):
-            alive.add(pid)
-    return alive
 
 
 def test_local_inprocess_and_a_running_cluster_give_the_same_results(tmp_path: Path, cluster: Cluster) -> None:
@@ -227,7 +199,7 @@ def test_sigkill_of_a_worker_mid_batch_loses_nothing_and_grades_nothing_twice(tm
         while not list(out.glob("*/results.json")) and driver.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert driver.poll() is None, "the batch finished before its worker could be killed"
-        started_by_worker = _descendants(victim)  # its zygote's sandbox, and a submission's worker if one runs
+        started_by_worker = descendants(victim)  # its zygote's sandbox, and a submission's worker if one runs
         os.kill(victim, signal.SIGKILL)
         stdout, stderr = driver.communicate(timeout=600)
     assert driver.returncode == 0, stdout[-2000:] + stderr[-3000:]
@@ -237,9 +209,9 @@ def test_sigkill_of_a_worker_mid_batch_loses_nothing_and_grades_nothing_twice(tm
     results = _results(out)
     assert sorted(results) == students and all(results[s]["score"] == 20 for s in students if s.startswith("copy"))
     deadline = time.monotonic() + 20
-    while _alive(started_by_worker) and time.monotonic() < deadline:
+    while still_running(started_by_worker) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert started_by_worker and not _alive(started_by_worker), \
+    assert started_by_worker and not still_running(started_by_worker), \
         "processes the killed worker started are still running"
     assert cluster.worker_pids()["cpu-0"] != victim  # its nanny started a new one, which graded the rest
 

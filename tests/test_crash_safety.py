@@ -19,7 +19,7 @@ import pytest
 
 from autograder.batch import JOURNAL
 from autograder.sandbox import isolation
-from tests.conftest import AUTOGRADER, REPO, make_course
+from tests.conftest import AUTOGRADER, REPO, descendants, make_course, still_running
 
 pytestmark = pytest.mark.slow
 
@@ -58,38 +58,12 @@ def _kill_after(cmd: list[str], out: Path, results: int) -> tuple[set[int], dict
     while len(_done(out)) < results and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert proc.poll() is None, "the batch finished before it could be killed"
-    started = _descendants(proc.pid)
+    started = descendants(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     return started, _done(out)
 
 
-def _descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text() if entry.isdigit() else ""
-        except OSError:
-            continue
-        if stat:
-            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def _alive(pids: set[int]) -> set[int]:
-    alive = set()
-    for pid in pids:
-        try:
-            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
-                alive.add(pid)
-        except OSError:
-            pass
-    return alive
 
 
 def _check_complete(out: Path) -> None:
@@ -112,9 +86,9 @@ def test_sigkill_mid_batch_then_the_same_command_finishes_it(tmp_path: Path) -> 
     # the local cluster's worker processes die with the batch, their grader sandboxes with them (bwrap
     # --die-with-parent)
     deadline = time.monotonic() + 15
-    while _alive(started) and time.monotonic() < deadline:
+    while still_running(started) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(started), "processes the killed batch had started are still running"
+    assert not still_running(started), "processes the killed batch had started are still running"
     rerun = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=900)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     graded, skipped = map(int, re.search(r"Graded (\d+), already done (\d+)", rerun.stdout).groups())  # type: ignore[union-attr]
