@@ -27,6 +27,7 @@ def doctor_report(course: Course | None) -> tuple[str, bool]:
         f"worker start: {'bubblewrap (' + probe.bwrap + ')' if probe.mode == 'bwrap' else 'plain child process'}"
         + (f" - bubblewrap not used: {probe.bwrap_problem}" if probe.mode != "bwrap" else ""),
         f"warm workers: {warm_line(course, secret)}",
+        f"batches: {cluster_line()}",
         "",
         f"{'protection':<{width}}  active  how",
     ]
@@ -45,6 +46,22 @@ def doctor_report(course: Course | None) -> tuple[str, bool]:
         warn = f"; missing ones only warn: {', '.join(missing)}" if missing else ""
         lines.append(f"course.yml (sandbox.require) requires {req}: satisfied{warn}.")
     return "\n".join(lines), not refused
+
+
+def cluster_line() -> str:
+    """What grades a batch by default (``--cluster local``) and whether its TLS certificates can be made here."""
+    from importlib import metadata
+
+    try:
+        version = metadata.version("distributed")
+    except metadata.PackageNotFoundError:
+        return "Dask distributed is NOT installed: `make venv` (or pip install -c constraints.txt .) installs it"
+    try:
+        import cryptography  # noqa: F401 - the local cluster's temporary TLS certificates
+    except ImportError:
+        return f"Dask distributed {version}; the local cluster needs cryptography for its TLS: pip install cryptography"
+    return (f"Dask distributed {version}: a local cluster of --jobs processes on 127.0.0.1 with TLS "
+            "(--cluster tls://HOST:PORT for a running one)")
 
 
 def warm_line(course: Course | None, secret: tuple[str, ...]) -> str:

@@ -75,6 +75,7 @@ def test_doctor_prints_every_protection() -> None:
     assert proc.returncode == 0, proc.stderr
     for name in PROTECTIONS:
         assert name in proc.stdout
+    assert "batches: Dask distributed " in proc.stdout and "127.0.0.1 with TLS" in proc.stdout, proc.stdout
     print(proc.stdout)
 
 
