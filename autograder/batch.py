@@ -323,7 +323,7 @@ def _grade_on_cluster(course: Course, assignment: Assignment, subs: list[Submiss
     grader = fingerprint.grader_digest()
     summary.where = cluster.describe()
     with dask_cluster.connect(cluster, jobs, resources) as client:
-        digest = dask_cluster.install_bundle(client, bundle, grader)
+        digest, plugin = dask_cluster.install_bundle(client, bundle, grader)
         try:
             futures = {}
             for sub in subs:
@@ -338,7 +338,7 @@ def _grade_on_cluster(course: Course, assignment: Assignment, subs: list[Submiss
                 future.release()
         finally:
             if cluster.kind == "remote":
-                dask_cluster.uninstall_bundle(client, digest)
+                dask_cluster.uninstall_bundle(client, plugin)
 
 
 def _outcome(future: Any, student: str, assignment: Assignment) -> Outcome:

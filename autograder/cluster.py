@@ -176,22 +176,21 @@ def _check_workers(client: Any, resources: dict[str, float]) -> None:
             f"--nthreads 1 --resources {name}=1` ({'GPU workers' if name != CPU else 'grading workers'}).")
 
 
-def install_bundle(client: Any, data: bytes, grader: str) -> str:
-    """Send the course bundle to every worker (and to workers that join later); its digest."""
+def install_bundle(client: Any, data: bytes, grader: str) -> tuple[str, str]:
+    """Send the course bundle to every worker (and to workers that join later); its digest and the name of
+    this batch's plugin (for :func:`uninstall_bundle`)."""
     from autograder.cluster_task import CourseBundle
 
     plugin = CourseBundle(data, grader)
     try:
         client.register_plugin(plugin, name=plugin.name)
     except Exception as exc:  # noqa: BLE001 - whatever a worker raised while installing it
-        uninstall_bundle(client, plugin.digest)  # a worker (re)starting later must not choke on it
+        uninstall_bundle(client, plugin.name)  # a worker (re)starting later must not choke on it
         raise ClusterError(f"The workers could not install the course: {type(exc).__name__}: {exc}") from None
-    return plugin.digest
+    return plugin.digest, plugin.name
 
 
-def uninstall_bundle(client: Any, digest: str) -> None:
-    """Forget the course bundle's plugin on the cluster (the unpacked copies stay on the workers' disks)."""
-    from autograder.cluster_task import CourseBundle
-
+def uninstall_bundle(client: Any, name: str) -> None:
+    """Forget a batch's bundle plugin on the cluster (the unpacked copies stay on the workers' disks)."""
     with contextlib.suppress(Exception):
-        client.unregister_worker_plugin(CourseBundle.name_for(digest))
+        client.unregister_worker_plugin(name)

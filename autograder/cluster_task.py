@@ -24,6 +24,7 @@ import hashlib
 import io
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -101,17 +102,15 @@ def _unpack(data: bytes, digest: str) -> Path:
 
 
 class CourseBundle(WorkerPlugin):
-    """Installs one course bundle on every worker of the cluster, now and when a worker (re)starts."""
+    """Installs one course bundle on every worker of the cluster, now and when a worker (re)starts (unpacked once
+    per machine: later batches of the same course find it there)."""
 
     def __init__(self, data: bytes, grader: str) -> None:
         self.data = data
         self.digest = bundle_digest(data)
         self.grader = grader
-        self.name = self.name_for(self.digest)
-
-    @staticmethod
-    def name_for(digest: str) -> str:
-        return f"autograder-course-{digest[:16]}"
+        # one plugin per batch (several batches may share a running cluster; each removes only its own)
+        self.name = f"autograder-course-{self.digest[:16]}-{secrets.token_hex(4)}"
 
     def setup(self, worker: Any) -> None:
         mine = fingerprint.grader_digest()

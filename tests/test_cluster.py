@@ -168,6 +168,11 @@ def test_gpu_training_tasks_run_only_on_the_gpu_worker(tmp_path: Path, cluster: 
     assert {e["worker"] for e in done} == {"gpu-0"}
     results = _results(out)
     assert results["solution"]["score"] == 20 and results["solution"]["runner"] == "gpu"
+    from distributed import Client
+
+    with Client(cluster.address, timeout=30, set_as_default=False) as client:
+        plugins = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.worker_plugins))
+    assert not [p for p in plugins if p.startswith("autograder-course-")], "the batch left its bundle plugin behind"
 
 
 def test_a_cluster_without_the_needed_resource_is_refused(tmp_path: Path, cluster: Cluster) -> None:
