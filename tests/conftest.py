@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +141,27 @@ def still_running(pids: set[int]) -> set[int]:
         except OSError:
             pass
     return alive
+
+
+def loopback_listener(received: list[bytes]) -> socket.socket:
+    """A server on 127.0.0.1:<free port> of the host, recording in ``received`` whatever connects (the port a
+    hostile notebook aims at: nothing may reach it from a sandbox). Close it to stop."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            conn.settimeout(2)
+            try:
+                received.append(conn.recv(1000) or b"(connected)")
+            except OSError:
+                received.append(b"(connected)")
+            conn.close()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return srv

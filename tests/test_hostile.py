@@ -13,10 +13,8 @@ import csv
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +24,7 @@ import pytest
 import yaml
 
 from autograder.sandbox import isolation, warm
-from tests.conftest import AUTOGRADER, REPO, make_course, require
+from tests.conftest import AUTOGRADER, REPO, loopback_listener, make_course, require
 from tests.hostile.make_corpus import LISTEN_PORT, VICTIM, write_huge_notebook
 
 pytestmark = pytest.mark.slow
@@ -70,27 +68,6 @@ class Batch:
         return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
 
-def _listen(batch_received: list[bytes]) -> socket.socket:
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(8)
-
-    def accept() -> None:
-        while True:
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                return
-            conn.settimeout(2)
-            try:
-                batch_received.append(conn.recv(1000) or b"(connected)")
-            except OSError:
-                batch_received.append(b"(connected)")
-            conn.close()
-
-    threading.Thread(target=accept, daemon=True).start()
-    return srv
-
 
 def _marked_files(roots: list[Path], depth: int = 6) -> list[Path]:
     """Files or folders named like the fake results a hostile notebook tries to plant."""
@@ -111,7 +88,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
     course_yml = make_course(tmp / "course", **LIMITS)
     active = {name: ok for name, (ok, _) in isolation.probe().active().items()}
     received: list[bytes] = []
-    srv = _listen(received)
+    srv = loopback_listener(received)
     skipped: dict[str, str] = {}
     subs = tmp / "subs"
     subs.mkdir()

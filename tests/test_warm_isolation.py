@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import threading
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -33,7 +31,7 @@ import pytest
 import yaml
 
 from autograder.sandbox import isolation
-from tests.conftest import AUTOGRADER, REPO, assert_full_marks, make_course, require
+from tests.conftest import AUTOGRADER, REPO, assert_full_marks, loopback_listener, make_course, require
 from tests.fixtures.warm.make_warm import PORT, RUN_PLACEHOLDER
 
 pytestmark = pytest.mark.slow
@@ -82,28 +80,6 @@ class Batch:
         return (f"{student}:\n{self.text(student)[-4000:]}\n--- batch stderr ---\n{self.proc.stderr[-2000:]}")
 
 
-def _listen(received: list[bytes]) -> socket.socket:
-    """127.0.0.1:<free port> on the host, recording whatever connects: the attacker aims at this port."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(8)
-
-    def accept() -> None:
-        while True:
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                return
-            conn.settimeout(2)
-            try:
-                received.append(conn.recv(1000) or b"(connected)")
-            except OSError:
-                received.append(b"(connected)")
-            conn.close()
-
-    threading.Thread(target=accept, daemon=True).start()
-    return srv
-
 
 def _job_dirs() -> set[Path]:
     return set(Path(isolation.tempfile.gettempdir()).glob(f"{isolation.JOB_PREFIX}*"))
@@ -113,7 +89,7 @@ def grade_in_order(tmp: Path, subs: list[tuple[str, str]]) -> Batch:
     """Grade ``subs`` (student, fixture name) in ONE batch with ``--jobs 1``, in this order, through the real CLI."""
     course_yml = make_course(tmp / "course", **LIMITS)
     received: list[bytes] = []
-    srv = _listen(received)
+    srv = loopback_listener(received)
     port = srv.getsockname()[1]
     folder = tmp / "subs"
     folder.mkdir()
