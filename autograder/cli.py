@@ -171,6 +171,27 @@ def _infra_failures(failed: dict[str, str]) -> None:
 
 @cli.command()
 @click.argument("assignment_id")
+@click.option("--grades", "grades_dir", type=click.Path(path_type=Path), default=None,
+              help="The folder `grade --out` wrote (default: <course>/grades/<assignment>).")
+@click.pass_context
+def report(ctx: click.Context, assignment_id: str, grades_dir: Path | None) -> None:
+    """Write the class report of ASSIGNMENT (class-report.html and .json beside the grades CSV): the score
+    distribution, each question's mean, each test's pass rate, the commonest failure messages, who was not graded."""
+    from autograder import class_report
+    from autograder.errors import SubmissionError
+
+    course = _course(ctx)
+    assignment = course.assignment(assignment_id)
+    grades = grades_dir or course.root / "grades" / assignment.id
+    if not list(grades.glob("*/results.json")):
+        raise SubmissionError(f"{grades}: no results to report on. Grade first (`autograder grade {assignment.id} "
+                              "...`), or pass --grades with the folder `grade --out` wrote.")
+    json_path, html_path = class_report.write(grades, assignment, mode=int(course.output_mode, 8))
+    click.echo(f"Class report: {html_path} (numbers: {json_path})")
+
+
+@cli.command()
+@click.argument("assignment_id")
 @click.option("--student", default=None, help="Only this student (default: every autograded submission).")
 @click.pass_context
 def feedback(ctx: click.Context, assignment_id: str, student: str | None) -> None:

@@ -1,0 +1,174 @@
+"""The class report of one assignment: how the class did and where it struggled, for TAs (issue 12, first part).
+
+``autograder report ASSIGNMENT`` reads every results.json of the assignment in a grades folder and writes
+``class-report.json`` (the numbers) and ``class-report.html`` (one self-contained page: the charts are PNG images
+embedded in it, nothing is fetched) beside the CSV:
+
+- the score distribution (histogram; mean, median, quartiles, min, max) and counts by status;
+- per question: mean score against its points and how many students got it all;
+- per test: pass rate, hardest first;
+- per question, the most common failure messages (the student-visible message of each failed test, as
+  feedback.md shows it: never a hidden input) with how many students got each;
+- the submissions that were not graded, with their status and message.
+
+Everything in the page that comes from a submission is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import statistics
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from autograder.config import Assignment
+from autograder.report import all_results, atomic_write
+
+TOP_MESSAGES = 5
+
+
+def _first_line(message: str) -> str:
+    line = next((x.strip() for x in message.splitlines() if x.strip()), "")
+    return line[:300]
+
+
+def _quartiles(values: list[float]) -> list[float]:
+    if len(values) < 2:
+        return [values[0]] * 3 if values else []
+    return [round(q, 3) for q in statistics.quantiles(values, n=4, method="inclusive")]
+
+
+def build(results: list[dict[str, Any]], assignment: Assignment) -> dict[str, Any]:
+    """The report's numbers from results.json dicts (pure: no files)."""
+    graded = [r for r in results if r.get("status") == "graded"]
+    scores = sorted(float(r.get("score", 0)) for r in graded)
+    auto = [q for q in assignment.questions if not q.manual]
+    questions = []
+    for q in auto:
+        got: list[dict[str, Any]] = [x for r in graded for x in r.get("questions", []) if x.get("id") == q.id]
+        messages: Counter[str] = Counter()
+        for r in graded:
+            failed = {_first_line(str(t.get("output", ""))) for t in r.get("tests", [])
+                      if t.get("question") == q.id and t.get("status") != "passed"}
+            messages.update(m for m in failed if m)
+        questions.append({
+            "id": q.id, "title": q.title, "points": float(q.points), "students": len(got),
+            "mean": round(statistics.fmean(float(x.get("score", 0)) for x in got), 3) if got else None,
+            "full_marks": sum(float(x.get("score", 0)) >= float(x.get("max_score", q.points)) for x in got),
+            "common_failures": [{"message": m, "students": n} for m, n in messages.most_common(TOP_MESSAGES)],
+        })
+    tests: dict[str, dict[str, Any]] = {}
+    for r in graded:
+        for t in r.get("tests", []):
+            entry = tests.setdefault(str(t.get("name")), {"name": str(t.get("name")),
+                                                          "question": str(t.get("question")), "passed": 0,
+                                                          "students": 0})
+            entry["students"] += 1
+            entry["passed"] += t.get("status") == "passed"
+    for entry in tests.values():
+        entry["pass_rate"] = round(entry["passed"] / entry["students"], 3)
+    return {
+        "assignment": assignment.id, "title": assignment.title, "max_score": assignment.auto_max_score,
+        "submissions": len(results),
+        "status_counts": dict(sorted(Counter(str(r.get("status")) for r in results).items())),
+        "scores": {"graded": len(scores),
+                   "mean": round(statistics.fmean(scores), 3) if scores else None,
+                   "median": statistics.median(scores) if scores else None,
+                   "quartiles": _quartiles(scores), "min": scores[0] if scores else None,
+                   "max": scores[-1] if scores else None, "values": scores},
+        "questions": questions,
+        "tests": sorted(tests.values(), key=lambda e: (e["pass_rate"], e["name"])),
+        "not_graded": [{"student": str(r.get("student")), "status": str(r.get("status")),
+                        "message": _first_line(str(r.get("message") or r.get("output") or ""))}
+                       for r in sorted(results, key=lambda r: str(r.get("student"))) if r.get("status") != "graded"],
+    }
+
+
+def _png(draw: Any) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 2.6), dpi=100)
+    draw(ax)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def charts(data: dict[str, Any]) -> dict[str, str]:
+    """The report's charts as base64 PNGs: the score histogram, the mean score per question."""
+    scores = data["scores"]["values"]
+    top = float(data["max_score"]) or 1.0
+
+    def histogram(ax: Any) -> None:
+        ax.hist(scores, bins=min(20, max(5, len(set(scores)))), range=(0, top), color="#4472c4")
+        ax.set_xlabel(f"score (out of {top:g})")
+        ax.set_ylabel("students")
+
+    def per_question(ax: Any) -> None:
+        qs = data["questions"]
+        ax.barh([q["id"] for q in qs][::-1], [(q["mean"] or 0) / q["points"] * 100 for q in qs][::-1],
+                color="#70ad47")
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("mean score, % of the question's points")
+
+    return {"histogram": _png(histogram), "questions": _png(per_question)}
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def render_html(data: dict[str, Any], images: dict[str, str]) -> str:
+    """The page: every text from a submission escaped, the charts embedded."""
+    e = html.escape
+    s = data["scores"]
+    rows_q = "".join(
+        f"<tr><td>{e(q['id'])}</td><td>{e(q['title'])}</td><td>{_number(q['mean'])} / "
+        f"{q['points']:g}</td><td>{q['full_marks']} of {q['students']}</td></tr>" for q in data["questions"])
+    rows_t = "".join(
+        f"<tr><td>{e(t['name'])}</td><td>{e(t['question'])}</td><td>{t['pass_rate'] * 100:.0f} %</td>"
+        f"<td>{t['passed']} of {t['students']}</td></tr>" for t in data["tests"])
+    failures = "".join(
+        f"<h3>{e(q['id'])}</h3><ol>" + "".join(f"<li>{e(f['message'])} <b>({f['students']} students)</b></li>"
+                                              for f in q["common_failures"]) + "</ol>"
+        for q in data["questions"] if q["common_failures"])
+    rows_n = "".join(f"<tr><td>{e(n['student'])}</td><td>{e(n['status'])}</td><td>{e(n['message'])}</td></tr>"
+                     for n in data["not_graded"]) or "<tr><td colspan=3>none</td></tr>"
+    counts = ", ".join(f"{e(k)} {v}" for k, v in data["status_counts"].items())
+    summary = (f"mean {s['mean']}, median {s['median']}, quartiles {s['quartiles']}, min {s['min']}, max {s['max']}"
+               if s["graded"] else "no graded submission")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{e(data['assignment'])}: class report</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:auto}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:2px 6px;text-align:left}}</style></head><body>
+<h1>{e(data['assignment'])}: {e(data['title'])}</h1>
+<p id="counts">{data['submissions']} submissions: {counts}. Graded scores (out of {data['max_score']:g}): {summary}.</p>
+<h2>Scores</h2><img id="histogram" alt="score histogram" src="data:image/png;base64,{images['histogram']}">
+<h2>Questions</h2><img id="question-chart" alt="mean score per question"
+ src="data:image/png;base64,{images['questions']}">
+<table id="questions"><tr><th>question</th><th>title</th><th>mean</th><th>full marks</th></tr>{rows_q}</table>
+<h2>Tests, hardest first</h2>
+<table id="tests"><tr><th>test</th><th>question</th><th>pass rate</th><th>passed</th></tr>{rows_t}</table>
+<h2>Most common failure messages</h2>{failures or '<p>none</p>'}
+<h2>Not graded</h2>
+<table id="not-graded"><tr><th>student</th><th>status</th><th>message</th></tr>{rows_n}</table>
+</body></html>
+"""
+
+
+def write(grades: Path, assignment: Assignment, *, mode: int | None = None) -> tuple[Path, Path]:
+    """Build the report from ``grades``' results and write its JSON and HTML there; their paths."""
+    data = build([dict(r) for r in all_results(grades, assignment.id)], assignment)
+    json_path, html_path = grades / "class-report.json", grades / "class-report.html"
+    atomic_write(json_path, json.dumps(data, indent=1) + "\n", mode=mode)
+    atomic_write(html_path, render_html(data, charts(data)), mode=mode)
+    return json_path, html_path
