@@ -31,7 +31,7 @@ from autograder import fingerprint
 from autograder.cluster import LOCAL, ClusterChoice
 from autograder.config import Assignment, Course, Limits
 from autograder.errors import SubmissionError
-from autograder.grade import GradeResult, SubmissionInput, Ungradable, grade_submission, read_notebook, sha256_file
+from autograder.grade import GradeResult, SubmissionInput, grade_submission, sha256_file
 from autograder.report import all_results, csv_rows, read_result, write_csv, write_result
 from autograder.sandbox import isolation
 
@@ -150,7 +150,8 @@ def grade_batch(
             summary.skipped += 1
     bar = tqdm(total=len(todo), desc=f"grading {assignment.id}", unit="nb", disable=not progress, file=sys.stderr)
     recorded: set[str] = set()
-    for outcome in _grade_all(course, assignment, todo, runner, jobs, cluster, summary):
+    summary.where = "this process" if _in_this_process(cluster, jobs, len(todo)) else cluster.describe()
+    for outcome in _grade_all(course, assignment, todo, runner, jobs, cluster):
         if outcome.result is None:  # an infrastructure failure: nothing recorded, the next run grades it
             summary.infra_failed[outcome.student] = outcome.error
             journal.record({"infra_failed": outcome.student, "error": outcome.error[:500]})
@@ -269,49 +270,37 @@ class Outcome:
     error: str = ""
 
 
+def _in_this_process(cluster: ClusterChoice, jobs: int, submissions: int) -> bool:
+    """``--jobs 1`` or a single submission on the local default: no cluster to start."""
+    return cluster.kind == LOCAL and (jobs <= 1 or submissions <= 1)
+
+
 def _grade_all(course: Course, assignment: Assignment, subs: list[SubmissionInput], runner: str, jobs: int,
-               cluster: ClusterChoice, summary: BatchSummary) -> Iterator[Outcome]:
-    """Outcomes in completion order: in this process for ``--jobs 1`` or a single submission on the local default,
-    else one task per submission on ``cluster``. Submissions refused before any code runs (misnamed, unreadable,
-    too large) are answered here, without a worker."""
-    if cluster.kind == LOCAL and (jobs <= 1 or len(subs) <= 1):
+               cluster: ClusterChoice) -> Iterator[Outcome]:
+    """Outcomes in completion order: in this process (:func:`_in_this_process`), else one task per submission on
+    ``cluster``. Submissions no worker needs to see (misnamed, unreadable, too large) are answered here."""
+    if _in_this_process(cluster, jobs, len(subs)):
         for sub in subs:
             yield Outcome(sub.student, grade_one(course, assignment, sub, runner))
         return
+    limit = course.limits_for(assignment).max_notebook_mb * 1024 * 1024
     notebooks: dict[str, bytes] = {}
     for sub in subs:
-        refused = _refuse_early(course, assignment, sub, runner)
-        if isinstance(refused, GradeResult):
-            yield Outcome(sub.student, refused)
-        else:
-            notebooks[sub.student] = refused
+        try:
+            if sub.notebook.is_file() and sub.notebook.stat().st_size <= limit:
+                notebooks[sub.student] = sub.notebook.read_bytes()
+                continue
+        except OSError:
+            pass
+        yield Outcome(sub.student, grade_one(course, assignment, sub, runner))  # says what is wrong with it
     if notebooks:
         yield from _grade_on_cluster(course, assignment, [s for s in subs if s.student in notebooks], notebooks,
-                                     runner, jobs, cluster, summary)
-
-
-def _refuse_early(course: Course, assignment: Assignment, sub: SubmissionInput, runner: str) -> GradeResult | bytes:
-    """The notebook's bytes, or the result of a submission that no worker needs to see."""
-    limits = course.limits_for(assignment)
-    try:
-        if not sub.notebook.exists() and sub.notebook.parent.is_dir():
-            return grade_one(course, assignment, sub, runner)  # misnamed: says what to rename
-        if sub.notebook.stat().st_size > limits.max_notebook_mb * 1024 * 1024:
-            try:
-                read_notebook(sub.notebook, limits)  # refuses it by its size, reading nothing
-            except Ungradable as exc:
-                return GradeResult(student=sub.student, assignment=assignment.id, status="ungradable", score=0.0,
-                                   max_score=assignment.auto_max_score, runner=runner, message=str(exc),
-                                   submission_sha256=sha256_file(sub.notebook))
-        return sub.notebook.read_bytes()
-    except OSError as exc:
-        return GradeResult(student=sub.student, assignment=assignment.id, status="error", score=0.0,
-                           max_score=assignment.auto_max_score, runner=runner, message=unreadable_message(exc))
+                                     runner, jobs, cluster)
 
 
 def _grade_on_cluster(course: Course, assignment: Assignment, subs: list[SubmissionInput],
-                      notebooks: dict[str, bytes], runner: str, jobs: int, cluster: ClusterChoice,
-                      summary: BatchSummary) -> Iterator[Outcome]:
+                      notebooks: dict[str, bytes], runner: str, jobs: int,
+                      cluster: ClusterChoice) -> Iterator[Outcome]:
     from distributed import as_completed
 
     from autograder import cluster as dask_cluster
@@ -321,7 +310,6 @@ def _grade_on_cluster(course: Course, assignment: Assignment, subs: list[Submiss
     fresh_process = next(iter(resources)) != dask_cluster.CPU
     bundle = make_bundle(bundle_files(course.source or course.root / "course.yml", course))
     grader = fingerprint.grader_digest()
-    summary.where = cluster.describe()
     with dask_cluster.connect(cluster, jobs, resources) as client:
         digest, plugin = dask_cluster.install_bundle(client, bundle, grader)
         try:

@@ -129,7 +129,8 @@ def connect(choice: ClusterChoice, jobs: int, resources: dict[str, float]) -> It
 
     # (the local cluster's workers get this configuration; a running cluster has its own, see the README)
     settings = {"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
-                "distributed.worker.daemon": False, "distributed.admin.tick.limit": "60s",
+                # a grader importing Keras in a task holds the GIL for seconds: not worth a warning each time
+                "distributed.admin.tick.limit": "60s",
                 # the statistical profiler samples every thread's stack each 10 ms: grading a submission took
                 # ~20 % longer on 2 cores with it (benchmarks/cluster_vs_pool.py)
                 "distributed.worker.profile.enabled": False,

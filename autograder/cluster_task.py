@@ -43,8 +43,18 @@ _LOCK = threading.Lock()
 
 
 def _cache_root() -> Path:
-    base = os.environ.get("AUTOGRADER_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "cnn-autograder")
-    return Path(base) / "bundles"
+    from autograder.cache import cache_root
+
+    return cache_root() / "bundles"
+
+
+def _private(*paths: Path) -> bool:
+    """Each path belongs to this user and nobody else may write it: a bundle folder someone else could have
+    planted or changed (its hidden suites run as trusted code) is never used."""
+    try:
+        return all((st := p.lstat()).st_uid == os.getuid() and not st.st_mode & 0o022 for p in paths)
+    except OSError:
+        return False
 
 
 def bundle_files(course_yml: Path, course: Any) -> dict[str, Path]:
@@ -85,19 +95,22 @@ def _unpack(data: bytes, digest: str) -> Path:
     """The bundle's folder on this machine: unpacked once (into a temporary folder, then renamed), 0700."""
     root = _cache_root()
     target = root / digest
-    if (target / ".complete").is_file():
-        return target
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}-", dir=root))
+    if _private(root, target, target / ".complete"):
+        return target
+    tmp = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}-", dir=root if _private(root) else None))
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         tar.extractall(tmp, filter="data")  # refuses absolute paths, "..", links out of the folder
     (tmp / ".complete").write_text(digest, encoding="ascii")
+    if tmp.parent != root:  # a cache folder others may write: this worker keeps its own private copy
+        return tmp
     try:
         os.rename(tmp, target)
-    except OSError:  # another worker process of this machine got there first
-        shutil.rmtree(tmp, ignore_errors=True)
-    if not (target / ".complete").is_file():
-        raise RuntimeError(f"could not unpack the course bundle into {target}")
+    except OSError:  # another worker process of this machine got there first (or an untrusted entry is there)
+        if _private(target, target / ".complete"):
+            shutil.rmtree(tmp, ignore_errors=True)
+            return target
+        return tmp
     return target
 
 
@@ -148,10 +161,9 @@ def grade_task(digest: str, assignment_id: str, student: str, notebook: bytes, r
         path = Path(tmp) / course.assignment(assignment_id).notebook
         path.write_bytes(notebook)
         if fresh_process:
-            text = _grade_in_fresh_process(folder, assignment_id, student, path, runner)
+            data = json.loads(_grade_in_fresh_process(folder, assignment_id, student, path, runner))
         else:
-            text = json.dumps(_grade(course, assignment_id, student, path, runner))
-    data = json.loads(text)
+            data = _grade(course, assignment_id, student, path, runner)
     data["_worker"] = _worker_name()
     return json.dumps(data)
 

@@ -341,8 +341,9 @@ def grade_submission(
         max_score=assignment.auto_max_score, runner=runner, submission_sha256=sha256_file(sub.notebook),
     )
     spec = worker_spec(course, assignment, runner)
-    prestart_worker(spec)  # a warm zygote's imports run while this process reads the notebook and the suite
-    _preimport_keras(spec.preload)
+    if sub.notebook.stat().st_size <= limits.max_notebook_mb * 1024 * 1024:  # (else refused below, unread)
+        prestart_worker(spec)  # a warm zygote's imports run while this process reads the notebook and the suite
+        _preimport_keras(spec.preload)
     try:
         nb = read_notebook(sub.notebook, limits)  # 1
     except Ungradable as exc:

@@ -244,8 +244,9 @@ def _load_cached(key: tuple[tuple[str, int, int], ...]) -> ReferenceBook:
 
 
 def _cache_dir() -> Path:
-    root = os.environ.get("AUTOGRADER_CACHE") or "~/.cache/cnn-autograder"
-    return Path(root).expanduser() / "references"
+    from autograder.cache import cache_root
+
+    return cache_root() / "references"
 
 
 def _book_digest(paths: Sequence[Path]) -> str:

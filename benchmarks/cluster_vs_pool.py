@@ -37,7 +37,7 @@ _GRADE_ALL = batch._grade_all
 
 
 def _pool_grade_all(course: Course, assignment: Assignment, subs: list[SubmissionInput], runner: str, jobs: int,
-                    cluster: ClusterChoice, summary: BatchSummary) -> Iterator[Outcome]:
+                    cluster: ClusterChoice) -> Iterator[Outcome]:
     """The grading loop of ``autograder grade`` before Dask: one spawned grader process per job."""
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(grade_one, course, assignment, sub, runner) for sub in subs]

@@ -254,8 +254,8 @@ def test_a_task_whose_workers_keep_dying_is_an_infrastructure_failure_never_a_ze
     subs = _submissions(tmp_path)
     found = batch.find_submissions(a01, sorted(subs.iterdir()))
 
-    def grade_all(course: Any, assignment: Any, subs: list[Any], runner: str, jobs: int, cluster: Any,
-                  summary: Any) -> Iterator[batch.Outcome]:
+    def grade_all(course: Any, assignment: Any, subs: list[Any], runner: str, jobs: int,
+                  cluster: Any) -> Iterator[batch.Outcome]:
         for sub in subs:
             yield batch.Outcome(sub.student, None, error=outcome.error) if sub.student == "solution" else batch.Outcome(
                 sub.student, batch.grade_one(course, assignment, sub, runner))

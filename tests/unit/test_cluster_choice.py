@@ -100,3 +100,25 @@ def test_a_result_survives_its_trip_through_json() -> None:
         GradeResult.from_dict({**asdict(result), "pickled": "x"})
     with pytest.raises(TypeError):
         GradeResult.from_dict({**asdict(result), "score": "20"})
+
+
+def test_a_bundle_folder_someone_else_could_write_is_never_used(tmp_path: Path, course: Course,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its hidden suites run as trusted code: a planted or writable copy is replaced by a private one."""
+    from autograder import cluster_task
+
+    monkeypatch.setenv("AUTOGRADER_CACHE", str(tmp_path / "cache"))
+    assert course.source is not None
+    data = make_bundle(bundle_files(course.source, course))
+    digest = bundle_digest(data)
+    planted = tmp_path / "cache" / "bundles" / digest
+    planted.mkdir(parents=True)
+    (planted / "planted.txt").write_text("a hidden suite of someone else's")
+    (planted / ".complete").write_text(digest)
+    planted.chmod(0o777)
+    got = cluster_task._unpack(data, digest)
+    assert got != planted and (got / "course.yml").is_file() and not (got / "planted.txt").exists()
+    again = cluster_task._unpack(data, digest)  # still not the planted one
+    assert again != planted and (again / "course.yml").is_file()
+    planted.chmod(0o700)  # this user's alone and complete (as the folder this code renames into place): reused
+    assert cluster_task._unpack(data, digest) == planted
