@@ -27,7 +27,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from autograder import fingerprint
+from autograder import class_report, fingerprint
 from autograder.cluster import LOCAL, ClusterChoice
 from autograder.config import Assignment, Course, Limits
 from autograder.errors import SubmissionError
@@ -95,6 +95,8 @@ class BatchSummary:
     regraded: dict[str, int] = field(default_factory=dict)  # fingerprint part -> submissions regraded for it
     infra_failed: dict[str, str] = field(default_factory=dict)  # student -> why the cluster could not grade it
     where: str = "this process"  # where the batch was graded
+    class_report: Path | None = None  # class-report.html, written at the end of the batch
+    class_report_error: str = ""  # why it could not be written (the grades are written all the same)
 
     def regrade_line(self) -> str:
         """E.g. "3 regraded: hidden suite changed (3)" (empty when nothing previously graded was regraded)."""
@@ -133,19 +135,24 @@ def grade_batch(
     digests = {s.student: _digest(s.notebook) for s in subs}  # each file read once here
     journal = _Journal(out_dir / JOURNAL, assignment, digests, runner, force, mode)
     todo = []
+    before: dict[str, dict[str, Any]] = {}  # student -> the result a regrade replaces (for the class report)
     for sub in subs:
         if sub.student in journal.done:
             summary.skipped += 1
             continue
-        previous = None if force else read_result(out_dir, sub.student)
+        previous = read_result(out_dir, sub.student)
         if previous is None or previous.get("assignment") != assignment.id:
             todo.append(sub)
             continue
         changed = fingerprint.changed_parts(previous.get("fingerprint"),
                                             {"notebook": digests[sub.student], **current})
-        if changed:
+        if changed or force:
             todo.append(sub)
-            summary.regraded[changed[0]] = summary.regraded.get(changed[0], 0) + 1
+            reason = fingerprint.PART_NAMES.get(changed[0], changed[0]) if changed else "regraded with --force"
+            before[sub.student] = {"score": previous.get("score"), "status": previous.get("status"),
+                                   "reason": reason}
+            if changed:
+                summary.regraded[changed[0]] = summary.regraded.get(changed[0], 0) + 1
         else:
             summary.skipped += 1
     bar = tqdm(total=len(todo), desc=f"grading {assignment.id}", unit="nb", disable=not progress, file=sys.stderr)
@@ -158,6 +165,7 @@ def grade_batch(
         elif outcome.student not in recorded:  # the first result of a submission wins
             result = outcome.result
             result.fingerprint = {"notebook": result.submission_sha256, **current}
+            result.previous = before.get(result.student, {})
             write_result(result, assignment, out_dir, mode=mode, sandbox=sandbox)
             journal.record({"done": result.student, "worker": outcome.worker})
             recorded.add(result.student)
@@ -180,6 +188,11 @@ def grade_batch(
             summary.failures.append(f"{sub.student}: {row.get('status')} - {data.get('message', '')}")
     write_csv(list(rows.values()), assignment, summary.csv_path, mode=mode)
     summary.csv_rows = len(rows)
+    try:
+        summary.class_report = class_report.write(out_dir, assignment, mode=mode, submissions=subs,
+                                                  stub=course.released_notebook(assignment))[1]
+    except Exception as exc:  # noqa: BLE001 - the grades are written; a broken report must not hide them
+        summary.class_report_error = f"{type(exc).__name__}: {exc}"
     return summary
 
 

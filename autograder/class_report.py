@@ -9,7 +9,12 @@ embedded in it, nothing is fetched) beside the CSV:
 - per test: pass rate, hardest first;
 - per question, the most common failure messages (the student-visible message of each failed test, as
   feedback.md shows it: never a hidden input) with how many students got each;
-- the submissions that were not graded, with their status and message.
+- the submissions that were not graded, with their status and message;
+- regrade deltas: who changed, by how much and why, from the last regrade of each student (a fixed test, a new
+  workbook, a resubmission);
+- for the Keras assignments, the held-out accuracies the grader's training reached, against the threshold;
+- similar submissions: pairs whose solution code is unusually alike after normalising what copying disguises,
+  the released stub's code not counting (:mod:`autograder.similarity`), with their matching regions side by side.
 
 Everything in the page that comes from a submission is HTML-escaped.
 """
@@ -26,9 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from autograder.config import Assignment
+from autograder.grade import SubmissionInput
 from autograder.report import all_results, atomic_write
 
 TOP_MESSAGES = 5
+TOP_PAIRS = 10  # similar pairs listed
+MAX_REGIONS = 5  # matching regions shown per pair
 
 
 def _first_line(message: str) -> str:
@@ -42,8 +50,51 @@ def _quartiles(values: list[float]) -> list[float]:
     return [round(q, 3) for q in statistics.quantiles(values, n=4, method="inclusive")]
 
 
-def build(results: list[dict[str, Any]], assignment: Assignment) -> dict[str, Any]:
-    """The report's numbers from results.json dicts (pure: no files)."""
+def regrades(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Who the last regrade of each student changed, by how much, and why (results' ``previous``)."""
+    rows = []
+    for r in results:
+        before = r.get("previous") or {}
+        if not isinstance(before, dict) or not before:
+            continue
+        old, new = before.get("score"), r.get("score")
+        delta = round(float(new) - float(old), 3) if isinstance(old, int | float) and isinstance(new, int | float) \
+            else None
+        rows.append({"student": str(r.get("student")), "before": old, "after": new, "delta": delta,
+                     "status_before": str(before.get("status")), "status_after": str(r.get("status")),
+                     "reason": str(before.get("reason", ""))})
+    changed = [x for x in rows if x["delta"] != 0 or x["status_before"] != x["status_after"]]
+    changed.sort(key=lambda x: (-abs(x["delta"] or 0), x["student"]))
+    return {"regraded": len(rows), "changed": changed,
+            "mean_delta": round(statistics.fmean(float(x["delta"]) for x in rows if x["delta"] is not None), 3)
+            if any(x["delta"] is not None for x in rows) else None}
+
+
+def accuracies(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per hidden test that trains the student's architecture: the held-out accuracies it reached and its
+    threshold (tests' ``measurements``)."""
+    found: dict[str, dict[str, Any]] = {}
+    for r in results:
+        for t in r.get("tests", []):
+            m = t.get("measurements") or {}
+            if "held_out_accuracy" not in m:
+                continue
+            entry = found.setdefault(str(t.get("name")), {"test": str(t.get("name")),
+                                                         "question": str(t.get("question")), "values": [],
+                                                         "threshold": m.get("threshold")})
+            entry["values"].append(round(float(m["held_out_accuracy"]), 4))
+    for entry in found.values():
+        values = sorted(entry["values"])
+        entry["values"] = values
+        entry["students"] = len(values)
+        entry["median"] = round(statistics.median(values), 4)
+        entry["reached"] = sum(v >= (entry["threshold"] or 0) for v in values)
+    return sorted(found.values(), key=lambda e: e["test"])
+
+
+def build(results: list[dict[str, Any]], assignment: Assignment,
+          similar: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The report's numbers from results.json dicts and the similar pairs found (pure: no files)."""
     graded = [r for r in results if r.get("status") == "graded"]
     scores = sorted(float(r.get("score", 0)) for r in graded)
     auto = [q for q in assignment.questions if not q.manual]
@@ -85,6 +136,9 @@ def build(results: list[dict[str, Any]], assignment: Assignment) -> dict[str, An
         "not_graded": [{"student": str(r.get("student")), "status": str(r.get("status")),
                         "message": _first_line(str(r.get("message") or r.get("output") or ""))}
                        for r in sorted(results, key=lambda r: str(r.get("student"))) if r.get("status") != "graded"],
+        "regrades": regrades(results),
+        "accuracies": accuracies(results),
+        "similar": similar or [],
     }
 
 
@@ -120,7 +174,19 @@ def charts(data: dict[str, Any]) -> dict[str, str]:
         ax.set_xlim(0, 100)
         ax.set_xlabel("mean score, % of the question's points")
 
-    return {"histogram": _png(histogram), "questions": _png(per_question)}
+    images = {"histogram": _png(histogram), "questions": _png(per_question)}
+    for i, entry in enumerate(data["accuracies"]):
+        def accuracy_chart(ax: Any, entry: dict[str, Any] = entry) -> None:
+            ax.hist(entry["values"], bins=20, range=(0, 1), color="#4472c4")
+            if entry["threshold"] is not None:
+                ax.axvline(entry["threshold"], color="red", linestyle="--",
+                           label=f"threshold {entry['threshold']:.2f}")
+                ax.legend(fontsize=8)
+            ax.set_xlabel(f"held-out accuracy ({entry['test']})")
+            ax.set_ylabel("students")
+
+        images[f"accuracy-{i}"] = _png(accuracy_chart)
+    return images
 
 
 def _number(value: float | None) -> str:
@@ -144,12 +210,28 @@ def render_html(data: dict[str, Any], images: dict[str, str]) -> str:
     rows_n = "".join(f"<tr><td>{e(n['student'])}</td><td>{e(n['status'])}</td><td>{e(n['message'])}</td></tr>"
                      for n in data["not_graded"]) or "<tr><td colspan=3>none</td></tr>"
     counts = ", ".join(f"{e(k)} {v}" for k, v in data["status_counts"].items())
+    rg = data["regrades"]
+    rows_r = "".join(
+        f"<tr><td>{e(x['student'])}</td><td>{e(str(x['before']))} ({e(x['status_before'])})</td>"
+        f"<td>{e(str(x['after']))} ({e(x['status_after'])})</td><td>{_signed(x['delta'])}</td>"
+        f"<td>{e(x['reason'])}</td></tr>" for x in rg["changed"])
+    regrade_html = (f"<p>{rg['regraded']} submissions regraded, {len(rg['changed'])} changed; mean change "
+                    f"{_signed(rg['mean_delta'])}.</p><table id=\"regrades\"><tr><th>student</th><th>before</th>"
+                    f"<th>after</th><th>change</th><th>why regraded</th></tr>{rows_r}</table>"
+                    if rg["regraded"] else "<p>No submission has been regraded.</p>")
+    accuracy_html = "".join(
+        f"<h3>{e(a['test'])} ({e(a['question'])})</h3><p>{a['reached']} of {a['students']} reached the threshold "
+        f"{_number(a['threshold'])}; median {a['median']:g}.</p><img class=\"accuracy\" alt=\"held-out accuracies\" "
+        f"src=\"data:image/png;base64,{images[f'accuracy-{i}']}\">" for i, a in enumerate(data["accuracies"]))
+    similar_html = "".join(_pair_html(i, pair) for i, pair in enumerate(data["similar"])) or (
+        "<p>No pair of submissions is unusually similar.</p>")
     summary = (f"mean {s['mean']}, median {s['median']}, quartiles {s['quartiles']}, min {s['min']}, max {s['max']}"
                if s["graded"] else "no graded submission")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(data['assignment'])}: class report</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:auto}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:2px 6px;text-align:left}}</style></head><body>
+td,th{{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}}pre{{margin:0;font-size:85%}}
+</style></head><body>
 <h1>{e(data['assignment'])}: {e(data['title'])}</h1>
 <p id="counts">{data['submissions']} submissions: {counts}. Graded scores (out of {data['max_score']:g}): {summary}.</p>
 <h2>Scores</h2><img id="histogram" alt="score histogram" src="data:image/png;base64,{images['histogram']}">
@@ -161,13 +243,55 @@ td,th{{border:1px solid #ccc;padding:2px 6px;text-align:left}}</style></head><bo
 <h2>Most common failure messages</h2>{failures or '<p>none</p>'}
 <h2>Not graded</h2>
 <table id="not-graded"><tr><th>student</th><th>status</th><th>message</th></tr>{rows_n}</table>
+<h2>Regrades</h2>{regrade_html}
+{'<h2>Held-out accuracy of the trained models</h2>' + accuracy_html if accuracy_html else ''}
+<h2>Similar submissions</h2><div id="similar">{similar_html}</div>
 </body></html>
 """
 
 
-def write(grades: Path, assignment: Assignment, *, mode: int | None = None) -> tuple[Path, Path]:
-    """Build the report from ``grades``' results and write its JSON and HTML there; their paths."""
-    data = build([dict(r) for r in all_results(grades, assignment.id)], assignment)
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{value:+g}"
+
+
+def _pair_html(index: int, pair: dict[str, Any]) -> str:
+    """One similar pair: its score, then each matching region side by side (the students' code, escaped)."""
+    e = html.escape
+    regions = "".join(
+        f"<tr><td><pre>{e(r['a_code'])}</pre></td><td><pre>{e(r['b_code'])}</pre></td></tr>"
+        for r in pair.get("regions", []))
+    return (f"<details class=\"pair\"{' open' if index < 3 else ''}><summary>{e(pair['a'])} and {e(pair['b'])}: "
+            f"similarity {pair['score']:.2f} ({pair['shared']} shared fingerprints)</summary>"
+            f"<table class=\"regions\"><tr><th>{e(pair['a'])}</th><th>{e(pair['b'])}</th></tr>{regions}</table>"
+            "</details>")
+
+
+def similar_pairs(submissions: list[SubmissionInput], stub: Path | None, *, top: int = TOP_PAIRS
+                  ) -> list[dict[str, Any]]:
+    """The most similar pairs of ``submissions`` (their solution code; ``stub``'s does not count), with the
+    matching regions' code for a side-by-side view."""
+    from autograder import similarity
+
+    if stub is None or len(submissions) < 2:
+        return []
+    pairs, subs = similarity.from_notebooks({s.student: s.notebook for s in submissions}, stub, top=top)
+    texts = {sub.student: sub.text.splitlines() for sub in subs}
+
+    def lines(student: str, span: tuple[int, int]) -> str:
+        return "\n".join(texts.get(student, [])[span[0] - 1:span[1]])
+
+    return [{"a": p.a, "b": p.b, "score": round(p.score, 3), "shared": p.shared,
+             "regions": [{"a_lines": list(r.a_lines), "b_lines": list(r.b_lines), "a_code": lines(p.a, r.a_lines),
+                          "b_code": lines(p.b, r.b_lines)} for r in p.regions[:MAX_REGIONS]]}
+            for p in pairs]
+
+
+def write(grades: Path, assignment: Assignment, *, mode: int | None = None,
+          submissions: list[SubmissionInput] | None = None, stub: Path | None = None) -> tuple[Path, Path]:
+    """Build the report from ``grades``' results (and, given the ``submissions`` and the released ``stub``, the
+    similar pairs) and write its JSON and HTML there; their paths."""
+    similar = similar_pairs(submissions or [], stub)
+    data = build([dict(r) for r in all_results(grades, assignment.id)], assignment, similar)
     json_path, html_path = grades / "class-report.json", grades / "class-report.html"
     atomic_write(json_path, json.dumps(data, indent=1) + "\n", mode=mode)
     atomic_write(html_path, render_html(data, charts(data)), mode=mode)

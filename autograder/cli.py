@@ -137,7 +137,13 @@ def grade(ctx: click.Context, assignment_id: str, submissions: tuple[Path, ...],
     if summary.regrade_line():
         click.echo(summary.regrade_line())
     click.echo(f"Grades: {summary.csv_path} ({summary.csv_rows} students, one column per question)")
-    click.echo(f"Feedback: {out_dir}/<student>/feedback.md (results.json beside it)")
+    click.echo(f"Feedback: {out_dir}/<student>/feedback.md, its HTML twin feedback.html with the pictures "
+               "(results.json beside them)")
+    if summary.class_report:
+        click.echo(f"Class report: {summary.class_report} (numbers: class-report.json beside it)")
+    else:
+        click.echo(f"Class report: not written ({summary.class_report_error}); the grades are. Retry with "
+                   f"`autograder report {assignment.id}`.", err=True)
     if summary.failures:
         click.echo("Not graded normally:\n" + "\n".join(f"  - {f}" for f in summary.failures))
     if not use_gradebook:
@@ -173,11 +179,15 @@ def _infra_failures(failed: dict[str, str]) -> None:
 @click.argument("assignment_id")
 @click.option("--grades", "grades_dir", type=click.Path(path_type=Path), default=None,
               help="The folder `grade --out` wrote (default: <course>/grades/<assignment>).")
+@click.argument("submissions", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_context
-def report(ctx: click.Context, assignment_id: str, grades_dir: Path | None) -> None:
+def report(ctx: click.Context, assignment_id: str, grades_dir: Path | None, submissions: tuple[Path, ...]) -> None:
     """Write the class report of ASSIGNMENT (class-report.html and .json beside the grades CSV): the score
-    distribution, each question's mean, each test's pass rate, the commonest failure messages, who was not graded."""
+    distribution, each question's mean, each test's pass rate, the commonest failure messages, who was not graded,
+    regrade deltas, held-out accuracies, and the most similar pairs of SUBMISSIONS (as for `grade`; default: the
+    course's submitted/ folder, when it exists)."""
     from autograder import class_report
+    from autograder.batch import find_submissions
     from autograder.errors import SubmissionError
 
     course = _course(ctx)
@@ -186,7 +196,12 @@ def report(ctx: click.Context, assignment_id: str, grades_dir: Path | None) -> N
     if not list(grades.glob("*/results.json")):
         raise SubmissionError(f"{grades}: no results to report on. Grade first (`autograder grade {assignment.id} "
                               "...`), or pass --grades with the folder `grade --out` wrote.")
-    json_path, html_path = class_report.write(grades, assignment, mode=int(course.output_mode, 8))
+    paths = list(submissions) or [p for p in [course.root / "submitted"] if p.is_dir()]
+    subs = find_submissions(assignment, paths) if paths else []
+    if not subs:
+        click.echo("Similar submissions: not compared (no submissions given, and no submitted/ folder).", err=True)
+    json_path, html_path = class_report.write(grades, assignment, mode=int(course.output_mode, 8), submissions=subs,
+                                              stub=course.released_notebook(assignment))
     click.echo(f"Class report: {html_path} (numbers: {json_path})")
 
 

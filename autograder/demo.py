@@ -103,9 +103,12 @@ def run_demo(source: Course, out_dir: Path, echo: Callable[[str], None]) -> None
     canvas = (out_dir / "canvas_grades.csv").resolve()
     _nbgrader(course, "export", "--exporter=autograder.nbgrader_plugins.CanvasGradesExport", f"--to={canvas}")
     echo(f"\nGrades CSV:      {summary.csv_path}")
-    echo(f"Feedback (text): {out}/<student>/feedback.md (results.json beside it)")
+    echo(f"Feedback (text): {out}/<student>/feedback.md (its HTML twin with pictures: feedback.html; "
+         "results.json beside them)")
     echo(f"Feedback (HTML): {course.root / 'feedback'}/<student>/{assignment.id}/{Path(assignment.notebook).stem}.html "
          f"({len(html)} files, from nbgrader generate_feedback)")
     echo(f"Canvas import:   {canvas} (nbgrader export, late penalty applied)")
     echo(f"Formgrader:      `make formgrader` (or: cd {course.root} && {Path(sys.executable).parent / 'jupyter'} "
          "server --ip=127.0.0.1), then open the printed URL's /formgrader (TAs grade the written answers there)")
+    echo(f"Class report:    {summary.class_report or 'not written: ' + summary.class_report_error} "
+         "(for TAs: scores, hardest tests, common failures, regrades, similar submissions)")

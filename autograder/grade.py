@@ -64,6 +64,8 @@ class TestResult:
     output: str
     worked_example: bool = False
     visibility: str = "visible"
+    figures: list[dict[str, Any]] = field(default_factory=list)  # pictures for the feedback (autograder.figures)
+    measurements: dict[str, float] = field(default_factory=dict)  # e.g. held_out_accuracy, for the class report
 
     __test__ = False
 
@@ -100,6 +102,8 @@ class GradeResult:
     worker_output: str = ""  # worker stdout/stderr (instructors only)
     instructor_log: str = ""  # the student's warnings, details of failed tests (instructors only)
     worker_start: str = ""  # how its workers started: "warm" (forked from a zygote), "cold", or both
+    # when this result replaced an earlier one: its score and status, and why it was graded again
+    previous: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GradeResult:
@@ -303,6 +307,8 @@ def score(assignment: Assignment, outcomes: list[TestOutcome]) -> tuple[list[Tes
                     status="passed" if t.passed else "failed",
                     output=t.message,
                     worked_example=t.worked_example,
+                    figures=t.figures,
+                    measurements=t.measurements,
                 )
             )
         questions.append(QuestionResult(

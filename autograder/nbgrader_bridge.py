@@ -130,6 +130,30 @@ def cell_feedback(data: dict[str, Any], question: dict[str, Any] | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def picture_outputs(data: dict[str, Any], question_id: str, folder: Path) -> list[NotebookNode]:
+    """The question's feedback pictures (PNG files the grader drew beside results.json) as ``display_data``
+    outputs, which nbgrader's HTML feedback shows under the test cell. A picture whose file is missing is left
+    out (feedback.md still names it)."""
+    import base64
+
+    from autograder.report import pictures
+
+    tests = [(str(t.get("question")), list(t.get("figures") or [])) for t in data.get("tests", [])
+             if isinstance(t, dict)]
+    outputs = []
+    for qid, rel, figure in pictures(tests):
+        if qid != question_id:
+            continue
+        try:
+            png = (folder / rel).read_bytes()
+        except OSError:
+            continue
+        outputs.append(from_dict({"output_type": "display_data", "metadata": {},
+                                  "data": {"image/png": base64.b64encode(png).decode("ascii"),
+                                           "text/plain": str(figure.get("title", "a picture"))[:200]}}))
+    return outputs
+
+
 class InjectResults(NbGraderPreprocessor):
     """Write our sandbox's per-question scores and feedback into the notebook's test cells."""
 
@@ -173,6 +197,7 @@ class InjectResults(NbGraderPreprocessor):
             score = question_score(question) if question is not None else 0.0
             cell.outputs = [
                 from_dict({"output_type": "stream", "name": "stdout", "text": cell_feedback(data, question)}),
+                *picture_outputs(data, grade_id, path.parent),
                 from_dict({"output_type": "execute_result", "execution_count": None, "metadata": {},
                            "data": {"text/plain": repr(score)}}),
             ]

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from autograder.config import Assignment
 from autograder.grade import GradeResult
@@ -41,15 +42,20 @@ def _make_dirs(folder: Path, mode: int | None) -> None:
 
 
 def atomic_write(path: Path, text: str, *, mode: int | None = None) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``, so a reader
+    """Write ``text`` (UTF-8) to ``path``: see :func:`atomic_write_bytes`."""
+    atomic_write_bytes(path, text.encode("utf-8"), mode=mode)
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``, so a reader
     (or a kill) never sees half a file. The file gets ``mode`` (folders it creates the matching search bits),
     or the usual ``0o666 & ~umask`` when ``mode`` is None (never mkstemp's 0600, which would hide it from a
     TA group)."""
     _make_dirs(path.parent, mode)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         if mode is None:
@@ -208,6 +214,7 @@ def feedback_markdown(result: GradeResult, assignment: Assignment) -> str:
                     lines.append("")
         if not failed:
             lines += ["All hidden tests passed. Well done!", ""]
+    lines += _pictures_markdown(result, assignment)
     problems = [c for c in result.cells if c.status != "ok"]
     if problems:
         lines += ["## Your notebook", ""]
@@ -221,6 +228,53 @@ def feedback_markdown(result: GradeResult, assignment: Assignment) -> str:
             lines.append(_bullet(f"Cell {c.index + 1} {what}"))
         lines.append("")
     return "\n".join(lines)
+
+
+def pictures(tests: Iterable[tuple[str, list[dict[str, Any]]]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(question, path relative to the student's folder, picture) for each picture of the tests, given as
+    (question, figures) pairs in results.json's order: ``figures/01.png``, ``figures/02.png``..."""
+    found: list[tuple[str, str, dict[str, Any]]] = []
+    for question, figures in tests:
+        for figure in figures:
+            found.append((question, f"figures/{len(found) + 1:02d}.png", figure))
+    return found
+
+
+def result_pictures(result: GradeResult) -> list[tuple[str, str, dict[str, Any]]]:
+    return pictures((t.question, t.figures) for t in result.tests)
+
+
+def _pictures_markdown(result: GradeResult, assignment: Assignment) -> list[str]:
+    found = result_pictures(result)
+    if not found:
+        return []
+    lines = ["## Pictures", ""]
+    for q in assignment.questions:
+        mine = [(path, f) for qid, path, f in found if qid == q.id]
+        if mine:
+            lines += [f"### {q.title} (`{q.id}`)", ""]
+            for path, figure in mine:
+                alt = str(figure.get("title", "")).replace("[", "(").replace("]", ")").replace("\n", " ")
+                lines += [f"![{alt}]({path})", ""]
+    return lines
+
+
+def feedback_html(markdown: str, images: dict[str, bytes], title: str) -> str:
+    """feedback.md as one self-contained HTML page: Markdown rendered with any HTML in it escaped, the
+    pictures embedded (``images``: path in the Markdown -> PNG bytes)."""
+    import html
+
+    import mistune
+
+    from autograder.figures import data_uri
+
+    body = str(mistune.create_markdown(escape=True, plugins=["table"])(markdown))
+    for path, png in images.items():
+        body = body.replace(f'src="{path}"', f'src="{data_uri(png)}"')
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>\n'
+            "<style>body{font-family:sans-serif;max-width:50em;margin:auto}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}</style></head><body>\n"
+            f"{body}</body></html>\n")
 
 
 def instructor_log(result: GradeResult, sandbox: str = "") -> str:
@@ -247,9 +301,21 @@ def instructor_log(result: GradeResult, sandbox: str = "") -> str:
 
 def write_result(result: GradeResult, assignment: Assignment, out_dir: Path, *, mode: int | None = None,
                  sandbox: str = "") -> Path:
-    """Write one submission's files; results.json last, since its presence marks the job done."""
+    """Write one submission's files (its pictures, feedback.md and its HTML twin feedback.html,
+    instructor.log); results.json last, since its presence marks the job done."""
+    from autograder.figures import draw
+
     folder = student_dir(out_dir, result.student)
-    atomic_write(folder / "feedback.md", feedback_markdown(result, assignment), mode=mode)
+    images = {path: draw(figure) for _, path, figure in result_pictures(result)}
+    for old in folder.glob("figures/*.png"):
+        if old.relative_to(folder).as_posix() not in images:
+            old.unlink(missing_ok=True)
+    for path, png in images.items():
+        atomic_write_bytes(folder / path, png, mode=mode)
+    markdown = feedback_markdown(result, assignment)
+    atomic_write(folder / "feedback.md", markdown, mode=mode)
+    atomic_write(folder / "feedback.html", feedback_html(markdown, images, f"{assignment.id}: {result.student}"),
+                 mode=mode)
     atomic_write(folder / "instructor.log", instructor_log(result, sandbox), mode=mode)
     atomic_write(folder / "results.json", json.dumps(result.to_json(), indent=2), mode=mode)
     return folder

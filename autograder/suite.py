@@ -35,7 +35,7 @@ from autograder.session import (
     WorkerCrashed,
     quotable_exception_name,
 )
-from autograder.testing import Fail
+from autograder.testing import ATTACHMENTS, Fail
 
 SUITE_INI = Path(__file__).with_name("suite_pytest.ini")  # in the package: the hidden suites are not
 QUESTION_MARKER = "question(qid, weight=1.0, worked_example=False): the question a hidden test grades"
@@ -102,6 +102,8 @@ class TestOutcome:
     passed: bool
     message: str  # student-safe
     detail: str = ""  # for instructors only (never in student feedback)
+    figures: list[dict[str, Any]] = field(default_factory=list)  # pictures for the feedback (plain data)
+    measurements: dict[str, float] = field(default_factory=dict)  # numbers for the class report
 
     __test__ = False  # not a pytest test class
 
@@ -235,14 +237,34 @@ class GradingPlugin(SuitePlugin):
         self.instructor_notes: list[str] = []
         self._rank = dependency_rank(context.assignment)
         self._prepared: set[str] = set()
+        self._hidden_inputs_sent = False  # has a test that is not a worked example run in this worker yet?
+        self._drawable_student = False  # may the running test draw the student's values?
+
+    def _public_first(self, item: pytest.Item) -> bool:
+        """A worked-example test of a question that builds on no other: run before every other test, while the
+        worker has seen only public inputs (so a picture of its output can show the student's values)."""
+        try:
+            mark = question_mark(item)
+            return mark.worked_example and not self.context.assignment.question(mark.question).depends_on
+        except (ValueError, KeyError):  # reported when the test runs
+            return False
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        """Prerequisite questions first (stable: pytest's order otherwise)."""
-        items.sort(key=lambda item: self._rank.get(_question_of(item) or "", 0))
+        """Worked examples of independent questions first, then prerequisite questions before the questions
+        that build on them (stable: pytest's order otherwise)."""
+        items.sort(key=lambda item: (not self._public_first(item), self._rank.get(_question_of(item) or "", 0)))
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        """Before a dependent question's first test: if an earlier question it builds on failed a test, note it
-        and, under ``dependent_questions: reference``, put the course's solution of it in the student's place."""
+        """Empty the attachments; note whether this test may draw the student's values. Before a dependent
+        question's first test: if an earlier question it builds on failed a test, note it and, under
+        ``dependent_questions: reference``, put the course's solution of it in the student's place."""
+        ATTACHMENTS.take()
+        try:
+            worked = question_mark(item).worked_example
+        except ValueError:
+            worked = False
+        self._drawable_student = worked and not self._hidden_inputs_sent
+        self._hidden_inputs_sent = self._hidden_inputs_sent or not worked
         qid = _question_of(item)
         if qid is None or qid in self._prepared:
             return
@@ -296,6 +318,11 @@ class GradingPlugin(SuitePlugin):
             return
         doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
         exc = call.excinfo.value if call.excinfo is not None else None
+        figures, measurements = ATTACHMENTS.take()
+        if any(f.get("kind") == "arrays" for f in figures) and not mark.worked_example:
+            self.errors.append(f"{item.nodeid}: show_arrays() in a test that is not a worked example: only the "
+                               "lecture's public numbers may be drawn (mark it worked_example=True if they are)")
+            return
         if isinstance(exc, AutograderError | NameError | ImportError):
             # the course's own setup failed (a workbook, a dataset, a misnamed function) or the hidden test
             # itself is wrong (a typo, a missing import): never the student's fault
@@ -321,8 +348,17 @@ class GradingPlugin(SuitePlugin):
                 passed=passed,
                 message="" if passed else student_message(exc or Exception(), doc),
                 detail=detail,
+                figures=[self._shown(f) for f in figures if f.get("kind") != "arrays" or not passed],
+                measurements=measurements,
             )
         )
+
+
+    def _shown(self, figure: dict[str, Any]) -> dict[str, Any]:
+        """A picture as the feedback gets it: the student's values left out once hidden inputs were sent."""
+        if figure.get("kind") == "arrays" and not self._drawable_student:
+            return {**figure, "student": None, "withheld": True}
+        return figure
 
 
 def run_suite(

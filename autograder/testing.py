@@ -55,11 +55,72 @@ __all__ = [
     "model_summary",
     "training_recipe",
     "question",
+    "show_arrays",
 ]
 
 
 class Fail(AssertionError):
     """A test failure whose message is safe to show the student."""
+
+
+# --- pictures and measurements a test attaches to its result -----------------------------------------
+MAX_DRAWN_CELLS = 4096  # an array larger than this is not drawn (a picture of it would not be readable)
+
+
+class Attachments:
+    """What the running hidden test attached: pictures for the student's feedback (plain data: the grader
+    draws them) and numbers for the class report. The grading plugin empties it before each test and takes
+    it after (see :mod:`autograder.suite`, which also decides what a test may draw)."""
+
+    def __init__(self) -> None:
+        self.figures: list[dict[str, Any]] = []
+        self.measurements: dict[str, float] = {}
+
+    def take(self) -> tuple[list[dict[str, Any]], dict[str, float]]:
+        taken = (self.figures, self.measurements)
+        self.figures, self.measurements = [], {}
+        return taken
+
+
+ATTACHMENTS = Attachments()
+
+
+def drawable(value: Any) -> list[Any] | None:
+    """``value`` as nested lists of floats (None for NaN and infinities) if it is a numeric array of 1 to 3
+    dimensions and at most :data:`MAX_DRAWN_CELLS` cells; else None (the picture then says it cannot be
+    drawn). Plain data only: results.json stores it and the grader draws it."""
+    if type(value) is not np.ndarray or value.dtype.kind not in "fiub" or not 1 <= value.ndim <= 3 \
+            or value.size > MAX_DRAWN_CELLS or value.size == 0:
+        return None
+    data = value.astype(np.float64)
+    cleaned: list[Any] = np.where(np.isfinite(data), data, np.nan).tolist()
+
+    def finite(x: Any) -> Any:
+        return [finite(y) for y in x] if isinstance(x, list) else (None if x != x else x)
+
+    return [finite(x) for x in cleaned]
+
+
+def show_arrays(title: str, student: Any, expected: np.ndarray, *, labels: tuple[str, str] = (
+        "your output", "expected")) -> None:
+    """Draw, in the student's feedback if this test fails, the student's array beside the expected one, the
+    differing cells marked.
+
+    Only a worked-example test (``@question(..., worked_example=True)``) may call it, and both arrays must come
+    from public inputs only (the lecture's numbers): the grading plugin refuses a picture from any other test,
+    and draws the student's side only while no test with hidden inputs has run in the submission's worker (its
+    code could otherwise return what it was shown). ``title`` is grader-made text, like a :class:`Fail`'s."""
+    want = drawable(np.asarray(expected))
+    if want is None:
+        raise ValueError(f"show_arrays({title!r}): the expected value is not a drawable array (a numeric array of "
+                         f"1 to 3 dimensions, at most {MAX_DRAWN_CELLS} cells)")
+    ATTACHMENTS.figures.append({"kind": "arrays", "title": title, "labels": list(labels),
+                                "student": drawable(student), "expected": want})
+
+
+def measure(name: str, value: float) -> None:
+    """Attach a number to this test's result for the class report (e.g. ``held_out_accuracy``)."""
+    ATTACHMENTS.measurements[name] = float(value)
 
 
 def question(qid: str, *, weight: float = 1.0, worked_example: bool = False) -> pytest.MarkDecorator:
@@ -170,6 +231,11 @@ def expect_trained_accuracy(submission: SubmissionProxy, grading: Any, recipe: A
     except datasets.DatasetError as exc:
         pytest.exit(f"instructor error, data for runner {grading.runner!r} missing: {exc}", returncode=3)
     stopped = " (training was stopped early: it took too long)" if result.stopped_early else ""
+    measure("held_out_accuracy", result.accuracy)
+    measure("threshold", recipe.min_accuracy)
+    ATTACHMENTS.figures.append({"kind": "training", "title": f"The grader's training of {builder}()'s network ({data})",
+                                "history": result.history, "accuracy": result.accuracy,
+                                "threshold": float(recipe.min_accuracy), "epochs": result.epochs_run})
     expect(result.accuracy >= recipe.min_accuracy,
            f"The grader trained your network ({data}, {result.epochs_run} epochs{stopped}) and it reached a "
            f"held-out accuracy of {result.accuracy:.3f}; at least {recipe.min_accuracy:.2f} is needed. {hint}")

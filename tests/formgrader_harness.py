@@ -285,7 +285,7 @@ def browser_page(*, block_external: bool = True, timeout_ms: float = 15_000) -> 
     """A Playwright page in headless Debian Chromium with a fresh profile; everything closes at exit.
 
     Skips (fails under CI=true) when Playwright or /usr/bin/chromium is missing. With ``block_external``,
-    requests for anything but loopback addresses (and data:/blob:/about: URLs) are aborted.
+    requests for anything but loopback addresses (and data:/blob:/about:/file: URLs) are aborted.
     """
     try:
         from playwright.sync_api import sync_playwright
@@ -310,7 +310,7 @@ def browser_page(*, block_external: bool = True, timeout_ms: float = 15_000) -> 
 
 def _loopback_only(route: Any) -> None:
     url = urllib.parse.urlsplit(route.request.url)
-    if url.scheme in {"data", "blob", "about"} or url.hostname in LOOPBACK_HOSTS:
+    if url.scheme in {"data", "blob", "about", "file"} or url.hostname in LOOPBACK_HOSTS:
         route.continue_()
     else:
         route.abort("blockedbyclient")

@@ -129,3 +129,25 @@ def test_labels_follow_the_students_loss() -> None:
     y = np.array([3, 0, 9])
     assert _labels_for(model, "categorical_crossentropy", y).tolist()[0] == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
     assert _labels_for(model, "sparse_categorical_crossentropy", y).tolist() == [3, 0, 9]
+
+
+def test_02_training_is_drawn_and_reported_against_the_threshold(mnist: dict[str, Any]) -> None:
+    """The grader's training of each architecture is a picture in the student's feedback (per-epoch accuracy,
+    the held-out accuracy, the threshold) and a number in the class report's accuracy distribution."""
+    from autograder import class_report, figures
+
+    seen = {}
+    for student in ("correct", "crippled_dense_1_unit"):
+        [test] = [t for t in mnist[student]["tests"] if t["question"] == "cnn_accuracy"]
+        m = test["measurements"]
+        [figure] = test["figures"]
+        assert figure["kind"] == "training" and figure["accuracy"] == m["held_out_accuracy"]
+        assert figure["threshold"] == m["threshold"] == 0.72
+        assert len(figure["history"]["loss"]) == figure["epochs"] >= 1
+        assert figures.draw(figure).startswith(b"\x89PNG")
+        seen[student] = m["held_out_accuracy"]
+    assert seen["correct"] >= 0.72 > seen["crippled_dense_1_unit"]
+    a02 = load_course(REPO / "course.yml").assignment("02_mnist_cnn")
+    [entry] = class_report.build(list(mnist.values()), a02)["accuracies"]
+    assert entry["threshold"] == 0.72 and seen["correct"] in entry["values"]
+    assert entry["reached"] == sum(v >= 0.72 for v in entry["values"]) >= 2  # the solution, graded twice

@@ -22,6 +22,11 @@ SUITES = {
         "def test_it(submission):\n    assert submission.relu(np.zeros(3)) is not None\n",
         ["NameError", "np"],
     ),
+    "picture_outside_worked_example": (  # a test with hidden inputs may not draw them in the feedback
+        "def test_it(submission):\n    import numpy as np\n    from autograder.testing import show_arrays\n"
+        "    x = np.ones(3)\n    show_arrays('a hidden input', x * 2, x)\n    assert False\n",
+        ["show_arrays()", "not a worked example"],
+    ),
     "workbook_not_listed": (
         "def test_it(submission, reference_book):\n    assert reference_book.convolutions\n",
         ["lists no workbook", "files:"],
@@ -37,7 +42,7 @@ def test_broken_course_is_the_instructors_error(case: str, tmp_path: Path) -> No
     suite.unlink()  # a linked copy of the real suite: replace it with a broken one
     suite.mkdir()
     (suite / "test_broken.py").write_text(
-        "from autograder.testing import question\n\n\n@question('relu')\n" + source)
+        "from autograder.testing import question\n\n\n@question('activations')\n" + source)
     if case == "workbook_not_listed":
         data = yaml.safe_load(course_yml.read_text())
         data["assignments"][0]["files"] = []

@@ -9,6 +9,8 @@ shows. The overflowing sigmoid and the in-place relu lose their points although 
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,10 @@ import pytest
 from autograder.config import load_course
 from autograder.samples import make_sample
 from tests.conftest import FIXTURES, REPO, assert_full_marks, failed_tests, grade_notebooks
+from tests.formgrader_harness import browser_page
+
+GOLDEN_REPORT = REPO / "tests" / "golden" / "class-report-01-mistakes.json"
+ARTIFACTS = Path(os.environ.get("AUTOGRADER_TEST_ARTIFACTS") or REPO / "test-artifacts")
 
 pytestmark = pytest.mark.slow
 MISTAKE_FIXTURES = FIXTURES / "01_mistakes"
@@ -149,3 +155,41 @@ def test_expected_exceptions_leave_no_traceback_and_unexpected_ones_do(batch: tu
     assert "lookup_that_breaks" not in feedback
     assert results["common_kernel_raises"]["score"] == 19
 
+
+
+def test_the_class_report_of_the_batch_matches_its_golden(batch: tuple[dict[str, Any], Path]) -> None:
+    """The batch wrote its class report; its numbers (scores, per question and test, failure messages, similar
+    pairs) are the golden's. UPDATE_GOLDENS=1 rewrites the golden (review the diff)."""
+    report = json.loads((batch[1] / "class-report.json").read_text())
+    if os.environ.get("UPDATE_GOLDENS"):
+        GOLDEN_REPORT.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert report == json.loads(GOLDEN_REPORT.read_text(encoding="utf-8")), (
+        f"the class report differs from {GOLDEN_REPORT}; if intended: UPDATE_GOLDENS=1 pytest {__file__}")
+    assert report["submissions"] == len(MISTAKES) + 2
+    hardest = report["tests"][0]
+    assert hardest["pass_rate"] == min(t["pass_rate"] for t in report["tests"])
+    causes = {f["message"] for q in report["questions"] for f in q["common_failures"]}
+    for _, _, cause in MISTAKES.values():
+        assert any(m.startswith(cause) or cause in m for m in causes), cause
+
+
+def test_the_class_report_opens_in_a_browser(batch: tuple[dict[str, Any], Path]) -> None:
+    """Headless Chromium opens class-report.html from disk: the histogram is drawn, the per-test table lists
+    every test hardest first, nothing is fetched from anywhere; a screenshot is kept in test-artifacts/."""
+    out = batch[1]
+    report = json.loads((out / "class-report.json").read_text())
+    with browser_page() as page:
+        fetched: list[str] = []
+        page.on("request", lambda r: fetched.append(r.url))
+        page.goto((out / "class-report.html").as_uri())
+        assert page.title() == "01_convolution: class report"
+        width = page.eval_on_selector("#histogram", "img => img.complete ? img.naturalWidth : 0")
+        assert width > 100, "the histogram image did not load"
+        rows = page.locator("#tests tr").all_inner_texts()
+        assert len(rows) == 1 + len(report["tests"])
+        assert rows[1].split("\t")[0] == report["tests"][0]["name"]
+        assert page.locator("#similar details.pair").count() == len(report["similar"])
+        assert all(u.startswith(("file:", "data:")) for u in fetched), fetched
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "class-report-01-mistakes.png"), full_page=True)
+    assert (ARTIFACTS / "class-report-01-mistakes.png").stat().st_size > 10_000

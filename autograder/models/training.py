@@ -4,7 +4,7 @@ accuracy. Keras is imported lazily."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ class TrainingResult:
     seconds: float
     epochs_run: int
     stopped_early: bool = False
+    history: dict[str, list[float]] = field(default_factory=dict)  # per epoch: loss, accuracy (training data)
 
 
 def _labels_for(model: Any, loss: Any, y: np.ndarray) -> np.ndarray:
@@ -77,6 +78,8 @@ def train_and_evaluate(
         seconds=round(time.monotonic() - started, 2),
         epochs_run=len(history.epoch),
         stopped_early=limit.stopped,
+        history={k: [round(float(v), 5) for v in vs] for k, vs in history.history.items()
+                 if (k == "loss" or "acc" in k) and len(vs) and all(np.isfinite(vs))},
     )
 
 

@@ -56,3 +56,38 @@ def test_the_page_escapes_what_submissions_wrote_and_embeds_its_charts(a01: Assi
     assert page.count('src="data:image/png;base64,') == 2 and "http" not in page.replace("http-equiv", "")
     for table in ("questions", "tests", "not-graded"):
         assert f'<table id="{table}">' in page
+
+
+def test_regrade_deltas_say_who_changed_by_how_much_and_why(a01: Assignment) -> None:
+    ann, bob, cem, dee = (r.to_json() for r in _class(a01))
+    bob["previous"] = {"score": bob["score"] - 1.5, "status": "graded", "reason": "hidden suite changed"}
+    cem["previous"] = {"score": cem["score"], "status": "graded", "reason": "hidden suite changed"}
+    dee["previous"] = {"score": 3.0, "status": "graded", "reason": "submission changed"}
+    data = class_report.build([ann, bob, cem, dee], a01)["regrades"]
+    assert data["regraded"] == 3
+    assert [(x["student"], x["delta"], x["reason"]) for x in data["changed"]] == [
+        ("dee", -3.0, "submission changed"), ("bob", 1.5, "hidden suite changed")], "cem did not change"
+    assert data["mean_delta"] == -0.5
+    assert class_report.build([ann], a01)["regrades"] == {"regraded": 0, "changed": [], "mean_delta": None}
+
+
+def test_held_out_accuracies_against_the_threshold(a01: Assignment) -> None:
+    results = [r.to_json() for r in _class(a01)[:3]]
+    for r, acc in zip(results, (0.91, 0.42, 0.88), strict=True):
+        r["tests"][0]["measurements"] = {"held_out_accuracy": acc, "threshold": 0.85}
+    [entry] = class_report.build(results, a01)["accuracies"]
+    assert entry["values"] == [0.42, 0.88, 0.91] and entry["threshold"] == 0.85
+    assert (entry["students"], entry["reached"], entry["median"]) == (3, 2, 0.88)
+    data = class_report.build(results, a01)
+    page = class_report.render_html(data, class_report.charts(data))
+    assert "2 of 3 reached the threshold 0.85" in page and page.count('class="accuracy"') == 1
+
+
+def test_similar_pairs_show_the_students_code_escaped(a01: Assignment) -> None:
+    pair = {"a": "ann", "b": "bob", "score": 0.93, "shared": 40,
+            "regions": [{"a_lines": [1, 2], "b_lines": [3, 4], "a_code": "x = '</pre><script>alert(1)</script>'",
+                         "b_code": "y = 1"}]}
+    data = class_report.build([r.to_json() for r in _class(a01)], a01, [pair])
+    page = class_report.render_html(data, class_report.charts(data))
+    assert "<script>alert(1)" not in page and "&lt;/pre&gt;&lt;script&gt;" in page
+    assert "ann and bob: similarity 0.93 (40 shared fingerprints)" in page

@@ -148,8 +148,9 @@ def test_worker_output_and_instructor_log_stay_out_of_student_files(tmp_path: Pa
                submission_sha256="ab" * 32, message="note")
     folder = write_result(r, HW, tmp_path)
     assert folder == tmp_path / "alice"
-    assert sorted(p.name for p in folder.iterdir()) == ["feedback.md", "instructor.log", "results.json"]
-    for name in ("feedback.md", "results.json"):
+    assert sorted(p.name for p in folder.iterdir()) == ["feedback.html", "feedback.md", "instructor.log",
+                                                        "results.json"]
+    for name in ("feedback.md", "feedback.html", "results.json"):
         text = (folder / name).read_text(encoding="utf-8")
         assert "SECRET" not in text, name
     log = (folder / "instructor.log").read_text()
@@ -171,9 +172,9 @@ def test_results_json_has_gradescopes_keys_and_reads_back(tmp_path: Path) -> Non
     assert (data["score"], data["max_score"], data["output"], data["visibility"]) == (3.0, 5.0, "hello", "visible")
     assert data["tests"] == [
         {"name": "t", "question": "a", "score": 0.0, "max_score": 2.0, "status": "failed", "output": "A is wrong.",
-         "worked_example": False, "visibility": "visible"},
+         "worked_example": False, "visibility": "visible", "figures": [], "measurements": {}},
         {"name": "t", "question": "b", "score": 3.0, "max_score": 3.0, "status": "passed", "output": "",
-         "worked_example": False, "visibility": "visible"}]
+         "worked_example": False, "visibility": "visible", "figures": [], "measurements": {}}]
     assert data["cells"] == [{"index": 1, "status": "error", "error_type": "ValueError", "error_message": "bad"}]
 
 

@@ -14,6 +14,7 @@ from autograder.testing import (
     expect_no_warnings,
     expect_unchanged,
     question,
+    show_arrays,
 )
 
 STABLE = ("Take exp only of numbers <= 0: with z = np.exp(-np.abs(x)), sigmoid is 1 / (1 + z) where x >= 0 and "
@@ -79,6 +80,10 @@ def test_lecture_activation_grid(submission: SubmissionProxy, function: str, ref
     kwargs = {"alpha": case.alpha} if case.alpha is not None else {}
     what = "the lecture's 2×4 grid"
     report = submission.call_report(function, case.x, **kwargs)
+    value = report.value
+    if not (type(value) is np.ndarray and value.shape == case.expected.shape
+            and np.allclose(value, case.expected, rtol=1e-9, atol=1e-12)):
+        show_arrays(f"{function} on {what}", value, case.expected)
     try:
         out = expect_array(report.value, shape=case.x.shape, kinds="f")
     except Fail as exc:

@@ -22,6 +22,7 @@ from autograder.testing import (
     first_cause,
     helper_module,
     question,
+    show_arrays,
 )
 
 LECTURE_CASES = ("stride1_4x6", "stride1_10x10", "stride2_4x6", "stride2_10x10", "zero_padding_4x6")
@@ -125,6 +126,7 @@ def test_lecture_worksheet_as_one_channel_layer(submission: SubmissionProxy, nam
     value = report.value
     exact = type(value) is np.ndarray and value.shape == want.shape and value.dtype.kind in "fiu"
     if not (exact and np.allclose(value, want, rtol=1e-9, atol=1e-9)):
+        show_arrays(what, value, want)
         cause = _cause(value, x, kernels, bias, case.stride, case.padding, want)
         if cause:
             raise Fail(f"{cause} Case: {what}.")

@@ -24,6 +24,7 @@ from autograder.testing import (
     first_cause,
     helper_module,
     question,
+    show_arrays,
 )
 
 LECTURE_CASES = ("stride1_4x6", "stride1_10x10", "stride2_4x6", "stride2_10x10", "zero_padding_4x6")
@@ -96,6 +97,7 @@ def test_lecture_worksheet(submission: SubmissionProxy, name: str, reference_boo
     value = report.value
     exact = type(value) is np.ndarray and value.shape == case.expected.shape and value.dtype.kind in "fiu"
     if not (exact and np.allclose(value, case.expected, rtol=1e-9, atol=1e-9)):
+        show_arrays(what, value, case.expected)
         cause = _cause(value, case.image, case.kernel, case.stride, case.padding, case.expected)
         if cause:
             raise Fail(f"{cause} Case: {what}.")

@@ -16,6 +16,7 @@ from autograder.testing import (
     expect_unchanged,
     first_cause,
     question,
+    show_arrays,
 )
 
 
@@ -40,11 +41,15 @@ def _cause(value: object, image: np.ndarray, pad: int) -> str:
     return first_cause(value, candidates, rtol=0, atol=0)
 
 
-def _check(submission: SubmissionProxy, image: np.ndarray, pad: int, what: str) -> np.ndarray:
+def _check(submission: SubmissionProxy, image: np.ndarray, pad: int, what: str, *,
+           lecture: bool = False) -> np.ndarray:
     want = _expected(image, pad)
     report = submission.call_report("zero_pad", image, pad)
     value = report.value
-    if not (type(value) is np.ndarray and value.shape == want.shape and np.array_equal(value, want)) and pad > 0:
+    right = type(value) is np.ndarray and value.shape == want.shape and np.array_equal(value, want)
+    if not right and lecture:  # the lecture's image: public numbers
+        show_arrays(what, value, want)
+    if not right and pad > 0:
         cause = _cause(value, image, pad)
         if cause:
             raise Fail(f"{cause} Case: {what}.")
@@ -65,8 +70,8 @@ def _check(submission: SubmissionProxy, image: np.ndarray, pad: int, what: str) 
 def test_lecture_zero_padding(submission: SubmissionProxy, reference_book: ReferenceBook) -> None:
     """zero_pad turns the lecture's 4x6 image into the 6x8 padded image of the "zero padding" worksheet."""
     case = reference_book.convolutions["zero_padding_4x6"]
-    _check(submission, case.image, case.padding, f"The lecture's 4×6 image with pad {case.padding}")
-    _check(submission, case.image, 0, "The lecture's 4×6 image with pad 0 (nothing to add)")
+    _check(submission, case.image, case.padding, f"The lecture's 4×6 image with pad {case.padding}", lecture=True)
+    _check(submission, case.image, 0, "The lecture's 4×6 image with pad 0 (nothing to add)", lecture=True)
 
 
 @question("zero_pad", weight=0.35)
