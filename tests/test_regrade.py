@@ -108,9 +108,18 @@ def test_a_rerun_regrades_exactly_what_a_change_affects(course: dict[str, Any]) 
     assert after["alice"]["max_score"] == before["alice"]["max_score"] + 1 == 21
     assert after["alice"]["score"] == 21
     assert {q["id"]: q["max_score"] for q in after["bob"]["questions"]}["output_size"] == 3
+    # each result knows what it replaced, and the batch's class report shows who changed, by how much, why
+    assert after["alice"]["previous"] == {"score": 20, "status": "graded", "reason": "course.yml entry changed"}
+    report = json.loads((course["out"] / "class-report.json").read_text())
+    assert report["regrades"]["regraded"] == 2
+    changes = {c["student"]: (c["before"], c["after"], c["delta"]) for c in report["regrades"]["changed"]}
+    assert changes["alice"] == (20, 21, 1)
+    assert changes["bob"][2] == after["bob"]["score"] - before["bob"]["score"]
+    assert "course.yml entry changed" in (course["out"] / "class-report.html").read_text()
 
     # --force regrades everything, changed or not
     assert "Graded 2, already done 0." in grade(course, "--force")
+    assert results(course)["bob"]["previous"]["reason"] == "regraded with --force"
 
 
 def test_grading_two_students_again_keeps_every_row_in_the_csv(course: dict[str, Any], tmp_path: Path) -> None:
