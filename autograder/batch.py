@@ -190,7 +190,8 @@ def grade_batch(
     summary.csv_rows = len(rows)
     try:
         summary.class_report = class_report.write(out_dir, assignment, mode=mode, submissions=subs,
-                                                  stub=course.released_notebook(assignment))[1]
+                                                  stub=course.released_notebook(assignment),
+                                                  reference=course.solution_notebook(assignment))[1]
     except Exception as exc:  # noqa: BLE001 - the grades are written; a broken report must not hide them
         summary.class_report_error = f"{type(exc).__name__}: {exc}"
     return summary

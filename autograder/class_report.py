@@ -32,7 +32,7 @@ from typing import Any
 
 from autograder.config import Assignment
 from autograder.grade import SubmissionInput
-from autograder.report import all_results, atomic_write
+from autograder.report import all_results, atomic_write, split_message
 
 TOP_MESSAGES = 5
 TOP_PAIRS = 10  # similar pairs listed
@@ -64,7 +64,7 @@ def regrades(results: list[dict[str, Any]]) -> dict[str, Any]:
                      "status_before": str(before.get("status")), "status_after": str(r.get("status")),
                      "reason": str(before.get("reason", ""))})
     changed = [x for x in rows if x["delta"] != 0 or x["status_before"] != x["status_after"]]
-    changed.sort(key=lambda x: (-abs(x["delta"] or 0), x["student"]))
+    changed.sort(key=lambda x: (-abs(float(x["delta"] or 0)), str(x["student"])))
     return {"regraded": len(rows), "changed": changed,
             "mean_delta": round(statistics.fmean(float(x["delta"]) for x in rows if x["delta"] is not None), 3)
             if any(x["delta"] is not None for x in rows) else None}
@@ -103,14 +103,16 @@ def build(results: list[dict[str, Any]], assignment: Assignment,
         got: list[dict[str, Any]] = [x for r in graded for x in r.get("questions", []) if x.get("id") == q.id]
         messages: Counter[str] = Counter()
         for r in graded:
-            failed = {_first_line(str(t.get("output", ""))) for t in r.get("tests", [])
+            # the problem each failed test reports, without the case it tried (as feedback.md groups them)
+            failed = {_first_line(split_message(str(t.get("output", "")))[1]) for t in r.get("tests", [])
                       if t.get("question") == q.id and t.get("status") != "passed"}
             messages.update(m for m in failed if m)
+        common = sorted(messages.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_MESSAGES]
         questions.append({
             "id": q.id, "title": q.title, "points": float(q.points), "students": len(got),
             "mean": round(statistics.fmean(float(x.get("score", 0)) for x in got), 3) if got else None,
             "full_marks": sum(float(x.get("score", 0)) >= float(x.get("max_score", q.points)) for x in got),
-            "common_failures": [{"message": m, "students": n} for m, n in messages.most_common(TOP_MESSAGES)],
+            "common_failures": [{"message": m, "students": n} for m, n in common],
         })
     tests: dict[str, dict[str, Any]] = {}
     for r in graded:
@@ -266,16 +268,18 @@ def _pair_html(index: int, pair: dict[str, Any]) -> str:
             "</details>")
 
 
-def similar_pairs(submissions: list[SubmissionInput], stub: Path | None, *, top: int = TOP_PAIRS
-                  ) -> list[dict[str, Any]]:
-    """The most similar pairs of ``submissions`` (their solution code; ``stub``'s does not count), with the
-    matching regions' code for a side-by-side view."""
+def similar_pairs(submissions: list[SubmissionInput], stub: Path | None, *, reference: Path | None = None,
+                  top: int = TOP_PAIRS) -> list[dict[str, Any]]:
+    """The most similar pairs of ``submissions`` (their solution code; the code of ``stub``, the released notebook,
+    and of ``reference``, the course's solution, does not count: many students write the one obvious answer),
+    with the matching regions' code for a side-by-side view."""
     from autograder import similarity
 
     if stub is None or len(submissions) < 2:
         return []
-    pairs, subs = similarity.from_notebooks({s.student: s.notebook for s in submissions}, stub, top=top)
-    texts = {sub.student: sub.text.splitlines() for sub in subs}
+    pairs, subs = similarity.from_notebooks({s.student: s.notebook for s in submissions}, stub, top=top,
+                                            reference=[reference] if reference else [])
+    texts = {sub.student: sub.text.split("\n") for sub in subs}
 
     def lines(student: str, span: tuple[int, int]) -> str:
         return "\n".join(texts.get(student, [])[span[0] - 1:span[1]])
@@ -287,10 +291,11 @@ def similar_pairs(submissions: list[SubmissionInput], stub: Path | None, *, top:
 
 
 def write(grades: Path, assignment: Assignment, *, mode: int | None = None,
-          submissions: list[SubmissionInput] | None = None, stub: Path | None = None) -> tuple[Path, Path]:
-    """Build the report from ``grades``' results (and, given the ``submissions`` and the released ``stub``, the
-    similar pairs) and write its JSON and HTML there; their paths."""
-    similar = similar_pairs(submissions or [], stub)
+          submissions: list[SubmissionInput] | None = None, stub: Path | None = None,
+          reference: Path | None = None) -> tuple[Path, Path]:
+    """Build the report from ``grades``' results (and, given the ``submissions``, the released ``stub`` and the
+    course's solution as ``reference``, the similar pairs) and write its JSON and HTML there; their paths."""
+    similar = similar_pairs(submissions or [], stub, reference=reference)
     data = build([dict(r) for r in all_results(grades, assignment.id)], assignment, similar)
     json_path, html_path = grades / "class-report.json", grades / "class-report.html"
     atomic_write(json_path, json.dumps(data, indent=1) + "\n", mode=mode)

@@ -201,7 +201,8 @@ def report(ctx: click.Context, assignment_id: str, grades_dir: Path | None, subm
     if not subs:
         click.echo("Similar submissions: not compared (no submissions given, and no submitted/ folder).", err=True)
     json_path, html_path = class_report.write(grades, assignment, mode=int(course.output_mode, 8), submissions=subs,
-                                              stub=course.released_notebook(assignment))
+                                              stub=course.released_notebook(assignment),
+                                              reference=course.solution_notebook(assignment))
     click.echo(f"Class report: {html_path} (numbers: {json_path})")
 
 

@@ -77,14 +77,16 @@ def main() -> None:
             data = json.loads((graded / source.stem / "results.json").read_text())
             data["student"] = student
             (grades / student / "results.json").write_text(json.dumps(data))
-        subs = find_submissions(assignment, [subs_dir])
+        notebooks = sorted(subs_dir.iterdir())
+        subs = find_submissions(assignment, notebooks)
         stub = course.released_notebook(assignment)
         results = [dict(r) for r in all_results(grades, AID)]
         data = class_report.build(results, assignment)
         numbers_s = _median_seconds(lambda: class_report.build(results, assignment))
         charts_s = _median_seconds(lambda: class_report.charts(data))
-        similar_s = _median_seconds(lambda: class_report.similar_pairs(subs, stub))
-        cmd = [sys.executable, "-m", "autograder", "report", AID, "--grades", str(grades), str(subs_dir)]
+        solution = course.solution_notebook(assignment)
+        similar_s = _median_seconds(lambda: class_report.similar_pairs(subs, stub, reference=solution))
+        cmd = [sys.executable, "-m", "autograder", "report", AID, "--grades", str(grades), *map(str, notebooks)]
         command_s = _median_seconds(lambda: subprocess.run(cmd, cwd=REPO, check=True, capture_output=True))
         size = (grades / "class-report.html").stat().st_size
         print(f"class report of {args.students} submissions of {AID} ({len(sources)} distinct, graded once in "

@@ -9,6 +9,7 @@ shows. The overflowing sigmoid and the in-place relu lose their points although 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -76,7 +77,20 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Pat
     correct = make_sample(course, course.assignment("01_convolution"), "correct")
     subs: dict[str, str | Path] = {"solution": correct, "common_kernel_raises": _with_cell(correct, RAISES)}
     subs.update({name: MISTAKE_FIXTURES / f"{name}.ipynb" for name in MISTAKES})
+    subs.update(_copied_pair())
     return grade_notebooks(tmp, "01_convolution", subs), tmp / "out"
+
+
+def _copied_pair() -> dict[str, str | Path]:
+    """Two correct answers written in their own style, the second a renamed copy of the first
+    (benchmarks/similarity.py's hand-written answers): the class report must list them as similar."""
+    spec = importlib.util.spec_from_file_location("bench_similarity", REPO / "benchmarks" / "similarity.py")
+    assert spec and spec.loader
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    stub = nbformat.read(str(bench.STUB), as_version=4)
+    return {"copy_source": nbformat.writes(bench.build_notebook(bench.STYLES[0], stub)),
+            "copy_renamed": nbformat.writes(bench.build_notebook(bench.RENAMED, stub, docstrings=False))}
 
 
 def test_the_fixtures_are_the_ten_mistakes() -> None:
@@ -165,7 +179,9 @@ def test_the_class_report_of_the_batch_matches_its_golden(batch: tuple[dict[str,
         GOLDEN_REPORT.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     assert report == json.loads(GOLDEN_REPORT.read_text(encoding="utf-8")), (
         f"the class report differs from {GOLDEN_REPORT}; if intended: UPDATE_GOLDENS=1 pytest {__file__}")
-    assert report["submissions"] == len(MISTAKES) + 2
+    assert report["submissions"] == len(MISTAKES) + 4
+    assert [(p["a"], p["b"]) for p in report["similar"]][:1] == [("copy_renamed", "copy_source")]
+    assert report["similar"][0]["score"] > 0.8 and report["similar"][0]["regions"]
     hardest = report["tests"][0]
     assert hardest["pass_rate"] == min(t["pass_rate"] for t in report["tests"])
     causes = {f["message"] for q in report["questions"] for f in q["common_failures"]}

@@ -53,11 +53,10 @@ def test_the_feedback_page_embeds_the_pictures_and_escapes_the_rest(a01: Assignm
               "student": [[1.0]], "expected": [[2.0]]}
     test = TestResult("test_lecture_worksheet[stride1]", "convolve2d", 0.0, 1.0, "failed",
                       "<img src=x onerror=alert(1)> differs", worked_example=True, figures=[figure])
-    question = QuestionResult("convolve2d", "Convolution", 0.0, 1.0, 0, 1)
     result = GradeResult(student="ann", assignment=a01.id, status="graded", score=0.0, max_score=1.0, tests=[test],
-                         questions=[question])
-    [(question, path, _)] = result_pictures(result)
-    assert (question, path) == ("convolve2d", "figures/01.png")
+                         questions=[QuestionResult("convolve2d", "Convolution", 0.0, 1.0, 0, 1)])
+    [(qid, path, _)] = result_pictures(result)
+    assert (qid, path) == ("convolve2d", "figures/01.png")
     markdown = feedback_markdown(result, a01)
     assert "![The lecture's (4×6) image](figures/01.png)" in markdown
     page = feedback_html(markdown, {path: figures.draw(figure)}, "01: ann")
