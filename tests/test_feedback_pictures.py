@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +24,10 @@ import nbformat
 import pytest
 
 from autograder.config import load_course
+from autograder.demo import make_course_copy
 from autograder.nbgrader_bridge import picture_outputs
 from autograder.samples import make_sample
-from tests.conftest import FIXTURES, REPO, grade_notebooks
+from tests.conftest import FIXTURES, REPO, grade_notebooks, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -143,3 +147,23 @@ def test_nbgrader_test_cells_get_the_pictures(batch: tuple[dict[str, Any], Path]
         assert o["output_type"] == "display_data"
         assert base64.b64decode(o["data"]["image/png"]).startswith(PNG)
     assert picture_outputs(data, "zero_pad", out / "flipped_kernel") == []
+
+
+def test_nbgraders_html_feedback_shows_the_pictures(tmp_path: Path) -> None:
+    """The real path for a TA: a submission in an nbgrader course's submitted/ folder, `autograder grade` (which
+    records it through nbgrader's autograde), `autograder feedback` (nbgrader's generate_feedback): the HTML
+    the student gets has the pictures under the question's test cell."""
+    course = make_course_copy(load_course(REPO / "course.yml"), tmp_path / "course")
+    assignment = course.assignment("01_convolution")
+    run = [sys.executable, "-m", "nbgrader"]
+    assert run_cli("--course", course.root / "course.yml", "release", assignment.id).returncode == 0
+    subprocess.run([*run, "db", "student", "add", "erin"], cwd=course.root, check=True, capture_output=True)
+    target = course.root / "submitted" / "erin" / assignment.id / assignment.notebook
+    target.parent.mkdir(parents=True)
+    shutil.copy(FIXTURES / "01_mistakes" / "flipped_kernel.ipynb", target)
+    for command in (["grade", assignment.id, "submitted/", "--no-progress"], ["feedback", assignment.id]):
+        proc = run_cli("--course", course.root / "course.yml", *command, cwd=course.root)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    pictures = len(list((course.root / "grades" / assignment.id / "erin" / "figures").glob("*.png")))
+    html = (course.root / "feedback" / "erin" / assignment.id / "convolution.html").read_text()
+    assert pictures and html.count('src="data:image/png;base64,') == pictures
