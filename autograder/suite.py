@@ -239,6 +239,7 @@ class GradingPlugin(SuitePlugin):
         self._prepared: set[str] = set()
         self._hidden_inputs_sent = False  # has a test that is not a worked example run in this worker yet?
         self._drawable_student = False  # may the running test draw the student's values?
+        self._drawn: set[str] = set()  # questions whose feedback has a picture of arrays
 
     def _public_first(self, item: pytest.Item) -> bool:
         """A worked-example test of a question that builds on no other: run before every other test, while the
@@ -348,17 +349,26 @@ class GradingPlugin(SuitePlugin):
                 passed=passed,
                 message="" if passed else student_message(exc or Exception(), doc),
                 detail=detail,
-                figures=[self._shown(f) for f in figures if f.get("kind") != "arrays" or not passed],
+                figures=self._pictures(mark.question, figures, passed),
                 measurements=measurements,
             )
         )
 
 
-    def _shown(self, figure: dict[str, Any]) -> dict[str, Any]:
-        """A picture as the feedback gets it: the student's values left out once hidden inputs were sent."""
-        if figure.get("kind") == "arrays" and not self._drawable_student:
-            return {**figure, "student": None, "withheld": True}
-        return figure
+    def _pictures(self, question: str, figures: list[dict[str, Any]], passed: bool) -> list[dict[str, Any]]:
+        """The pictures a test keeps: a training curve always; arrays only when it failed, only the first of its
+        question's (the others would show the same mistake), and without the student's values once hidden
+        inputs were sent."""
+        kept = []
+        for figure in figures:
+            if figure.get("kind") == "arrays":
+                if passed or question in self._drawn:
+                    continue
+                self._drawn.add(question)
+                if not self._drawable_student:
+                    figure = {**figure, "student": None, "withheld": True}
+            kept.append(figure)
+        return kept
 
 
 def run_suite(

@@ -93,6 +93,7 @@ def test_a_failing_worked_example_is_drawn(batch: tuple[dict[str, Any], Path]) -
     results, out = batch
     figures = _figures(results["flipped_kernel"])
     assert figures, "the flipped kernel fails the lecture's worksheets: they should be drawn"
+    assert len(figures) == 1, "one picture per question: the first failing worksheet (the others show the same)"
     for test, figure in figures:
         assert test["status"] == "failed" and test["worked_example"], test["name"]
         assert test["question"] == "convolve2d"
