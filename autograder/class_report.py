@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import statistics
 from collections import Counter
@@ -145,18 +144,12 @@ def build(results: list[dict[str, Any]], assignment: Assignment,
 
 
 def _png(draw: Any) -> str:
-    import matplotlib
+    from autograder.figures import new_figure, png_bytes
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 2.6), dpi=100)
-    draw(ax)
+    fig = new_figure((6, 2.6))
+    draw(fig.subplots())
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    return base64.b64encode(png_bytes(fig)).decode("ascii")
 
 
 def charts(data: dict[str, Any]) -> dict[str, str]:
