@@ -67,7 +67,7 @@ def _panel(ax: Any, a: np.ndarray, title: str, marks: np.ndarray | None, vmin: f
                 # viridis is dark below the middle of the scale and light above it
                 ax.text(j, i, text, ha="center", va="center", fontsize=7,
                         color="white" if not math.isfinite(v) or v < middle else "black")
-    if marks is not None:
+    if marks is not None and a.size <= MAX_ANNOTATED:  # on a larger array the outlines would hide the values
         from matplotlib.patches import Rectangle
 
         for i, j in zip(*np.nonzero(marks), strict=True):
@@ -127,13 +127,15 @@ def draw_arrays(figure: dict[str, Any]) -> bytes:
             if r == 0 and marks_all is None:
                 suffix += f", shape {tuple(student.shape)}: expected {tuple(expected.shape)}"
             elif r == 0 and marks_all is not None:
-                suffix += f", {int(marks_all.sum())} cells differ (red)"
+                differ = int(marks_all.sum())
+                suffix += (f", {differ} cells differ (red)" if marks_all.size <= MAX_ANNOTATED
+                           else f", {differ} of {marks_all.size} values differ")
             _panel(axes[r][0], stu_c[r], labels[0] + suffix, marks, vmin, vmax)
         else:
             axes[r][0].set_axis_off()
     fig.suptitle(str(figure.get("title", ""))[:160], fontsize=10)
     # fixed margins: tight_layout would draw the figure once more to measure it (a third of the time)
-    fig.subplots_adjust(left=0.03, right=0.97, bottom=0.04, top=1 - 0.55 / fig.get_figheight(), wspace=0.1,
+    fig.subplots_adjust(left=0.03, right=0.97, bottom=0.04, top=1 - 0.8 / fig.get_figheight(), wspace=0.1,
                         hspace=0.25)
     return png_bytes(fig)
 

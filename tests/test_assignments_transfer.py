@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import numpy as np
 import pytest
 
 from autograder.config import load_course
@@ -61,14 +62,27 @@ def _mutant(assignment_id: str) -> str:
     return nbformat.writes(nb)
 
 
-def _grade(tmp: Path, assignment_id: str, fixture: str) -> dict[str, Any]:
-    """The solution, the released stub, one named fixture notebook and the mutant, graded in one batch."""
+def _grade(tmp: Path, assignment_id: str, fixture: str, **extra: str) -> dict[str, Any]:
+    """The solution, the released stub, one named fixture notebook, the mutant and ``extra`` (name -> notebook
+    text), graded in one batch."""
     course = load_course(REPO / "course.yml")
     a = course.assignment(assignment_id)
     subs: dict[str, str | Path] = {kind: make_sample(course, a, kind) for kind in ("correct", "stub")}
     subs[fixture.split("_", 1)[1]] = FIXTURES / f"{fixture}.ipynb"
     subs["mutant"] = _mutant(assignment_id)
+    subs.update(extra)
     return grade_notebooks(tmp, assignment_id, subs)
+
+
+def _doubled_maps() -> str:
+    """05's solution whose get_activations returns every map doubled (right shapes and dtype, wrong values)."""
+    course = load_course(REPO / "course.yml")
+    nb = filled_in(course, course.assignment("05_visualising"))
+    [cell] = [c for c in nb.cells
+              if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "get_activations_code"]
+    assert cell.source.count("np.asarray(maps)[0]") == 1
+    cell.source = cell.source.replace("np.asarray(maps)[0]", "np.asarray(maps)[0] * 2")
+    return nbformat.writes(nb)
 
 
 def _failed(result: dict[str, Any]) -> dict[tuple[str, str], str]:
@@ -83,7 +97,8 @@ def transfer(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def visualising(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return _grade(tmp_path_factory.mktemp("grade05"), "05_visualising", "05_grad_cam_ignores_class_index")
+    return _grade(tmp_path_factory.mktemp("grade05"), "05_visualising", "05_grad_cam_ignores_class_index",
+                  doubled_maps=_doubled_maps())
 
 
 def test_04_solution_gets_full_marks(transfer: dict[str, Any]) -> None:
@@ -163,3 +178,20 @@ def test_05_docstring_promises_are_graded(visualising: dict[str, Any]) -> None:
     assert "should be float32 (the model's own output), got float64" in failed[("get_activations", "test_lecture_cnn")]
     assert "the heatmap contains NaN: its maximum is 0 here, so leave the zeros" in failed[
         ("grad_cam", "test_all_zeros_without_evidence")]
+
+
+def test_05_wrong_maps_of_the_notebooks_demo_image_are_drawn(visualising: dict[str, Any]) -> None:
+    """The worked example runs the lecture's CNN on the released notebook's own demo image: wrong maps are drawn
+    (a thumbnail of the first layer that differs, 4 channels, beside the expected one)."""
+    from autograder import figures
+
+    r = visualising["doubled_maps"]
+    [test] = [t for t in r["tests"] if (t["question"], t["name"]) == ("get_activations", "test_lecture_cnn")]
+    assert test["status"] == "failed"
+    [figure] = test["figures"]
+    assert figure["kind"] == "arrays" and figure["student"] is not None and not figure.get("withheld")
+    student, expected = np.array(figure["student"]), np.array(figure["expected"])
+    assert student.shape == expected.shape == (30, 30, 4)  # conv1's 148x148, every 5th pixel
+    assert np.allclose(student, 2 * expected, rtol=1e-4, atol=1e-6)
+    assert figures.draw(figure).startswith(b"\x89PNG")
+    assert [t for t in r["tests"] if t["figures"]] == [test]

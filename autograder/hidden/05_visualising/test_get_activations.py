@@ -9,13 +9,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from autograder.testing import Fail, SubmissionProxy, expect, expect_array, question
+from autograder.testing import Fail, SubmissionProxy, expect, expect_array, question, show_arrays
 
 if TYPE_CHECKING:
     from conftest import Kit
 
 
-def _check(kit: Kit, got: Any, model: Any, image: np.ndarray, names: list[str], what: str) -> None:
+def _thumbnail(maps: np.ndarray) -> tuple[np.ndarray, int]:
+    """The first 4 channels of (H, W, C) maps, every s-th pixel so that each side is at most 32: a picture."""
+    step = max(1, -(-max(maps.shape[:2]) // 32))
+    return maps[::step, ::step, :4], step
+
+
+def _check(kit: Kit, got: Any, model: Any, image: np.ndarray, names: list[str], what: str, *,
+           public: bool = False) -> None:
+    """``public``: the image and the model are the notebook's own (its demo cell), so wrong maps may be drawn."""
     if not isinstance(got, dict):
         raise Fail(f"{what}: get_activations should return a dict (layer name -> maps), got {type(got).__name__}.")
     missing = [n for n in names if n not in got]  # the student's own keys are never quoted: they could carry inputs
@@ -33,6 +41,10 @@ def _check(kit: Kit, got: Any, model: Any, image: np.ndarray, names: list[str], 
                f"got {maps.dtype}.")
         scale = float(np.abs(want[name]).max()) or 1.0
         if not np.allclose(maps, want[name], rtol=1e-4, atol=1e-5 * scale):
+            if public:
+                expected, step = _thumbnail(want[name])
+                show_arrays(f"{name}: channels 0-{expected.shape[2] - 1}, every {step} pixel(s)",
+                            _thumbnail(maps)[0], expected)
             raise Fail(f"{what}: the maps of {name} differ from that layer's output for this image.")
 
 
@@ -40,10 +52,11 @@ def _check(kit: Kit, got: Any, model: Any, image: np.ndarray, names: list[str], 
 def test_lecture_cnn(submission: SubmissionProxy, kit: Kit) -> None:
     """get_activations(lecture's CNN, one 150x150 image) gives its 8 maps, (148, 148, 32) to (7, 7, 128)."""
     model = kit.lecture_cnn()
-    image = np.random.default_rng(5060).random((150, 150, 3), dtype=np.float32)
+    # the released notebook's own demo image (its cell "image = np.random.default_rng(1).random(...)"), as float32
+    image = np.random.default_rng(1).random((150, 150, 3)).astype(np.float32)
     names = [n for n, _ in kit.lecture_maps]
     got = submission.get_activations(model, image)
-    _check(kit, got, model, image, names, "The lecture's cats-vs-dogs CNN")
+    _check(kit, got, model, image, names, "The lecture's cats-vs-dogs CNN", public=True)
     expect(list(got) == names, f"The keys should be in the order of the model's layers: {', '.join(names)}.")
 
 
