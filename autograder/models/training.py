@@ -3,8 +3,10 @@ accuracy. Keras is imported lazily."""
 
 from __future__ import annotations
 
+import json
+import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,25 @@ def accuracy_of(predictions: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(predicted == np.asarray(y).reshape(-1)))
 
 
+def pinned_seeds(spec: ModelSpec, seed: int) -> ModelSpec:
+    """``spec`` with every unset ``seed`` of its configuration (weight initialisers, Dropout, random augmentation
+    layers) set from ``seed``, in the configuration's order.
+
+    Keras draws an unset seed from Python's global ``random`` when it builds the layer; in a Dask worker other
+    threads (its event loop) draw from the same generator at any moment, so ``keras.utils.set_random_seed`` alone
+    gave the same architecture other weights, and another accuracy, from one run to the next."""
+    rng = random.Random(seed)
+
+    def pin(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: (rng.randint(1, 2**31 - 1) if k == "seed" and v is None else pin(v)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [pin(v) for v in node]
+        return node
+
+    return replace(spec, config_json=json.dumps(pin(spec.config)))
+
+
 def train_and_evaluate(
     spec: ModelSpec,
     train: tuple[np.ndarray, np.ndarray],
@@ -55,7 +76,7 @@ def train_and_evaluate(
     import keras
 
     keras.utils.set_random_seed(seed)
-    model = rebuild(spec, weights=False, compile=True)
+    model = rebuild(pinned_seeds(spec, seed), weights=False, compile=True)
     loss = (spec.compile or {}).get("loss")
     started = time.monotonic()
 
