@@ -47,8 +47,9 @@ def run_cli(
 # --dist loadfile) in collection order: a long file started last would finish alone.
 LONGEST_FIRST = ("test_hostile.py", "test_nbgrader_course.py", "test_assignments_transfer.py",
                  "test_assignments_keras.py", "test_mistakes_01.py", "test_config_checks.py", "test_crash_safety.py",
-                 "test_cluster.py", "test_regrade.py", "test_warm_isolation.py", "test_assignments_cats.py",
-                 "test_grading_01.py", "test_validate.py", "test_installed_package.py", "test_gradebook_errors.py")
+                 "test_cluster.py", "test_feedback_pictures.py", "test_regrade.py", "test_warm_isolation.py",
+                 "test_assignments_cats.py", "test_grading_01.py", "test_validate.py", "test_installed_package.py",
+                 "test_gradebook_errors.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
