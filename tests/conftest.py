@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -10,8 +11,10 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+import nbformat
 import pytest
 import yaml
 
@@ -166,3 +169,19 @@ def loopback_listener(received: list[bytes]) -> socket.socket:
 
     threading.Thread(target=accept, daemon=True).start()
     return srv
+
+
+def with_cell(notebook: str, code: str) -> str:
+    """``notebook`` (its text) with one more code cell, ``code``, at the end."""
+    nb = nbformat.reads(notebook, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(code))
+    return nbformat.writes(nb)
+
+
+def benchmark_module(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` imported as a module (the benchmarks folder is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "benchmarks" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -20,14 +20,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 
 from autograder.config import load_course
 from autograder.demo import make_course_copy
 from autograder.nbgrader_bridge import picture_outputs
 from autograder.samples import make_sample
-from tests.conftest import FIXTURES, REPO, grade_notebooks, run_cli
+from tests.conftest import FIXTURES, REPO, grade_notebooks, run_cli, with_cell
 
 pytestmark = pytest.mark.slow
 
@@ -61,12 +60,6 @@ def conv2d_layer(x, kernels, bias, *args, **kwargs):
 '''
 
 
-def _with_cell(base: str, code: str) -> str:
-    nb = nbformat.reads(base, as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(code))
-    return nbformat.writes(nb)
-
-
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
     tmp = tmp_path_factory.mktemp("pictures")
@@ -76,7 +69,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Pat
         "correct": correct,
         "flipped_kernel": FIXTURES / "01_mistakes" / "flipped_kernel.ipynb",
         "pool2d_ignores_stride": FIXTURES / "01_mistakes" / "pool2d_ignores_stride.ipynb",
-        "stasher": _with_cell(correct, STASHER),
+        "stasher": with_cell(correct, STASHER),
     }
     return grade_notebooks(tmp, "01_convolution", subs), tmp / "out"
 

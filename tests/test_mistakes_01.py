@@ -9,7 +9,6 @@ shows. The overflowing sigmoid and the in-place relu lose their points although 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -21,7 +20,15 @@ import pytest
 
 from autograder.config import load_course
 from autograder.samples import make_sample
-from tests.conftest import FIXTURES, REPO, assert_full_marks, failed_tests, grade_notebooks
+from tests.conftest import (
+    FIXTURES,
+    REPO,
+    assert_full_marks,
+    benchmark_module,
+    failed_tests,
+    grade_notebooks,
+    with_cell,
+)
 from tests.formgrader_harness import browser_page
 
 GOLDEN_REPORT = REPO / "tests" / "golden" / "class-report-01-mistakes.json"
@@ -64,18 +71,12 @@ def common_kernel(name):
 '''
 
 
-def _with_cell(base: str, code: str) -> str:
-    nb = nbformat.reads(base, as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(code))
-    return nbformat.writes(nb)
-
-
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
     tmp = tmp_path_factory.mktemp("mistakes")
     course = load_course(REPO / "course.yml")
     correct = make_sample(course, course.assignment("01_convolution"), "correct")
-    subs: dict[str, str | Path] = {"solution": correct, "common_kernel_raises": _with_cell(correct, RAISES)}
+    subs: dict[str, str | Path] = {"solution": correct, "common_kernel_raises": with_cell(correct, RAISES)}
     subs.update({name: MISTAKE_FIXTURES / f"{name}.ipynb" for name in MISTAKES})
     subs.update(_copied_pair())
     return grade_notebooks(tmp, "01_convolution", subs), tmp / "out"
@@ -84,10 +85,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Pat
 def _copied_pair() -> dict[str, str | Path]:
     """Two correct answers written in their own style, the second a renamed copy of the first
     (benchmarks/similarity.py's hand-written answers): the class report must list them as similar."""
-    spec = importlib.util.spec_from_file_location("bench_similarity", REPO / "benchmarks" / "similarity.py")
-    assert spec and spec.loader
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = benchmark_module("similarity")
     stub = nbformat.read(str(bench.STUB), as_version=4)
     return {"copy_source": nbformat.writes(bench.build_notebook(bench.STYLES[0], stub)),
             "copy_renamed": nbformat.writes(bench.build_notebook(bench.RENAMED, stub, docstrings=False))}

@@ -9,7 +9,6 @@ notebooks built on the real released notebook, which is the stub.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import os
@@ -18,28 +17,20 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import nbformat
 import pytest
 
 from autograder.similarity import Pair, Submission, from_notebooks, prepare, rank, solution_code
+from tests.conftest import benchmark_module
 
 REPO = Path(__file__).resolve().parents[2]
 COPIES = ("s0", "renamed", "reordered")
 CANONICAL = tuple(f"canon{i}" for i in range(5))
 
 
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_similarity", REPO / "benchmarks" / "similarity.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-BENCH = _bench()
+BENCH = benchmark_module("similarity")
 STUB_NB = nbformat.read(str(BENCH.STUB), as_version=4)
 STUB_CODE = solution_code(STUB_NB)
 
