@@ -8,6 +8,7 @@ grader killed at any moment never leaves half a file behind, with the course's `
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
@@ -259,16 +260,22 @@ def _pictures_markdown(result: GradeResult, assignment: Assignment) -> list[str]
     return lines
 
 
+@functools.cache
+def _markdown_renderer() -> Any:
+    """mistune's Markdown renderer with raw HTML escaped, made once per process (a batch renders every result)."""
+    import mistune
+
+    return mistune.create_markdown(escape=True, plugins=["table"])
+
+
 def feedback_html(markdown: str, images: dict[str, bytes], title: str) -> str:
     """feedback.md as one self-contained HTML page: Markdown rendered with any HTML in it escaped, the
     pictures embedded (``images``: path in the Markdown -> PNG bytes)."""
     import html
 
-    import mistune
-
     from autograder.figures import data_uri
 
-    body = str(mistune.create_markdown(escape=True, plugins=["table"])(markdown))
+    body = str(_markdown_renderer()(markdown))
     for path, png in images.items():
         body = body.replace(f'src="{path}"', f'src="{data_uri(png)}"')
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>\n'
