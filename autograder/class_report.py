@@ -72,15 +72,15 @@ def regrades(results: list[dict[str, Any]]) -> dict[str, Any]:
 def accuracies(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per hidden test that trains the student's architecture: the held-out accuracies it reached and its
     threshold (tests' ``measurements``)."""
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[tuple[str, str], dict[str, Any]] = {}
     for r in results:
         for t in r.get("tests", []):
             m = t.get("measurements") or {}
             if "held_out_accuracy" not in m:
                 continue
-            entry = found.setdefault(str(t.get("name")), {"test": str(t.get("name")),
-                                                         "question": str(t.get("question")), "values": [],
-                                                         "threshold": m.get("threshold")})
+            key = (str(t.get("question")), str(t.get("name")))
+            entry = found.setdefault(key, {"test": key[1], "question": key[0], "values": [],
+                                           "threshold": m.get("threshold")})
             entry["values"].append(round(float(m["held_out_accuracy"]), 4))
     for entry in found.values():
         values = sorted(entry["values"])
@@ -88,7 +88,7 @@ def accuracies(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         entry["students"] = len(values)
         entry["median"] = round(statistics.median(values), 4)
         entry["reached"] = sum(v >= (entry["threshold"] or 0) for v in values)
-    return sorted(found.values(), key=lambda e: e["test"])
+    return sorted(found.values(), key=lambda e: (e["question"], e["test"]))
 
 
 def build(results: list[dict[str, Any]], assignment: Assignment,
@@ -113,12 +113,12 @@ def build(results: list[dict[str, Any]], assignment: Assignment,
             "full_marks": sum(float(x.get("score", 0)) >= float(x.get("max_score", q.points)) for x in got),
             "common_failures": [{"message": m, "students": n} for m, n in common],
         })
-    tests: dict[str, dict[str, Any]] = {}
+    tests: dict[tuple[str, str], dict[str, Any]] = {}
     for r in graded:
         for t in r.get("tests", []):
-            entry = tests.setdefault(str(t.get("name")), {"name": str(t.get("name")),
-                                                          "question": str(t.get("question")), "passed": 0,
-                                                          "students": 0})
+            # keyed by question too: two questions' tests may share a name (test_lecture_worksheet[...])
+            key = (str(t.get("question")), str(t.get("name")))
+            entry = tests.setdefault(key, {"name": key[1], "question": key[0], "passed": 0, "students": 0})
             entry["students"] += 1
             entry["passed"] += t.get("status") == "passed"
     for entry in tests.values():
@@ -133,7 +133,7 @@ def build(results: list[dict[str, Any]], assignment: Assignment,
                    "quartiles": _quartiles(scores), "min": scores[0] if scores else None,
                    "max": scores[-1] if scores else None, "values": scores},
         "questions": questions,
-        "tests": sorted(tests.values(), key=lambda e: (e["pass_rate"], e["name"])),
+        "tests": sorted(tests.values(), key=lambda e: (e["pass_rate"], e["name"], e["question"])),
         "not_graded": [{"student": str(r.get("student")), "status": str(r.get("status")),
                         "message": _first_line(str(r.get("message") or r.get("output") or ""))}
                        for r in sorted(results, key=lambda r: str(r.get("student"))) if r.get("status") != "graded"],

@@ -91,3 +91,14 @@ def test_similar_pairs_show_the_students_code_escaped(a01: Assignment) -> None:
     page = class_report.render_html(data, class_report.charts(data))
     assert "<script>alert(1)" not in page and "&lt;/pre&gt;&lt;script&gt;" in page
     assert "ann and bob: similarity 0.93 (40 shared fingerprints)" in page
+
+
+
+def test_tests_of_two_questions_with_one_name_are_counted_apart(a01: Assignment) -> None:
+    results = [r.to_json() for r in _class(a01)[:3]]
+    for r in results:
+        for t in r["tests"]:
+            t["name"] = "test_lecture_worksheet[stride1_4x6]"  # as convolve2d's and conv2d_layer's
+    rows = class_report.build(results, a01)["tests"]
+    assert len(rows) == len({q.id for q in a01.questions if not q.manual})
+    assert all(row["students"] == 3 for row in rows)
