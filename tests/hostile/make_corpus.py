@@ -512,8 +512,10 @@ CASES: dict[str, Callable[[], str | bytes]] = {
     "input_in_function": lambda: nb_text(with_common_kernel('return input("kernel? ")')),
     "fork_bomb": lambda: nb_text(with_cell(FORK_BOMB)),
     "huge_allocation_top_level": lambda: nb_text(with_cell("import numpy as np\nbig = np.ones((200_000, 200_000))\n")),
+    # np.zeros, not np.ones: RLIMIT_DATA counts address space, which zeros fill at once (the kernel hands out zeroed
+    # pages lazily); writing 1 GB took 3.3 s of a free core here, and past the test's 10 s cell on a loaded CI run
     "memory_leak_until_the_limit": lambda: nb_text(with_cell(
-        "import numpy as np\nhoard = []\nwhile True:\n    hoard.append(np.ones(10_000_000))\n")),
+        "import numpy as np\nhoard = []\nwhile True:\n    hoard.append(np.zeros(10_000_000))\n")),
     "huge_allocation_in_function": lambda: nb_text(with_common_kernel("return bytearray(64 * 2**30)")),
     "fill_the_disk": lambda: nb_text(with_cell(FILL_DISK)),
     "output_100mb": lambda: nb_text(with_cell('for _ in range(100_000):\n    print("x" * 1000)\n')),
