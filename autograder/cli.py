@@ -79,10 +79,11 @@ def release(ctx: click.Context, assignment_ids: tuple[str, ...], check: bool) ->
 @click.option("--runner", default="cpu", show_default=True, help="Runner profile from course.yml.")
 @click.option("--force", is_flag=True, help="Regrade submissions that already have results.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-@click.option("--jobs", "-j", default=None, type=click.IntRange(1, 64),
+@click.option("--jobs", "-j", default=None, type=click.IntRange(1, 64), envvar="AUTOGRADER_JOBS", show_envvar=True,
               help="Submissions graded at a time on this machine (each in its own grader process). Default: this "
               "machine's cores, fewer when memory cannot hold that many workers at their limits.memory_mb. A running "
-              "cluster (--cluster ADDRESS) grades as many at a time as it has workers.")
+              "cluster (--cluster ADDRESS) grades as many at a time as it has workers. 1 grades in this process, "
+              "without starting a cluster.")
 @click.option("--cluster", default="local", show_default=True, metavar="local|inprocess|tls://HOST:PORT",
               help="Where to grade: a Dask cluster of --jobs processes on this machine (local, on 127.0.0.1 with "
               "TLS), one Dask worker thread in this process (inprocess), or a running Dask scheduler (tls://; "

@@ -238,8 +238,9 @@ def checked(run: Run) -> Run:
 def bench_env(base: Path) -> dict[str, str]:
     """One environment for both tools: no Jupyter configuration but the nbgrader course's, a home of its own,
     this repository's ``autograder`` package first on the path, this interpreter's bin folder first on PATH
-    (nbgrader runs ``alembic`` by name)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_")}
+    (nbgrader runs ``alembic`` by name). AUTOGRADER_JOBS is left out: the runs without --jobs measure the CLI's own
+    default, as their rows say."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_") and k != "AUTOGRADER_JOBS"}
     for name, sub in (("HOME", "home"), ("JUPYTER_CONFIG_DIR", "jupyter-config"), ("JUPYTER_DATA_DIR", "jupyter-data"),
                       ("JUPYTER_RUNTIME_DIR", "jupyter-runtime"), ("IPYTHONDIR", "ipython"), ("TMPDIR", "tmp")):
         (base / sub).mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,12 @@ from autograder.demo import make_course_copy
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 AUTOGRADER = [sys.executable, "-m", "autograder"]
+# `autograder grade` without --jobs grades in the command's own process here, not on a local Dask cluster of one
+# process per core: `make test` already runs two test processes on two cores, and the cluster of a small batch
+# costs more than it saves (3 copies of 01: 6.9 s and 6.4 s of CPU on a cluster of 2 against 5.0 s and 2.6 s in
+# one process; 4 of 04: 83 s of CPU against 61 s). Tests about the cluster and the batches graded in parallel pass
+# --jobs themselves (test_cluster, the nbgrader course, the hostile corpus, 02's two grader processes, ...).
+os.environ.setdefault("AUTOGRADER_JOBS", "1")
 
 
 def make_course(tmp: Path, **limits: float) -> Path:
@@ -39,11 +45,12 @@ def make_course(tmp: Path, **limits: float) -> Path:
 
 
 def run_cli(
-    *args: str | os.PathLike[str], cwd: Path | None = None, timeout: float = 900
+    *args: str | os.PathLike[str], cwd: Path | None = None, timeout: float = 900, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real `autograder` command in a subprocess (as an instructor would)."""
+    """Run the real `autograder` command in a subprocess (as an instructor would), with ``env`` added to the
+    environment."""
     return subprocess.run([*AUTOGRADER, *map(str, args)], cwd=cwd or REPO, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+                          timeout=timeout, stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
 
 
 # The longest modules, longest first. `make test` spreads whole files over two processes (pytest-xdist,
@@ -76,9 +83,10 @@ def repo() -> Path:
     return REPO
 
 
-def grade_notebooks(tmp: Path, assignment_id: str, subs: dict[str, str | Path]) -> dict[str, Any]:
+def grade_notebooks(tmp: Path, assignment_id: str, subs: dict[str, str | Path], *, jobs: int = 1) -> dict[str, Any]:
     """Grade ``subs`` (name -> notebook text or a file to copy) as one batch of ``assignment_id`` in a course
-    copy under ``tmp``, through the real CLI (two grader processes); return each student's results.json."""
+    copy under ``tmp``, through the real CLI (``jobs`` grader processes, on a local Dask cluster when more than
+    one); return each student's results.json."""
     course_yml = make_course(tmp / "course", total_timeout_s=300)
     folder = tmp / "subs"
     folder.mkdir()
@@ -90,7 +98,7 @@ def grade_notebooks(tmp: Path, assignment_id: str, subs: dict[str, str | Path]) 
             target.write_text(source)
     out = tmp / "out"
     proc = run_cli("--course", course_yml, "grade", assignment_id, *sorted(folder.iterdir()), "--out", out,
-                   "--jobs", "2", "--no-progress")
+                   "--jobs", str(jobs), "--no-progress")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/results.json")}
 

@@ -45,7 +45,9 @@ def mnist(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     subs: dict[str, str | Path] = {"correct": correct, "correct_again": correct, "stub": make_sample(course, a, "stub")}
     for name in ("02_cnn_without_pooling", "02_crippled_dense_1_unit", "02_lambda_layer"):
         subs[name.removeprefix("02_")] = FIXTURES / f"{name}.ipynb"
-    return grade_notebooks(tmp_path_factory.mktemp("grade02"), "02_mnist_cnn", subs)
+    # two grader processes, as in production: the solution and its copy may be trained in different ones and must
+    # agree (graded training once differed between Dask worker processes)
+    return grade_notebooks(tmp_path_factory.mktemp("grade02"), "02_mnist_cnn", subs, jobs=2)
 
 
 STRUCTURE = {"test_layers_in_the_lectures_order", "test_output_shapes_match_the_lectures_summary",

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from autograder.cli import find_course_file
+from autograder.config import load_course
 from autograder.errors import ConfigError
+from autograder.samples import make_sample
 from tests.conftest import REPO, run_cli
 
 
@@ -36,3 +38,26 @@ def test_demo_never_deletes_a_folder_it_did_not_make(tmp_path: Path) -> None:
     assert "was not made by `autograder demo`" in proc.stderr and "Traceback" not in proc.stderr
     assert sorted(p.name for p in precious.iterdir()) == ["chapter1.tex"]
     assert (precious / "chapter1.tex").read_text() == "years of work"
+
+
+def test_autograder_jobs_sets_the_default_jobs_and_a_bad_value_is_named(tmp_path: Path) -> None:
+    course = load_course(REPO / "course.yml")
+    text = make_sample(course, course.assignment("01_convolution"), "correct")
+    subs = [tmp_path / f"{name}.ipynb" for name in ("ann", "ben")]
+    for path in subs:
+        path.write_text(text)
+    runs = {jobs: run_cli("grade", "01_convolution", *subs, "--out", tmp_path / f"out{jobs}", "--no-progress",
+                          env={"AUTOGRADER_JOBS": jobs}) for jobs in ("1", "2")}
+    for jobs, proc in runs.items():
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "Graded 2, already done 0." in proc.stdout
+    assert "Graded on this process." in runs["1"].stdout
+    assert "Graded on a local Dask cluster." in runs["2"].stdout
+    # --jobs wins over the variable
+    proc = run_cli("grade", "01_convolution", *subs, "--out", tmp_path / "out1", "--no-progress", "--force",
+                   "--jobs", "1", env={"AUTOGRADER_JOBS": "2"})
+    assert proc.returncode == 0 and "Graded on this process." in proc.stdout, proc.stdout + proc.stderr
+    proc = run_cli("grade", "01_convolution", *subs, "--out", tmp_path / "out3", env={"AUTOGRADER_JOBS": "many"})
+    assert proc.returncode == 2
+    assert "Invalid value for '--jobs' / '-j' (env var: 'AUTOGRADER_JOBS'): 'many'" in proc.stderr
+    assert not (tmp_path / "out3").exists()
