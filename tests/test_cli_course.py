@@ -48,7 +48,7 @@ def test_autograder_jobs_sets_the_default_jobs_and_a_bad_value_is_named(tmp_path
         path.write_text(text)
     runs = {jobs: run_cli("grade", "01_convolution", *subs, "--out", tmp_path / f"out{jobs}", "--no-progress",
                           env={"AUTOGRADER_JOBS": jobs}) for jobs in ("1", "2")}
-    for jobs, proc in runs.items():
+    for proc in runs.values():
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "Graded 2, already done 0." in proc.stdout
     assert "Graded on this process." in runs["1"].stdout
