@@ -32,18 +32,27 @@ def session() -> Iterator[NotebookSession]:
     s.close()
 
 
+@pytest.fixture
+def quick_session() -> Iterator[NotebookSession]:
+    """The same notebook without its endless cell (which costs every session start its cell_timeout_s)."""
+    s = NotebookSession([c for c in CELLS if "while True" not in c[1]], WorkerSpec(limits=LIMITS),
+                        deadline=time.monotonic() + 60)
+    yield s
+    s.close()
+
+
 def test_hanging_cell_is_skipped_and_the_rest_runs(session: NotebookSession) -> None:
     session.start()
     assert session.outcomes[2].status == "timeout"
     assert (session.call("double", np.arange(3)) == [0, 2, 4]).all()
 
 
-def test_errors_come_back_as_names_and_messages(session: NotebookSession) -> None:
+def test_errors_come_back_as_names_and_messages(quick_session: NotebookSession) -> None:
     with pytest.raises(StudentError) as e:
-        session.call("bad")
+        quick_session.call("bad")
     assert (e.value.type_name, e.value.message) == ("ValueError", "nope")
     with pytest.raises(MissingFunction):
-        session.call("nowhere")
+        quick_session.call("nowhere")
 
 
 def test_crash_and_hang_during_calls_restart_the_worker(session: NotebookSession) -> None:
@@ -55,9 +64,9 @@ def test_crash_and_hang_during_calls_restart_the_worker(session: NotebookSession
     assert session.restarts >= 3
 
 
-def test_values_that_are_not_plain_data_are_refused(session: NotebookSession) -> None:
+def test_values_that_are_not_plain_data_are_refused(quick_session: NotebookSession) -> None:
     from autograder.session import UnsendableValue
 
     with pytest.raises(UnsendableValue):
-        session.call("gen")
-    assert session.call("double", 1) == 2
+        quick_session.call("gen")
+    assert quick_session.call("double", 1) == 2
