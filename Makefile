@@ -39,9 +39,10 @@ typecheck: venv
 lint: venv
 	$(BIN)/python -m ruff check autograder tests benchmarks
 
-# Whole test files spread over two processes (pytest-xdist): module fixtures that grade a batch run once.
+# Whole test files spread over two processes (pytest-xdist): module fixtures that grade a batch run once. The
+# files go out in collection order, longest first (tests/conftest.py), not xdist's default of most tests first.
 test: venv system-deps typecheck lint
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 test-fast: venv
 	$(BIN)/python -m pytest tests/unit -q

@@ -77,7 +77,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Course:
     for student, kind in (("alice", "correct"), ("bob", "stub"), ("mallory", "partial")):
         put_submission(course, student, kind)
     proc = run_cli("--course", course.root / "course.yml", "grade", AID, course.root / "submitted",
-                   "--out", course.root / "grades" / AID, "--no-gradebook", "--jobs", "2", "--no-progress")
+                   "--out", course.root / "grades" / AID, "--no-gradebook", "--no-progress")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return course
 
