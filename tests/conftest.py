@@ -53,24 +53,6 @@ def run_cli(
                           timeout=timeout, stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
 
 
-# The longest modules, longest first (measured with `make test`, 2026-12-02). `make test` spreads whole files over
-# two processes (pytest-xdist, --dist loadfile --no-loadscope-reorder: in this order; xdist's default sends the
-# files with the most tests first, the hostile corpus' 204 and the unit tests): a long file started last would
-# finish alone.
-LONGEST_FIRST = ("test_assignments_transfer.py", "test_nbgrader_course.py", "test_assignments_keras.py",
-                 "test_cluster.py", "test_hostile.py", "test_assignments_cats.py", "test_bench_vs_nbgrader.py",
-                 "test_config_checks.py", "test_regrade.py", "test_mistakes_01.py", "test_gradebook_errors.py",
-                 "test_validate.py", "test_grading_01.py", "test_gpu_runner.py", "test_crash_safety.py",
-                 "test_installed_package.py", "test_workbooks.py", "test_feedback_pictures.py", "test_cli_course.py",
-                 "test_warm_isolation.py", "test_session.py")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    order = {id(item): i for i, item in enumerate(items)}
-    items.sort(key=lambda item: (rank.get(item.path.name, len(rank)), order[id(item)]))
-
-
 def require(ok: bool, message: str) -> None:
     """Skip the calling test with ``message`` (which says what to install) unless ``ok``; under ``CI=true``
     fail instead: a skipped check in CI is a failure hidden."""
