@@ -29,7 +29,8 @@ AUTOGRADER = [sys.executable, "-m", "autograder"]
 # costs more than it saves (3 copies of 01: 6.9 s and 6.4 s of CPU on a cluster of 2 against 5.0 s and 2.6 s in
 # one process; 4 of 04: 83 s of CPU against 61 s). Tests about the cluster and the batches graded in parallel pass
 # --jobs themselves (test_cluster, the nbgrader course, the hostile corpus, 02's two grader processes, ...).
-os.environ.setdefault("AUTOGRADER_JOBS", "1")
+# Set, not defaulted: a value in the developer's shell must not change what the tests exercise.
+os.environ["AUTOGRADER_JOBS"] = "1"
 
 
 def make_course(tmp: Path, **limits: float) -> Path:

@@ -25,25 +25,29 @@ CELLS = [
 ]
 
 
-@pytest.fixture
-def session() -> Iterator[NotebookSession]:
-    s = NotebookSession(CELLS, WorkerSpec(limits=LIMITS), deadline=time.monotonic() + 60)
+ENDLESS = 2  # the index of the endless cell: a session that has it pays cell_timeout_s at every start
+
+
+def _open(cells: list[tuple[int, str]]) -> Iterator[NotebookSession]:
+    s = NotebookSession(cells, WorkerSpec(limits=LIMITS), deadline=time.monotonic() + 60)
     yield s
     s.close()
+
+
+@pytest.fixture
+def session() -> Iterator[NotebookSession]:
+    yield from _open(CELLS)
 
 
 @pytest.fixture
 def quick_session() -> Iterator[NotebookSession]:
-    """The same notebook without its endless cell (which costs every session start its cell_timeout_s)."""
-    s = NotebookSession([c for c in CELLS if "while True" not in c[1]], WorkerSpec(limits=LIMITS),
-                        deadline=time.monotonic() + 60)
-    yield s
-    s.close()
+    """The same notebook without its endless cell, for the tests that are not about hangs."""
+    yield from _open([c for c in CELLS if c[0] != ENDLESS])
 
 
 def test_hanging_cell_is_skipped_and_the_rest_runs(session: NotebookSession) -> None:
     session.start()
-    assert session.outcomes[2].status == "timeout"
+    assert session.outcomes[ENDLESS].status == "timeout"
     assert (session.call("double", np.arange(3)) == [0, 2, 4]).all()
 
 
