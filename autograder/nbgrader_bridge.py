@@ -14,6 +14,15 @@ Trusted code: it runs inside nbgrader (``nbgrader autograde``, the formgrader's 
   in one transaction per notebook, and a TA's reviewed manual score stays reviewed when a regrade of the
   same submission leaves its cell's auto score unchanged (nbgrader would flag every manually graded cell
   for review again).
+- :class:`SanitiseStudentCells`, last: the notebook written to ``autograded/`` (which the formgrader, the
+  HTML feedback and "Open live notebook" show) has its Markdown, raw cells and outputs made inert
+  (:mod:`autograder.sanitise`). The same preprocessor runs again whenever nbgrader renders a notebook as HTML
+  (``HTMLExporter.preprocessors``: the formgrader's pages, ``generate_feedback``), so a notebook autograded
+  before it existed is shown sanitised too.
+
+Pages: the formgrader's responses carry a Content-Security-Policy header (:func:`install_formgrader_csp`, from
+``configure`` when it runs inside a Jupyter server), and nbgrader's HTML feedback a ``<meta>`` one
+(:class:`FeedbackHTMLExporter`).
 
 Everything else (students, submissions, timestamps, restoring locked cells, late penalties, autograded/)
 is nbgrader's default pipeline.
@@ -29,6 +38,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from nbconvert.exporters import HTMLExporter
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode, from_dict
 from nbgrader import utils
@@ -74,7 +84,14 @@ def configure(c: Config, config_file: str) -> None:
         "autograder.nbgrader_bridge.SaveAutoGradesKeepingReview",  # instead of SaveAutoGrades
         "nbgrader.preprocessors.AssignLatePenalties",
         "nbgrader.preprocessors.CheckCellMetadata",
+        # last, after the checksums and comments were taken from what the student wrote
+        "autograder.nbgrader_bridge.SanitiseStudentCells",
     ]
+    # Every notebook nbgrader renders as HTML (the formgrader's submission pages, generate_feedback) is sanitised
+    # once more as it is rendered, and the feedback pages carry a Content-Security-Policy.
+    c.HTMLExporter.preprocessors = ["autograder.nbgrader_bridge.SanitiseStudentCells"]
+    c.GenerateFeedback.exporter_class = "autograder.nbgrader_bridge.FeedbackHTMLExporter"
+    install_formgrader_csp()
     # LMS downloads (`nbgrader zip_collect`): Canvas's file names, Canvas user id -> student by lms_user_id.
     c.ZipCollectApp.collector_plugin = "autograder.nbgrader_plugins.CanvasZipCollector"
     if course.late_penalty_percent_per_day > 0:
@@ -286,3 +303,103 @@ class SaveAutoGradesKeepingReview(SaveAutoGrades):
             cell.metadata["nbgrader"]["grade_id"], self.notebook_id, self.assignment_id, self.student_id)
         unchanged = cell.metadata.nbgrader.get("checksum", None) == utils.compute_checksum(cell)
         comment.auto_comment = "No response." if unchanged and not utils.is_task(cell) else None
+
+
+class SanitiseStudentCells(NbGraderPreprocessor):
+    """Make every Markdown cell, raw cell and cell output safe to render (:func:`autograder.sanitise.sanitise_cell`):
+    no script, no event handler, no link, no remote or SVG image; the text stays. Drops the notebook's widget state
+    (nbconvert's templates would load a widget renderer from unpkg.com for it)."""
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        from autograder.sanitise import sanitise_cell
+
+        nb.cells = [from_dict(sanitise_cell(cell)) for cell in nb.cells]
+        nb.metadata.pop("widgets", None)
+        return nb, resources
+
+
+class FeedbackHTMLExporter(HTMLExporter):
+    """nbgrader's HTML feedback (``generate_feedback``) with a Content-Security-Policy ``<meta>`` first in its head
+    (:data:`autograder.sanitise.NBGRADER_FEEDBACK_CSP`): no inline script runs, nothing but MathJax is loaded."""
+
+    def from_notebook_node(  # type: ignore[override]
+        self, nb: NotebookNode, resources: dict[str, Any] | None = None, **kw: Any
+    ) -> tuple[str, dict[str, Any]]:
+        from autograder.sanitise import NBGRADER_FEEDBACK_CSP, csp_meta
+
+        output, resources = super().from_notebook_node(nb, resources, **kw)
+        head = output.find("<head>")
+        if head < 0:
+            raise ValueError("nbgrader's feedback template has no <head>: cannot add its Content-Security-Policy")
+        at = head + len("<head>")
+        return f"{output[:at]}\n{csp_meta(NBGRADER_FEEDBACK_CSP)}{output[at:]}", resources
+
+
+# The formgrader's pages: its own templates have inline <script> blocks (one sets the submission's id) and onclick
+# attributes, so 'unsafe-inline' must stay for scripts (no nonce or hash can be set from configuration); MathJax 2
+# comes from cdnjs and evaluates its configuration block ('unsafe-eval'). Everything else is this server only:
+# no request to another host (connect-src), no image but this server's and data: ones, no frame, plugin, <base>,
+# or form posted elsewhere, and no other site may frame the formgrader.
+FORMGRADER_CSP = (
+    "default-src 'self'; "
+    "script-src 'self' 'unsafe-inline' 'unsafe-eval' https://cdnjs.cloudflare.com/ajax/libs/mathjax/; "
+    "style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; "
+    "font-src 'self' data: https://cdnjs.cloudflare.com/ajax/libs/mathjax/; "
+    "connect-src 'self'; object-src 'none'; frame-src 'none'; worker-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'self'"
+)
+# A student's own file served by the formgrader (``/formgrader/submissions/<id>/<file>``, e.g. an .html handed in
+# beside the notebook): shown in a sandbox, as a page of its own origin where no script runs.
+SUBMISSION_FILE_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+_NAVIGATION = ("next", "prev", "next_incorrect", "prev_incorrect")
+
+
+def formgrader_policy(path: str, base_url: str = "/") -> str | None:
+    """The Content-Security-Policy for a response to ``path`` on a Jupyter server at ``base_url``: None outside
+    the formgrader, :data:`SUBMISSION_FILE_CSP` for a file of a submission, :data:`FORMGRADER_CSP` otherwise."""
+    prefix = base_url.rstrip("/") + "/formgrader"
+    if path != prefix and not path.startswith(prefix + "/"):
+        return None
+    parts = path[len(prefix):].strip("/").split("/")
+    if (len(parts) >= 3 and parts[0] == "submissions" and parts[1] != "components"
+            and not (len(parts) == 3 and parts[2] in _NAVIGATION)):
+        return SUBMISSION_FILE_CSP
+    return FORMGRADER_CSP
+
+
+def install_formgrader_csp() -> bool:
+    """Inside a running Jupyter server (the formgrader loads ``nbgrader_config.py`` there), add a tornado output
+    transform that puts :func:`formgrader_policy`'s header on every formgrader response; other pages (JupyterLab,
+    the notebook) keep the server's own. Does nothing elsewhere (nbgrader commands, ``autograder``) or when
+    already done; True when the transform is in place."""
+    if "jupyter_server.serverapp" not in sys.modules:
+        return False
+    from jupyter_server.serverapp import ServerApp
+
+    if not ServerApp.initialized():
+        return False
+    web_app = getattr(ServerApp.instance(), "web_app", None)
+    if web_app is None:
+        return False
+    if any(getattr(t, "is_formgrader_csp", False) for t in web_app.transforms):
+        return True
+    from tornado.web import OutputTransform
+
+    base_url = str(web_app.settings.get("base_url", "/"))
+
+    class FormgraderCSP(OutputTransform):
+        is_formgrader_csp = True
+
+        def __init__(self, request: Any) -> None:
+            super().__init__(request)
+            self._policy = formgrader_policy(request.path, base_url)
+
+        def transform_first_chunk(self, status_code: int, headers: Any, chunk: bytes,
+                                  finishing: bool) -> tuple[int, Any, bytes]:
+            if self._policy is not None:
+                headers["Content-Security-Policy"] = self._policy
+            return status_code, headers, chunk
+
+    web_app.add_transform(FormgraderCSP)
+    return True
