@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -27,61 +26,103 @@ from typing import Any
 
 from tqdm import tqdm
 
-from autograder import class_report, fingerprint
+from autograder import class_report, fingerprint, names
+from autograder.bounds import visible
 from autograder.cluster import LOCAL, ClusterChoice
 from autograder.config import Assignment, Course, Limits
 from autograder.errors import SubmissionError
 from autograder.grade import GradeResult, SubmissionInput, grade_submission, sha256_file
+from autograder.names import shown
 from autograder.report import all_results, csv_rows, read_result, write_csv, write_result
 from autograder.sandbox import isolation
 
 JOURNAL = ".grading-journal.jsonl"
 
-_SAFE = re.compile(r"[^A-Za-z0-9_.@-]+")
 
 
-def _student_id(name: str) -> str:
-    return _SAFE.sub("_", name).strip("._") or "student"
+@dataclass
+class Refused:
+    """A submission not graded because of its name (:func:`autograder.names.problems`)."""
+
+    student: str  # the id it would have had
+    name: str  # the folder or file name it came from
+    notebook: Path
+    reason: str
+
+    def line(self) -> str:
+        return f"'{shown(self.name)}' ({visible(str(self.notebook), lines=False)}): {self.reason}"
 
 
-def find_submissions(assignment: Assignment, paths: Iterable[Path]) -> list[SubmissionInput]:
-    """Accept notebook files, nbgrader ``<student>/<assignment>/`` folders, or a ``submitted/`` root."""
-    subs: list[SubmissionInput] = []
+def refused_message(refused: list[Refused]) -> str:
+    return (f"{len(refused)} submission(s) not graded because of their names (the others were graded):\n"
+            + "\n".join(f"  - {r.line()}" for r in refused))
+
+
+def scan_submissions(assignment: Assignment, paths: Iterable[Path]) -> tuple[list[SubmissionInput], list[Refused]]:
+    """The submissions in ``paths`` (notebook files, nbgrader ``<student>/<assignment>/`` folders, a student's
+    folder, or a ``submitted/`` root) with their student ids (:func:`autograder.names.student_id`), and those
+    refused by name: an id too long, or names that would collide. A path that does not exist, or holds no
+    submission, stops everything (:class:`SubmissionError`): that is a typo in the command."""
+    found: list[tuple[str, Path]] = []  # (name, notebook)
     nb_name = assignment.notebook
     for path in paths:
         path = Path(path)
         if path.is_file():
             stem_is_generic = path.name == nb_name
             owner = path.parent.parent.name if path.parent.name == assignment.id else path.parent.name
-            subs.append(SubmissionInput(_student_id(owner if stem_is_generic else path.stem), path))
+            found.append((owner if stem_is_generic else path.stem, path))
         elif path.is_dir() and (path / nb_name).exists():
             owner = path.parent.name if path.name == assignment.id else path.name
-            subs.append(SubmissionInput(_student_id(owner), path / nb_name))
+            found.append((owner, path / nb_name))
         elif path.is_dir() and (path / assignment.id / nb_name).exists():
-            subs.append(SubmissionInput(_student_id(path.name), path / assignment.id / nb_name))
+            found.append((path.name, path / assignment.id / nb_name))
         elif path.is_dir():
             # a student folder holding notebooks, but not one with the released name (convolution-Copy1.ipynb):
             # graded as ungradable with a message saying what to rename, never skipped silently
             folders = {p.parent for p in path.glob(f"*/{assignment.id}/*.ipynb")}
-            found = sorted(path.glob(f"*/{assignment.id}/{nb_name}"))
-            found = sorted({*found, *(f / nb_name for f in folders)})
-            if not found:
+            notebooks = sorted({*path.glob(f"*/{assignment.id}/{nb_name}"), *(f / nb_name for f in folders)})
+            if not notebooks:
                 raise SubmissionError(
-                    f"{path}: no submissions found. Expected {path}/<student>/{assignment.id}/{nb_name} "
-                    "(nbgrader's submitted/ layout), a student's folder, or notebook files."
+                    f"{visible(str(path))}: no submissions found. Expected {visible(str(path))}/<student>/"
+                    f"{assignment.id}/{nb_name} (nbgrader's submitted/ layout), a student's folder, or notebook "
+                    "files."
                 )
-            subs += [SubmissionInput(_student_id(f.parent.parent.name), f) for f in found]
+            found += [(f.parent.parent.name, f) for f in notebooks]
         else:
-            raise SubmissionError(f"{path}: no such file or folder.")
-    seen: dict[str, Path] = {}
-    for s in subs:
-        if s.student in seen:
-            raise SubmissionError(
-                f"Two submissions for student {s.student!r}: {seen[s.student]} and {s.notebook}. "
-                "Name notebook files after the student (alice.ipynb) or use nbgrader's submitted/ folders."
-            )
-        seen[s.student] = s.notebook
+            raise SubmissionError(f"{visible(str(path))}: no such file or folder.")
+    bad = names.problems(n for n, _ in found)
+    subs = [SubmissionInput(names.student_id(n), nb) for n, nb in found if n not in bad]
+    refused = [Refused(names.student_id(n), n, nb, bad[n]) for n, nb in found if n in bad]
+    return subs, refused
+
+
+def find_submissions(assignment: Assignment, paths: Iterable[Path]) -> list[SubmissionInput]:
+    """:func:`scan_submissions`, refusing (:class:`SubmissionError`, naming them) any submission it refuses."""
+    subs, refused = scan_submissions(assignment, paths)
+    if refused:
+        raise SubmissionError(refused_message(refused))
     return subs
+
+
+def refuse_lookalikes_of_results(subs: list[SubmissionInput],
+                                 out_dir: Path) -> tuple[list[SubmissionInput], list[Refused]]:
+    """``subs`` less those whose name looks the same as (:func:`autograder.names.collision_key`), but is not,
+    the name of a result already in ``out_dir`` (``dave`` after ``Dave`` was graded: one folder on a
+    case-insensitive file system), which are returned refused."""
+    earlier = {names.collision_key(names.name_of(p.parent.name)): p.parent.name
+               for p in (out_dir.glob("*/results.json") if out_dir.is_dir() else [])}
+    kept, refused = [], []
+    for sub in subs:
+        other = earlier.get(names.collision_key(names.name_of(sub.student)))
+        if other is None or other == sub.student:
+            kept.append(sub)
+            continue
+        refused.append(Refused(sub.student, names.name_of(sub.student), sub.notebook,
+                               f"looks the same as '{names.shown(names.name_of(other))}', already graded in the "
+                               "output folder (one folder on a case-insensitive file system): not graded. Rename "
+                               "it to the student's roster id, or move the other result away, and run the same "
+                               "command again"))
+    return kept, refused
 
 
 @dataclass
@@ -170,7 +211,7 @@ def grade_batch(
             journal.record({"done": result.student, "worker": outcome.worker})
             recorded.add(result.student)
             summary.graded_now += 1
-        bar.set_postfix_str(outcome.student)
+        bar.set_postfix_str(visible(outcome.student, lines=False))
         bar.update()
     bar.close()
     journal.record({"complete": True})

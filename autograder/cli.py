@@ -8,11 +8,22 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from autograder.bounds import visible
 from autograder.config import Course, describe_schema, load_course
 from autograder.errors import AutograderError, ConfigError, ReleaseError
+
+if TYPE_CHECKING:
+    from autograder.batch import Refused
+
+
+def _echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:
+    """Print a line to the instructor's terminal: file names, student ids, messages and a notebook's output
+    come from submissions, so control characters are shown as escapes (:func:`autograder.bounds.visible`)."""
+    click.echo(visible(message), err=err, nl=nl)
 
 
 def find_course_file(start: Path) -> Path:
@@ -61,10 +72,10 @@ def release(ctx: click.Context, assignment_ids: tuple[str, ...], check: bool) ->
         if check:
             problems = rel.stale_files(course, a)
             stale += problems
-            click.echo(f"{a.id}: {'STALE' if problems else 'current'}")
+            _echo(f"{a.id}: {'STALE' if problems else 'current'}")
         else:
             target = rel.release(course, a)
-            click.echo(f"{a.id}: released to {target}")
+            _echo(f"{a.id}: released to {target}")
     if stale:
         raise ReleaseError("The release is stale:\n" + "\n".join(f"  - {p}" for p in stale)
                            + "\nRun `autograder release` and commit assignments/.")
@@ -103,7 +114,13 @@ def grade(ctx: click.Context, assignment_id: str, submissions: tuple[Path, ...],
     the formgrader, `nbgrader generate_feedback` and `nbgrader export` see them.
     """
     from autograder import gradebook
-    from autograder.batch import default_jobs, find_submissions, grade_batch
+    from autograder.batch import (
+        default_jobs,
+        grade_batch,
+        refuse_lookalikes_of_results,
+        refused_message,
+        scan_submissions,
+    )
     from autograder.cluster import choose
     from autograder.config import check_notebook_points
     from autograder.errors import GradebookError, SubmissionError
@@ -114,7 +131,7 @@ def grade(ctx: click.Context, assignment_id: str, submissions: tuple[Path, ...],
     where = choose(cluster, scheduler_file)
     if runner not in course.runners:
         raise AutograderError(f"Unknown runner {runner!r}; course.yml defines: {', '.join(course.runners)}.")
-    subs = find_submissions(assignment, submissions)
+    subs, refused = scan_submissions(assignment, submissions)
     check_notebook_points(course, assignment)
     in_course = {s.student: gradebook.submitted_student(course, assignment, s.notebook) for s in subs}
     use_gradebook = not no_gradebook and all(in_course.values())
@@ -123,47 +140,66 @@ def grade(ctx: click.Context, assignment_id: str, submissions: tuple[Path, ...],
             raise SubmissionError("--out is required for submissions outside the course's submitted/ folder "
                                   f"({course.root / 'submitted'}).")
         out_dir = course.root / "grades" / assignment.id
+    # a name that looks the same as a result already in the output folder (Dave, then dave) is refused too
+    subs, lookalikes = refuse_lookalikes_of_results(subs, out_dir)
+    refused += lookalikes
+    if refused:
+        _echo(refused_message(refused), err=True)
+    if not subs:
+        raise SubmissionError("Nothing graded: every submission was refused because of its name (see above).")
     if use_gradebook:
         gradebook.check_gradebook(course, assignment)  # before grading: fail early, write nothing
     if jobs is None:
         jobs, why = default_jobs(course.limits_for(assignment))
         if why:
-            click.echo(why, err=True)
+            _echo(why, err=True)
     summary = grade_batch(course, assignment, subs, out_dir, runner=runner, force=force,
                           progress=not no_progress, jobs=jobs, cluster=where)
-    click.echo(score_table(summary.rows))
-    click.echo(f"\nGraded {summary.graded_now}, already done {summary.skipped}.")
+    _echo(score_table(summary.rows))
+    _echo(f"\nGraded {summary.graded_now}, already done {summary.skipped}.")
     if summary.graded_now or summary.infra_failed:
-        click.echo(f"Graded on {summary.where}.")
+        _echo(f"Graded on {summary.where}.")
     if summary.regrade_line():
-        click.echo(summary.regrade_line())
-    click.echo(f"Grades: {summary.csv_path} ({summary.csv_rows} students, one column per question)")
-    click.echo(f"Feedback: {out_dir}/<student>/feedback.md, its HTML twin feedback.html with the pictures "
+        _echo(summary.regrade_line())
+    _echo(f"Grades: {summary.csv_path} ({summary.csv_rows} students, one column per question)")
+    _echo(f"Feedback: {out_dir}/<student>/feedback.md, its HTML twin feedback.html with the pictures "
                "(results.json beside them)")
     if summary.class_report:
-        click.echo(f"Class report: {summary.class_report} (numbers: class-report.json beside it)")
+        _echo(f"Class report: {summary.class_report} (numbers: class-report.json beside it)")
     else:
-        click.echo(f"Class report: not written ({summary.class_report_error}); the grades are. Retry with "
+        _echo(f"Class report: not written ({summary.class_report_error}); the grades are. Retry with "
                    f"`autograder report {assignment.id}`.", err=True)
     if summary.failures:
-        click.echo("Not graded normally:\n" + "\n".join(f"  - {f}" for f in summary.failures))
+        _echo("Not graded normally:\n" + "\n".join(f"  - {f}" for f in summary.failures))
     if not use_gradebook:
         if any(in_course.values()) and not no_gradebook:
-            click.echo("Gradebook: not updated (only submissions in the course's submitted/ folder are recorded).")
+            _echo("Gradebook: not updated (only submissions in the course's submitted/ folder are recorded).")
         _infra_failures(summary.infra_failed)
+        _refused(refused)
         return
     outcomes = gradebook.sync(course, assignment, [str(in_course[s.student]) for s in subs], out_dir)
     failed = [o for o in outcomes if not o.ok and not o.skipped]
     recorded = sum(o.ok for o in outcomes)
-    click.echo(f"Gradebook: {recorded} of {len(outcomes)} recorded by nbgrader's autograde "
+    _echo(f"Gradebook: {recorded} of {len(outcomes)} recorded by nbgrader's autograde "
                f"({course.root / 'autograded'}/); the formgrader shows them.")
     for o in outcomes:
         if o.skipped:
-            click.echo(f"  - {o.student}: {o.message}")
+            _echo(f"  - {o.student}: {o.message}")
     if failed:
         raise GradebookError("Not recorded in the gradebook (their sandbox results are kept):\n"
-                             + "\n".join(f"  - {o.student}: {o.message}" for o in failed))
+                             + "\n".join(f"  - {o.student}: {o.message}" for o in failed)
+                             + (f"\nAlso {refused_message(refused)}" if refused else ""))
     _infra_failures(summary.infra_failed)
+    _refused(refused)
+
+
+def _refused(refused: list[Refused]) -> None:
+    """Exit 4 when submissions were refused because of their names: the others were graded (and recorded)."""
+    from autograder.batch import refused_message
+    from autograder.errors import SubmissionError
+
+    if refused:
+        raise SubmissionError(refused_message(refused))
 
 
 def _infra_failures(failed: dict[str, str]) -> None:
@@ -188,7 +224,7 @@ def report(ctx: click.Context, assignment_id: str, grades_dir: Path | None, subm
     regrade deltas, held-out accuracies, and the most similar pairs of SUBMISSIONS (as for `grade`; default: the
     course's submitted/ folder, when it exists)."""
     from autograder import class_report
-    from autograder.batch import find_submissions
+    from autograder.batch import refused_message, scan_submissions
     from autograder.errors import SubmissionError
 
     course = _course(ctx)
@@ -198,13 +234,15 @@ def report(ctx: click.Context, assignment_id: str, grades_dir: Path | None, subm
         raise SubmissionError(f"{grades}: no results to report on. Grade first (`autograder grade {assignment.id} "
                               "...`), or pass --grades with the folder `grade --out` wrote.")
     paths = list(submissions) or [p for p in [course.root / "submitted"] if p.is_dir()]
-    subs = find_submissions(assignment, paths) if paths else []
+    subs, refused = scan_submissions(assignment, paths) if paths else ([], [])
+    if refused:
+        _echo(f"Similar submissions: not compared, {refused_message(refused)}", err=True)
     if not subs:
-        click.echo("Similar submissions: not compared (no submissions given, and no submitted/ folder).", err=True)
+        _echo("Similar submissions: not compared (no submissions given, and no submitted/ folder).", err=True)
     json_path, html_path = class_report.write(grades, assignment, mode=int(course.output_mode, 8), submissions=subs,
                                               stub=course.released_notebook(assignment),
                                               reference=course.solution_notebook(assignment))
-    click.echo(f"Class report: {html_path} (numbers: {json_path})")
+    _echo(f"Class report: {html_path} (numbers: {json_path})")
 
 
 @cli.command()
@@ -223,8 +261,8 @@ def feedback(ctx: click.Context, assignment_id: str, student: str | None) -> Non
     assignment = course.assignment(assignment_id)
     paths = gradebook.feedback(course, assignment, student)
     for path in paths:
-        click.echo(str(path))
-    click.echo(f"{len(paths)} feedback file(s). Students get them with `nbgrader release_feedback {assignment.id}` "
+        _echo(str(path))
+    _echo(f"{len(paths)} feedback file(s). Students get them with `nbgrader release_feedback {assignment.id}` "
                "(exchange) or as uploads to the LMS.")
 
 
@@ -242,7 +280,7 @@ def validate(ctx: click.Context, notebook: Path, assignment_id: str | None) -> N
     course = _course(ctx, released_only=True)  # students have no solutions or hidden suites
     assignment = course.assignment(assignment_id) if assignment_id else guess_assignment(course, notebook)
     result = validate_notebook(course, assignment, notebook)
-    click.echo(validate_markdown(result), nl=False)
+    _echo(validate_markdown(result), nl=False)
     if not result.all_passed:
         failing = ", ".join(c.grade_id for c in result.checks if not c.passed)
         raise AutograderError(f"{len(result.checks) - result.passed} of {len(result.checks)} visible checks did "
@@ -257,7 +295,7 @@ def demo(ctx: click.Context, out_dir: Path) -> None:
     submissions of the first one, record them in nbgrader's gradebook, write feedback and a Canvas export."""
     from autograder.demo import run_demo
 
-    run_demo(_course(ctx), out_dir, click.echo)
+    run_demo(_course(ctx), out_dir, _echo)
 
 
 @cli.command()
@@ -271,7 +309,7 @@ def doctor(ctx: click.Context) -> None:
     except ConfigError:
         course = None
     text, ok = doctor_report(course)
-    click.echo(text)
+    _echo(text)
     if not ok:
         sys.exit(5)
 
@@ -290,13 +328,13 @@ def config_cmd(ctx: click.Context, describe: bool) -> None:
     from autograder.suite_check import check_course, config_table, raise_problems
 
     if describe:
-        click.echo(describe_schema())
+        _echo(describe_schema())
         return
     course = _course(ctx)
     checks, course_problems = check_course(course)
     raise_problems(course, checks, course_problems)
-    click.echo(config_table(course, checks))
-    click.echo(f"{course.root / 'course.yml'}: OK ({len(course.assignments)} assignments)")
+    _echo(config_table(course, checks))
+    _echo(f"{course.root / 'course.yml'}: OK ({len(course.assignments)} assignments)")
 
 
 @cli.command("check-solution")
@@ -325,13 +363,13 @@ def check_solution_cmd(ctx: click.Context, assignment_ids: tuple[str, ...], runn
         for a in chosen:
             result = check_solution(course, a, (out_dir or Path(tmp)) / a.id, runner=runner)
             verdict = "full marks" if result.full_marks else "NOT full marks"
-            click.echo(f"{a.id}: {verdict} ({result.score:g} / {result.max_score:g}, {result.notebook})")
+            _echo(f"{a.id}: {verdict} ({result.score:g} / {result.max_score:g}, {result.notebook})")
             if not result.full_marks:
                 failed.append(f"{a.id} ({result.notebook}): {result.score:g} / {result.max_score:g}\n"
                               + "\n".join(f"    - {p}" for p in result.problems))
                 details = result.instructor_log.split("--- worker output ---", 1)[0].strip()
                 if details:  # the failed tests' details and tracebacks, not the notebook's own output
-                    click.echo(f"--- {a.id}: failed tests in instructor.log ---\n{details[-3000:]}")
+                    _echo(f"--- {a.id}: failed tests in instructor.log ---\n{details[-3000:]}")
     if failed:
         keep = "" if out_dir else " Keep the results with --out DIR."
         raise ConfigError("A solution notebook does not get full marks: fix the solution or its hidden tests."
@@ -350,12 +388,12 @@ def datasets_list(ctx: click.Context) -> None:
     """Every data set with its size, licence and where it is (or is not) available."""
     from autograder import datasets as ds
 
-    click.echo(f"cache: {ds.cache_dir()}")
+    _echo(f"cache: {ds.cache_dir()}")
     for d in ds.load_manifest(_course(ctx).manifest_path).values():
         found = [ds.find_file(d, f) for f in d.files]
         state = "offline" if d.offline else ("available" if all(found) else
                                              "missing" if not any(found) else "incomplete")
-        click.echo(f"{d.name:<14} {state:<11} {d.size:<22} {d.title}\n{'':<14} licence: {d.licence}")
+        _echo(f"{d.name:<14} {state:<11} {d.size:<22} {d.title}\n{'':<14} licence: {d.licence}")
 
 
 @datasets_group.command("fetch")
@@ -365,7 +403,7 @@ def datasets_fetch(ctx: click.Context, name: str) -> None:
     """Download data set NAME into the cache (checksums verified; nothing kept if they do not match)."""
     from autograder import datasets as ds
 
-    ds.fetch(name, manifest=_course(ctx).manifest_path, echo=click.echo)
+    ds.fetch(name, manifest=_course(ctx).manifest_path, echo=_echo)
 
 
 @datasets_group.command("verify")
@@ -379,7 +417,7 @@ def datasets_verify(ctx: click.Context, name: str | None) -> None:
     bad = [s for s in statuses if s.state == "corrupt" or (name and s.state == "missing")]
     for s in statuses:
         where = f" ({s.path})" if s.path else ""
-        click.echo(f"{s.dataset}/{s.file}: {s.state}{where}" + (f"\n    {s.message}" if s.message else ""))
+        _echo(f"{s.dataset}/{s.file}: {s.state}{where}" + (f"\n    {s.message}" if s.message else ""))
     if bad:
         raise ds.DatasetError(f"{len(bad)} file(s) missing or corrupt; see above for what to do.")
 
@@ -388,11 +426,15 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="autograder", standalone_mode=False)
     except AutograderError as exc:
-        click.echo(f"error: {exc}", err=True)
+        _echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+        _echo("Aborted.", err=True)
         sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
+    except click.ClickException as exc:  # a usage error quotes the command line: file names, escaped
+        import io
+
+        buf = io.StringIO()
+        exc.show(file=buf)
+        _echo(buf.getvalue(), err=True, nl=False)
         sys.exit(exc.exit_code)

@@ -20,6 +20,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+from autograder import names
 from autograder.config import Assignment, Course
 from autograder.errors import GradebookError
 
@@ -222,7 +223,9 @@ def sync(course: Course, assignment: Assignment, students: list[str], results_di
 
     Before nbgrader touches a student's submission: the student must be in the gradebook, the submission
     folder must hold no symbolic link (nbgrader would copy what it points to), and our result must be for
-    exactly the submitted file. A student who fails a check gets no gradebook write at all.
+    exactly the submitted file. A student who fails a check gets no gradebook write at all. ``students`` are
+    the names of the folders in ``submitted/``; one that is not its own student id (:mod:`autograder.names`:
+    nbgrader would take ``*?[]`` as a glob, strip spaces, ...) is not recorded, with what to rename.
     """
     from nbgrader.api import Gradebook
 
@@ -236,6 +239,10 @@ def sync(course: Course, assignment: Assignment, students: list[str], results_di
         roster = {str(s.id) for s in gb.students}
     outcomes: list[SyncOutcome] = []
     for student in students:
+        problem = names.gradebook_problem(student)
+        if problem:  # nbgrader would glob, strip or mis-store the raw name; our results are under its id
+            outcomes.append(SyncOutcome(student, False, problem))
+            continue
         folder = course.root / "submitted" / student / assignment.id
         links = _symlinks(folder)
         if links:

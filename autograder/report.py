@@ -20,6 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autograder.bounds import (
+    FEEDBACK_MAX,
+    INSTRUCTOR_LOG_MAX,
+    MAX_CELL_PROBLEMS,
+    NOTES_MAX,
+    OMITTED,
+    WORKER_OUTPUT_MAX,
+    cut_bytes,
+    cut_middle,
+    visible,
+)
 from autograder.config import Assignment
 from autograder.grade import GradeResult
 
@@ -219,7 +230,8 @@ def feedback_markdown(result: GradeResult, assignment: Assignment) -> str:
     problems = [c for c in result.cells if c.status != "ok"]
     if problems:
         lines += ["## Your notebook", ""]
-        for c in problems:
+        shown = [c for c in problems if c.status != OMITTED][:MAX_CELL_PROBLEMS]
+        for c in shown:
             what = {
                 "error": f"raised {c.error_type}: {_cut(c.error_message)}",
                 "timeout": f"was stopped: {c.error_message}; the rest of the notebook ran without it",
@@ -227,8 +239,13 @@ def feedback_markdown(result: GradeResult, assignment: Assignment) -> str:
                 "the rest of the notebook ran without it",
             }.get(c.status, c.status)
             lines.append(_bullet(f"Cell {c.index + 1} {what}"))
+        more = len([c for c in problems if c.status != OMITTED]) - len(shown)
+        omitted = [c.error_message for c in problems if c.status == OMITTED]
+        if more or omitted:  # what bounds.bound_result left out: "... and 1,480 more cells raised errors"
+            lines.append(f"- {omitted[0] if omitted else f'... and {more:,} more cells with problems (not shown)'}")
         lines.append("")
-    return "\n".join(lines)
+    return cut_bytes(visible("\n".join(lines)), FEEDBACK_MAX,
+                     f"... (the rest of this feedback was cut: it is limited to {FEEDBACK_MAX // 1024} KiB)")
 
 
 def pictures(tests: Iterable[tuple[str, list[dict[str, Any]]]]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -301,9 +318,12 @@ def instructor_log(result: GradeResult, sandbox: str = "") -> str:
         header.append(f"message:    {result.message}")
     parts = ["\n".join(header)]
     parts.append("--- warnings and failed hidden tests (details for instructors) ---\n"
-                 + (result.instructor_log or "(none)"))
-    parts.append("--- worker output ---\n" + (result.worker_output or "(none)"))
-    return "\n\n".join(parts) + "\n"
+                 + (cut_middle(result.instructor_log, NOTES_MAX) or "(none)"))
+    parts.append("--- worker output ---\n" + (cut_middle(visible(result.worker_output), WORKER_OUTPUT_MAX)
+                                              or "(none)"))
+    # every text from the submission (its output, messages, names) with control characters escaped
+    return cut_bytes(visible("\n\n".join(parts)) + "\n", INSTRUCTOR_LOG_MAX,
+                     f"... (instructor.log is limited to {INSTRUCTOR_LOG_MAX // 1024} KiB)\n")
 
 
 def write_result(result: GradeResult, assignment: Assignment, out_dir: Path, *, mode: int | None = None,
@@ -382,10 +402,14 @@ def write_csv(rows: list[dict[str, object]], assignment: Assignment | None, path
 
 
 def score_table(rows: list[dict[str, object]]) -> str:
-    """The batch's rows as the fixed-width table the CLI prints."""
-    width = max([len(str(r["student"])) for r in rows] + [7])
+    """The batch's rows as the fixed-width table the CLI prints (control characters escaped)."""
+    def cell(value: object) -> str:
+        return visible(str(value), lines=False)
+
+    width = max([len(cell(r["student"])) for r in rows] + [7])
     lines = [f"{'student':<{width}}  {'status':<10}  {'score':>12}  time"]
     for r in rows:
-        score = f"{r['score']}/{r['max_score']}"
-        lines.append(f"{r['student']!s:<{width}}  {r['status']!s:<10}  {score:>12}  {r['execution_time']}s")
+        score = cell(f"{r['score']}/{r['max_score']}")
+        lines.append(f"{cell(r['student']):<{width}}  {cell(r['status']):<10}  {score:>12}  "
+                     f"{cell(r['execution_time'])}s")
     return "\n".join(lines)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.bounds import OMITTED, bound_cells
 from autograder.config import Assignment, Course
 from autograder.errors import SubmissionError
 from autograder.grade import (
@@ -176,6 +177,8 @@ def validate_notebook(course: Course, assignment: Assignment, notebook: Path) ->
         for qid, source in visible_tests(course, assignment):
             result.checks.append(_run_check(session, qid, assignment.question(qid).title, source))
         result.cells = [session.outcomes[i] for i, _ in cells if i in session.outcomes]
+    # at most 20 problem cells listed, the rest counted: "... and 1,480 more cells raised errors (not shown)"
+    result.cells = bound_cells(result.cells, CellOutcome, max_cells=len(result.cells))
     result.execution_time = round(time.monotonic() - started, 2)
     return result
 
@@ -254,6 +257,8 @@ def _check_section(check: VisibleCheck) -> list[str]:
 
 
 def _cell_line(c: CellOutcome) -> list[str]:
+    if c.status == OMITTED:
+        return [f"- {c.error_message}"]
     if c.status == "error":
         message = c.error_message.strip("\n")
         if "\n" in message or "`" in message:

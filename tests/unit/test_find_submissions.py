@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder.batch import find_submissions
+from autograder.batch import find_submissions, refuse_lookalikes_of_results, scan_submissions
 from autograder.config import Assignment
 from autograder.errors import SubmissionError
+from autograder.grade import SubmissionInput
 
 NB = "convolution.ipynb"
 AID = "01_convolution"
@@ -99,40 +100,87 @@ def test_layouts_mix(a01: Assignment, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("name", "student"), [
-    ("Bob Smith.ipynb", "Bob_Smith"),
+    ("Bob Smith.ipynb", "Bob%20Smith"),
     ("jo.doe@uni.edu.ipynb", "jo.doe@uni.edu"),
-    ("o'brien; rm -rf ~.ipynb", "o_brien_rm_-rf"),
-    ("über.ipynb", "ber"),
-    (".hidden.ipynb", "hidden"),
-    ("___.ipynb", "student"),
+    ("dave+.ipynb", "dave+"),
+    ("o'brien; rm -rf ~.ipynb", "o%27brien%3B%20rm%20-rf%20%7E"),
+    ("über.ipynb", "%C3%BCber"),
+    (".hidden.ipynb", "%2Ehidden"),
+    ("-rf.ipynb", "%2Drf"),
+    ("50%.ipynb", "50%25"),
+    ("x\x1b]0;pwned\x07.ipynb", "x%1B%5D0%3Bpwned%07"),
+    ("___.ipynb", "___"),
 ])
-def test_student_ids_are_safe_folder_names(a01: Assignment, tmp_path: Path, name: str, student: str) -> None:
+def test_student_ids_are_the_names_percent_encoded_where_unsafe(a01: Assignment, tmp_path: Path, name: str,
+                                                                 student: str) -> None:
     nb = touch(tmp_path / name)
     assert found(a01, nb) == [(student, nb)]
 
 
-def test_student_folder_names_are_made_safe_too(a01: Assignment, tmp_path: Path) -> None:
+def test_student_folder_names_are_encoded_too(a01: Assignment, tmp_path: Path) -> None:
     nb = touch(tmp_path / "submitted" / "Anna Lee" / AID / NB)
-    assert found(a01, tmp_path / "submitted") == [("Anna_Lee", nb)]
+    assert found(a01, tmp_path / "submitted") == [("Anna%20Lee", nb)]
 
 
-def test_two_submissions_for_one_student_are_refused(a01: Assignment, tmp_path: Path) -> None:
+def scan(a01: Assignment, *paths: Path) -> tuple[list[tuple[str, Path]], dict[str, str]]:
+    subs, refused = scan_submissions(a01, paths)
+    return [(s.student, s.notebook) for s in subs], {r.name: r.reason for r in refused}
+
+
+def test_names_that_differ_are_never_the_same_student(a01: Assignment, tmp_path: Path) -> None:
+    """The old mapping graded both `dave` and `dave+` (and `a b`, `a_b`) as one student."""
+    files = [touch(tmp_path / "submitted" / n / AID / NB) for n in ("dave", "dave+", "a b", "a_b")]
+    assert scan(a01, tmp_path / "submitted") == (
+        [("a%20b", files[2]), ("a_b", files[3]), ("dave", files[0]), ("dave+", files[1])], {})
+
+
+def test_two_submissions_for_one_student_are_refused_by_name_and_the_others_kept(a01: Assignment,
+                                                                                 tmp_path: Path) -> None:
     first, second = touch(tmp_path / "a" / "alice.ipynb"), touch(tmp_path / "b" / "alice.ipynb")
-    with pytest.raises(SubmissionError, match="Two submissions for student 'alice'") as info:
+    bob = touch(tmp_path / "bob.ipynb")
+    subs, refused = scan_submissions(a01, [first, bob, second])
+    assert [(s.student, s.notebook) for s in subs] == [("bob", bob)]
+    assert [(r.name, r.notebook) for r in refused] == [("alice", first), ("alice", second)]
+    assert refused[0].reason.startswith("2 submissions for this student: none of them was graded")
+    with pytest.raises(SubmissionError, match="2 submission.s. not graded because of their names") as info:
         find_submissions(a01, [first, second])
     assert str(first) in str(info.value) and str(second) in str(info.value)
 
 
-def test_names_that_become_the_same_id_are_refused(a01: Assignment, tmp_path: Path) -> None:
-    with pytest.raises(SubmissionError, match="Two submissions for student 'a_b'"):
-        find_submissions(a01, [touch(tmp_path / "a b.ipynb"), touch(tmp_path / "a_b.ipynb")])
+def test_names_the_same_but_for_case_or_compatibility_forms_are_refused(a01: Assignment, tmp_path: Path) -> None:
+    names = ("Dave", "dave", "\uff44\uff41\uff56\uff45", "carol")  # the third: full-width letters
+    files = [touch(tmp_path / "submitted" / n / AID / NB) for n in names]
+    subs, why = scan(a01, tmp_path / "submitted")
+    assert subs == [("carol", files[3])]
+    assert set(why) == set(names[:3])
+    assert why["dave"].startswith("looks the same as 'Dave', '\uff44\uff41\uff56\uff45'")
 
 
 def test_the_same_student_in_two_layouts_is_refused(a01: Assignment, tmp_path: Path) -> None:
     loose = touch(tmp_path / "alice.ipynb")
     touch(tmp_path / "submitted" / "alice" / AID / NB)
-    with pytest.raises(SubmissionError, match="Two submissions for student 'alice'"):
+    with pytest.raises(SubmissionError, match="'alice'.*2 submissions for this student"):
         find_submissions(a01, [loose, tmp_path / "submitted"])
+
+
+def test_a_name_too_long_for_an_id_is_refused(a01: Assignment, tmp_path: Path) -> None:
+    long = touch(tmp_path / f"{'ü' * 30}.ipynb")  # 30 characters, 180 encoded
+    ok = touch(tmp_path / f"{'u' * 128}.ipynb")
+    subs, why = scan(a01, long, ok)
+    assert subs == [("u" * 128, ok)]
+    assert why == {"ü" * 30: "its student id would be 180 characters long, over nbgrader's 128: rename it to the "
+                              "student's roster id"}
+
+
+def test_a_lookalike_of_an_earlier_result_is_refused(a01: Assignment, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    touch(out / "Dave" / "results.json")
+    subs = [SubmissionInput("dave", tmp_path / "dave.ipynb"), SubmissionInput("Dave", tmp_path / "Dave.ipynb"),
+            SubmissionInput("erin", tmp_path / "erin.ipynb")]
+    kept, refused = refuse_lookalikes_of_results(subs, out)
+    assert [s.student for s in kept] == ["Dave", "erin"]
+    assert [r.student for r in refused] == ["dave"]
+    assert refused[0].reason.startswith("looks the same as 'Dave', already graded in the output folder")
 
 
 def test_a_missing_path_is_refused(a01: Assignment, tmp_path: Path) -> None:
