@@ -27,6 +27,7 @@ def doctor_report(course: Course | None) -> tuple[str, bool]:
         f"worker start: {'bubblewrap (' + probe.bwrap + ')' if probe.mode == 'bwrap' else 'plain child process'}"
         + (f" - bubblewrap not used: {probe.bwrap_problem}" if probe.mode != "bwrap" else ""),
         f"warm workers: {warm_line(course, secret)}",
+        f"seccomp: {isolation.filter_line(probe)}",
         f"batches: {cluster_line()}",
         "",
         f"{'protection':<{width}}  active  how",

@@ -29,6 +29,7 @@ import functools
 import json
 import os
 import resource
+import secrets
 import shutil
 import signal
 import site
@@ -37,6 +38,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +47,7 @@ from typing import Any
 
 from autograder.config import PROTECTIONS, Course, Limits
 from autograder.errors import SandboxError
+from autograder.worker import seccomp
 
 WORKER_UIDS = range(990_000, 990_512)  # dedicated, unnamed uids; one per live worker
 JOB_IN_SANDBOX = "/job"
@@ -54,6 +57,9 @@ JOB_PREFIX = "ag-job-"
 # from a course folder, the course's own ``autograder/hidden/`` can make ``autograder`` a namespace package
 # (no ``__file__``) in front of an editable install.
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
+# Started in front of every sandboxed program (a worker, a zygote, the probe): a fresh session keyring, default
+# signal dispositions, the seccomp filter (autograder/worker/seccomp.py), then the program.
+SECCOMP_PY = PACKAGE_DIR / "worker" / "seccomp.py"
 ZYGOTE_CAPS = ("CAP_SYS_ADMIN", "CAP_SETPCAP", "CAP_NET_ADMIN", "CAP_KILL")
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives", "fonts", "mime.types")
 
@@ -75,6 +81,8 @@ class Probe:
     quota: bool
     kill_all: bool
     details: dict[str, str] = field(default_factory=dict)
+    syscall_filter: bool = False  # the seccomp filter was on in the probe's worker (keyctl: EPERM)
+    filter_problem: str = ""  # why not
 
     def active(self) -> dict[str, tuple[bool, str]]:
         """protection name -> (active, how or why not)."""
@@ -167,22 +175,61 @@ class UidLease:
 
     @classmethod
     def take(cls) -> UidLease:
-        start = os.getpid() % len(WORKER_UIDS)
-        for i in range(len(WORKER_UIDS)):
-            uid = WORKER_UIDS[(start + i) % len(WORKER_UIDS)]
-            holder = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                holder.bind(f"\0autograder-worker-uid-{uid}")
-            except OSError:
-                holder.close()
-                continue
-            kill_uid(uid)  # leftovers of a grader that was killed before it could clean up
-            return cls(uid, holder)
-        raise SandboxError(f"All {len(WORKER_UIDS)} worker uids are in use.")
+        """The next free uid after the one this process leased last (round-robin through :data:`WORKER_UIDS`
+        from a random start), so that consecutive workers of a grader, a crashed worker and the fresh one that
+        replays its cells, or two submissions of a batch, never share a uid. Several graders on one machine
+        each go round from their own start; a uid is held by one of them at a time (the bound socket), and one
+        released by a grader may be taken by another soon after: nothing of its last worker is left by then
+        (its processes are killed, its keyrings cleared here, its files were in a sandbox's tmpfs or removed)."""
+        global _next_uid
+        n = len(WORKER_UIDS)
+        with _uid_lock:
+            start = _next_uid if _next_uid is not None else secrets.randbelow(n)
+            for i in range(n):
+                index = (start + i) % n
+                uid = WORKER_UIDS[index]
+                holder = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    holder.bind(f"\0autograder-worker-uid-{uid}")
+                except OSError:
+                    holder.close()
+                    continue
+                _next_uid = (index + 1) % n
+                break
+            else:
+                raise SandboxError(f"All {len(WORKER_UIDS)} worker uids are in use.")
+        kill_uid(uid)  # leftovers of a grader that was killed before it could clean up
+        clear_keyrings(uid)
+        return cls(uid, holder)
 
     def release(self) -> None:
         kill_uid(self.uid)
         self._holder.close()
+
+
+_next_uid: int | None = None  # index in WORKER_UIDS of the uid this process tries first next time
+_uid_lock = threading.Lock()
+
+
+def clear_keyrings(uid: int) -> bool:
+    """Empty the user, user-session and persistent keyrings of ``uid`` (the grader must be root): they outlive
+    every process of the uid, so a worker whose filter was off (or a kernel without seccomp) could leave keys
+    there for the next worker of that uid. Done in a child that becomes ``uid``; False if that failed (no
+    keyrings in this kernel is not a failure)."""
+    if os.getuid() != 0:
+        return False
+    pid = os.fork()
+    if pid == 0:  # (a forked grader: only system calls until _exit)
+        code = 1
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            code = 0 if seccomp.clear_own_keyrings() else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
 
 
 def _proc_status(pid: str) -> dict[str, str]:
@@ -338,6 +385,11 @@ def limiter(limits: Limits, uid: int | None) -> Callable[[], None]:
     values = [(getattr(resource, name), pair) for name, pair in rlimits(limits, uid).items()]
 
     def apply() -> None:
+        seccomp.reset_signals(python=False)  # nothing the grader ignores or blocks (nohup: SIGHUP) is inherited
+        try:  # nor its session keyring (the sandboxed program joins one of its own again, and fails if it cannot)
+            seccomp.join_fresh_session_keyring()
+        except OSError:
+            pass
         os.umask(0o077)
         for which, pair in values:
             resource.setrlimit(which, pair)
@@ -384,6 +436,7 @@ def launch(
     uid: int | None,
     info_fd: int | None = None,
     zygote: bool = False,
+    filter_mode: str | None = None,
 ) -> Launch:
     """Build the command for ``program`` (argv whose items may be keys of ``code``: files the program loads).
 
@@ -394,8 +447,16 @@ def launch(
     ``zygote`` (bwrap mode, grader running as root): the program is a warm worker's zygote
     (:mod:`autograder.sandbox.warm`), which keeps the capabilities it needs to put each worker it forks into
     namespaces, mounts and a uid of its own; /etc/passwd names every worker uid.
+
+    A program that is a file (``program[0]`` a key of ``code``) starts behind ``autograder/worker/seccomp.py``:
+    a fresh session keyring, default signal dispositions and the seccomp filter (the ``zygote`` profile for a
+    zygote, else the ``worker`` one) before its first line runs. ``filter_mode``: "require", "try" or "off";
+    by default :func:`seccomp_mode`.
     """
     python = python_executable()
+    if program and program[0] in code:
+        code = {**code, "@seccomp": SECCOMP_PY}
+        program = ["@seccomp", "zygote" if zygote else "worker", filter_mode or seccomp_mode(), *program]
     if mode != "bwrap":
         (host_dir / "tmp").mkdir()
         for f in files:
@@ -463,8 +524,9 @@ def launch(
 
 
 # --- the probe -----------------------------------------------------------------------------------
+# Run as a file behind autograder/worker/seccomp.py, like a worker: argv is [probe.py, UID or "", *paths].
 PROBE_CODE = r"""
-import json, os, socket, sys
+import ctypes, errno, json, os, signal, socket, sys
 if sys.argv[1]:
     uid = int(sys.argv[1]); os.setgroups([]); os.setgid(uid); os.setuid(uid)
 out = {"uid": os.getuid(), "euid": os.geteuid(), "pid": os.getpid(),
@@ -479,8 +541,42 @@ try:
     out["regained_root"] = True
 except OSError:
     out["regained_root"] = False
+status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+out["seccomp"] = int(status.get("Seccomp", "0").strip() or 0)
+out["no_new_privs"] = int(status.get("NoNewPrivs", "0").strip() or 0)
+out["sig_ign"] = int(status["SigIgn"], 16)
+out["sig_blk"] = int(status["SigBlk"], 16)
+libc = ctypes.CDLL(None, use_errno=True)
+nr = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)
+ret = libc.syscall(ctypes.c_long(nr), ctypes.c_long(0), ctypes.c_long(-3), ctypes.c_long(0)) if nr else -1
+out["keyctl"] = "ok" if ret >= 0 else errno.errorcode.get(ctypes.get_errno(), "?")
 print(json.dumps(out))
 """
+# What a freshly started Python ignores (SIGPIPE, SIGXFSZ): a worker ignores nothing else and blocks nothing.
+PYTHON_IGNORES = (1 << (signal.SIGPIPE - 1)) | (1 << (signal.SIGXFSZ - 1))
+_filter_seen: bool | None = None  # whether the probe's worker had the filter (the kernel's answer, once known)
+
+
+def seccomp_mode() -> str:
+    """How sandboxed programs install the seccomp filter: "off" when ``AUTOGRADER_SECCOMP=0`` (tests that need a
+    worker without it), "require" where the probe's worker had it (a worker that cannot is refused), else "try"."""
+    if os.environ.get("AUTOGRADER_SECCOMP", "1") == "0":
+        return "off"
+    if _filter_seen is None:
+        probe()
+    return "require" if _filter_seen else "try"
+
+
+def filter_line(p: Probe) -> str:
+    """``autograder doctor``'s line about the seccomp filter (and the keyring and signals that go with it)."""
+    arch = seccomp.machine()
+    if p.syscall_filter:
+        groups = [g for g, names in seccomp.GROUPS.items() if any(n in seccomp.SYSCALLS[arch] for n in names)]
+        return (f"yes - {len(seccomp.refused('worker', arch))} system calls refused with EPERM ({', '.join(groups)}), "
+                "clone with CLONE_NEW* flags and personality() weakening ASLR too, clone3 answers ENOSYS; probed: "
+                "keyctl fails with EPERM in a worker. Each worker joins a fresh session keyring and starts with "
+                "default signal dispositions")
+    return f"NO - {p.filter_problem}"
 
 
 def bwrap_path() -> str:
@@ -493,10 +589,11 @@ def _run_probe(mode: str, uid: int | None, limits: Limits,
     try:  # the package's files (its folder is an empty mount point when masked), the caller's paths, the job's
         secret = [str(PACKAGE_DIR / "__init__.py"), *hidden, str(host_dir)]
         in_worker_uid = str(uid) if (mode == "bwrap" and uid is not None) else ""
-        ln = launch(mode, host_dir, program=["PROBE", in_worker_uid, *secret], code={},
-                    files=[], limits=limits, uid=None if mode == "bwrap" else uid)
-        ln.argv[ln.argv.index("PROBE")] = "-c"
-        ln.argv.insert(ln.argv.index("-c") + 1, PROBE_CODE)
+        program = host_dir / "probe.py"
+        program.write_text(PROBE_CODE, encoding="utf-8")
+        off = os.environ.get("AUTOGRADER_SECCOMP", "1") == "0"
+        ln = launch(mode, host_dir, program=["@probe", in_worker_uid, *secret], code={"@probe": program},
+                    files=[], limits=limits, uid=None if mode == "bwrap" else uid, filter_mode="off" if off else "try")
         try:
             proc = subprocess.run(ln.argv, cwd=ln.cwd, env=ln.env, preexec_fn=ln.preexec, stdin=subprocess.DEVNULL,
                                   capture_output=True, text=True, timeout=60)
@@ -505,9 +602,18 @@ def _run_probe(mode: str, uid: int | None, limits: Limits,
         if proc.returncode != 0:
             return None, (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1][:300]
         try:
-            return json.loads(proc.stdout.strip().splitlines()[-1]), ""
+            seen = json.loads(proc.stdout.strip().splitlines()[-1])
         except (ValueError, IndexError):
             return None, f"unexpected probe output: {proc.stdout[-200:]!r}"
+        assert isinstance(seen, dict)
+        why = [line.split(":", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("seccomp:")]
+        seen["filter_problem"] = (
+            "AUTOGRADER_SECCOMP=0 is set" if off else
+            f"the kernel refused it: {why[-1]}" if why else
+            f"keyctl was not refused in the probe's worker ({seen['keyctl']})" if seen["keyctl"] != "EPERM" else
+            f"the probe's worker ignores or blocks signals (SigIgn {seen['sig_ign']:x}, SigBlk {seen['sig_blk']:x})"
+            if seen["sig_ign"] != PYTHON_IGNORES or seen["sig_blk"] else "")
+        return seen, ""
     finally:
         remove_tree(host_dir)
 
@@ -517,6 +623,7 @@ def probe(secret: tuple[str, ...] = ()) -> Probe:
     """Start a tiny worker the way real ones start and look at what it can see (once per process and
     ``secret``): the grader's package, the job's host directory and ``secret``, paths the caller knows the
     worker must not see (a course's solutions and hidden suites: :func:`course_secrets`), must be invisible."""
+    global _filter_seen
     root = os.getuid() == 0
     limits = Limits(job_disk_mb=64)
     lease = UidLease.take() if root else None
@@ -531,22 +638,27 @@ def probe(secret: tuple[str, ...] = ()) -> Probe:
             if seen is not None and root and (seen["uid"] != uid or seen["regained_root"]):
                 seen, problem = None, "the worker did not switch to its uid inside bwrap"
         if seen is not None:
+            _filter_seen = not seen["filter_problem"]
             return Probe(
                 mode="bwrap", bwrap=found, bwrap_problem="", root=root, drop_uid=root, uid_problem="",
                 net=seen["ifaces"] == ["lo"], pid=seen["pid"] <= 3, fs=not seen["visible"],
                 quota=0 < seen["job_bytes"] <= 2 * limits.job_disk_mb * 1024 * 1024,
                 kill_all=seen["pid"] <= 3 or root,
                 details={"fs": f"the worker can see {seen['visible']}"} if seen["visible"] else {},
+                syscall_filter=not seen["filter_problem"], filter_problem=seen["filter_problem"],
             )
         drop, uid_problem = False, "the grader is not root, so the worker keeps its uid"
+        plain, why = _run_probe("plain", uid, limits, secret)
         if root:
-            plain, why = _run_probe("plain", uid, limits, secret)
             drop = plain is not None and plain["uid"] == uid and not plain["regained_root"]
             uid_problem = "" if drop else (
                 f"RUNS AS ROOT: uid {uid} cannot start {python_executable()} ({why}); make the Python "
                 "installation and site-packages readable by all, or install bubblewrap")
+        filter_problem = plain["filter_problem"] if plain is not None else f"the probe's worker did not run ({why})"
+        _filter_seen = not filter_problem
         return Probe(mode="plain", bwrap=found, bwrap_problem=problem, root=root, drop_uid=drop,
-                     uid_problem=uid_problem, net=False, pid=False, fs=False, quota=False, kill_all=drop)
+                     uid_problem=uid_problem, net=False, pid=False, fs=False, quota=False, kill_all=drop,
+                     syscall_filter=not filter_problem, filter_problem=filter_problem)
     finally:
         if lease is not None:
             lease.release()

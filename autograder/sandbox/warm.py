@@ -81,11 +81,11 @@ class Zygote:
         self.output = bytearray()
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.control = parent
-        code = {"@zygote": ZYGOTE_PY, "@worker": WORKER_PY, "@wire": WIRE_PY}
+        code = {"@zygote": ZYGOTE_PY, "@worker": WORKER_PY, "@wire": WIRE_PY, "@seccomp": isolation.SECCOMP_PY}
         code.update({f"@ext{i}": Path(e) for i, e in enumerate(key.extensions)})
         code.update({f"@file{i}": Path(f) for i, f in enumerate(key.files)})
         program = ["@zygote", str(child.fileno()), os.pathsep.join(isolation.site_dirs()), "@wire", "@worker",
-                   ",".join(key.preload), *(f"@ext{i}" for i in range(len(key.extensions)))]
+                   "@seccomp", ",".join(key.preload), *(f"@ext{i}" for i in range(len(key.extensions)))]
         try:
             ln = isolation.launch("bwrap", self.host_dir, program=program, code=code, files=[], limits=limits,
                                   uid=None, zygote=True)
@@ -150,7 +150,8 @@ class Zygote:
         write end); the caller keeps the other ends and closes its copies of these."""
         self.wait_ready()
         job = {"uid": uid, "limits": isolation.rlimits(self.limits, uid), "files": self.files,
-               "job_bytes": self.limits.job_disk_mb * 1024 * 1024, "shm_bytes": SHM_BYTES}
+               "job_bytes": self.limits.job_disk_mb * 1024 * 1024, "shm_bytes": SHM_BYTES,
+               "seccomp": isolation.seccomp_mode()}
         try:
             socket.send_fds(self.control, [json.dumps(job).encode()], list(fds))
         except OSError as exc:
@@ -247,7 +248,14 @@ def _ag_probe(paths):
     except OSError:
         regained = False
     status = dict(l.split(":", 1) for l in open("/proc/self/status") if ":" in l)
-    return {"uid": os.getuid(), "pid": os.getpid(), "ifaces": sorted(n for _, n in socket.if_nameindex()),
+    import ctypes, errno
+    libc = ctypes.CDLL(None, use_errno=True)
+    nr = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)  # keyctl(KEYCTL_GET_KEYRING_ID, session)
+    ret = libc.syscall(ctypes.c_long(nr), ctypes.c_long(0), ctypes.c_long(-3), ctypes.c_long(0)) if nr else -1
+    keyctl = "ok" if ret >= 0 else errno.errorcode.get(ctypes.get_errno(), "?")
+    return {"seccomp": int(status["Seccomp"]), "keyctl": keyctl, "sig_ign": int(status["SigIgn"], 16),
+            "sig_blk": int(status["SigBlk"], 16),
+            "uid": os.getuid(), "pid": os.getpid(), "ifaces": sorted(n for _, n in socket.if_nameindex()),
             "visible": [p for p in paths if os.path.exists(p)], "job_bytes": st.f_blocks * st.f_frsize,
             "regained_root": regained, "cap_eff": int(status["CapEff"], 16), "cwd": os.getcwd(),
             "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit())}
@@ -282,6 +290,10 @@ def check_child(zygote: Zygote, secret: tuple[str, ...] = ()) -> dict[str, Any]:
         (f"is not PID 1 of its own namespace (sees {value['pids']})", value["pid"] != 1 or value["pids"] != [1]),
         (f"can see {value['visible']}", bool(value["visible"])),
         (f"has a job directory of {value['job_bytes']} bytes", not 0 < value["job_bytes"] <= limit),
+        (f"has no seccomp filter (keyctl: {value['keyctl']})",
+         isolation.seccomp_mode() == "require" and (value["seccomp"] != 2 or value["keyctl"] != "EPERM")),
+        (f"ignores or blocks signals (SigIgn {value['sig_ign']:x}, SigBlk {value['sig_blk']:x})",
+         value["sig_ign"] != isolation.PYTHON_IGNORES or value["sig_blk"] != 0),
     ) if bad]
     if problems:
         raise SandboxError("A warm worker would be less contained than a cold one: it " + "; ".join(problems))

@@ -4,12 +4,15 @@ Started by :mod:`autograder.sandbox.warm` inside bubblewrap, like a worker (same
 environment, limits), but privileged inside it (root with CAP_SYS_ADMIN, CAP_SETUID, CAP_SETGID, CAP_SETPCAP,
 CAP_NET_ADMIN and CAP_KILL, in a sandbox that has no network, no course files and nothing of the grader):
 
-    python -I -S -u zygote.py CONTROL_FD SITE_DIRS WIRE_PY MAIN_PY PRELOAD EXT_PY...
+    python -I -S -u seccomp.py zygote MODE zygote.py CONTROL_FD SITE_DIRS WIRE_PY MAIN_PY SECCOMP_PY PRELOAD EXT_PY...
+
+(``seccomp.py`` in front: the zygote runs with a fresh session keyring, default signal dispositions and the
+``zygote`` seccomp profile, which refuses what the worker profile refuses but ``unshare`` and ``mount``.)
 
 It runs :func:`main.prepare` (site-packages, wire format, converters, an IPython shell) and imports the
 modules named in PRELOAD (comma-separated: what the course's released notebook imports), then waits on
 CONTROL_FD, a unix SOCK_SEQPACKET socket, for spawn requests: a JSON object
-``{"uid", "limits": {name: value}, "files": [[path, name], ...], "job_bytes", "shm_bytes"}`` carrying five
+``{"uid", "limits": {name: value}, "files": [[path, name], ...], "job_bytes", "shm_bytes", "seccomp"}`` carrying five
 file descriptors (the request and reply ends of the worker's channel, its stdout, the "life" pipe the grader
 closes to end the worker, and the status pipe the monitor reports on). For each it answers ``{"ok": true}``
 and forks:
@@ -22,7 +25,9 @@ and forks:
 - the **worker** mounts fresh size-limited tmpfs folders over /job, /tmp and /dev/shm and a /proc of its
   own namespace, brings up loopback, binds the job's files read-only into /job, sets its resource limits,
   starts a new session, switches to its dedicated uid (which clears every capability), asks to be killed if
-  the monitor dies, keeps only stdin, stdout/stderr and its channel, and serves requests exactly as a
+  the monitor dies, joins a fresh session keyring of its own, puts every signal back as a fresh Python has it
+  and installs the ``worker`` seccomp profile on top of the zygote's (``"seccomp"``: "require", "try" or "off",
+  see ``seccomp.py``), keeps only stdin, stdout/stderr and its channel, and serves requests exactly as a
   cold worker does (:func:`main.serve`).
 
 Nothing of a submission reaches the zygote: the worker is a copy-on-write fork (its memory changes are its
@@ -104,7 +109,8 @@ def _loopback_up() -> None:
         fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
 
 
-def _become_worker(job: dict[str, Any], fds: tuple[int, int, int, int], worker_main: Any, prepared: Any) -> None:
+def _become_worker(job: dict[str, Any], fds: tuple[int, int, int, int], worker_main: Any, prepared: Any,
+                   contain: Any) -> None:
     """In the worker (PID 1 of fresh namespaces, still privileged): contain it, then serve. Never returns."""
     req_r, rep_w, out_w, status_w = fds
     try:
@@ -156,6 +162,9 @@ def _become_worker(job: dict[str, Any], fds: tuple[int, int, int, int], worker_m
                 or int(status["CapPrm"], 16):
             raise OSError("the worker did not drop its uid and capabilities")
         _prctl(PR_SET_PDEATHSIG, 9)  # (cleared by the uid change above, so set here) SIGKILL if the monitor dies
+        # A session keyring of its own (not the zygote's, shared with every other child), signals as a fresh
+        # Python has them (not what the zygote's imports set or what it inherited), then the worker's filter.
+        contain.contain("worker", job.get("seccomp", "require"))
         os.dup2(out_w, 1)
         os.dup2(out_w, 2)
         keep = sorted({0, 1, 2, req_r, rep_w})
@@ -169,7 +178,7 @@ def _become_worker(job: dict[str, Any], fds: tuple[int, int, int, int], worker_m
     os._exit(worker_main.serve(req_r, rep_w, prepared))
 
 
-def _monitor(job: dict[str, Any], fds: list[int], worker_main: Any, prepared: Any) -> None:
+def _monitor(job: dict[str, Any], fds: list[int], worker_main: Any, prepared: Any, contain: Any) -> None:
     """In the monitor (privileged, in the zygote's namespaces): start the worker, report how it ended."""
     req_r, rep_w, out_w, life_r, status_w = fds
     status: dict[str, Any] = {}
@@ -178,7 +187,7 @@ def _monitor(job: dict[str, Any], fds: list[int], worker_main: Any, prepared: An
         pid = os.fork()
         if pid == 0:
             os.close(life_r)
-            _become_worker(job, (req_r, rep_w, out_w, status_w), worker_main, prepared)
+            _become_worker(job, (req_r, rep_w, out_w, status_w), worker_main, prepared, contain)
         for fd in (req_r, rep_w, out_w):
             os.close(fd)
         pidfd = os.pidfd_open(pid)
@@ -199,8 +208,9 @@ def _monitor(job: dict[str, Any], fds: list[int], worker_main: Any, prepared: An
 def main(argv: list[str]) -> int:
     control = socket.socket(fileno=int(argv[1]))
     worker_main = _load(argv[4], "_autograder_worker_main")
-    prepared = worker_main.prepare(argv[2].split(os.pathsep), argv[3], argv[6:])
-    for name in filter(None, argv[5].split(",")):
+    contain = _load(argv[5], "_autograder_seccomp")
+    prepared = worker_main.prepare(argv[2].split(os.pathsep), argv[3], argv[7:])
+    for name in filter(None, argv[6].split(",")):
         try:
             importlib.import_module(name)
         except BaseException:  # noqa: BLE001 - the student's import will report it
@@ -232,7 +242,7 @@ def main(argv: list[str]) -> int:
             continue
         if pid == 0:
             control.close()
-            _monitor(job, fds, worker_main, prepared)
+            _monitor(job, fds, worker_main, prepared, contain)
         for fd in fds:
             os.close(fd)
         control.sendall(json.dumps({"ok": True}).encode())
