@@ -419,6 +419,9 @@ def apply_course_points(nb: nbformat.NotebookNode, assignment: Assignment) -> li
 POINTS_PROSE = re.compile(r"\(\s*(\d+(?:\.\d+)?)\s+(points?)\b[^()]*\)", re.IGNORECASE)
 
 
+SKIP_TAG = "skip-grading"  # cells with this tag (pictures, demos) are not run at grading time
+
+
 def question_sections(nb: nbformat.NotebookNode) -> dict[str, list[int]]:
     """grade_id -> the indices of a question's cells: those after the previous grade cell, up to and including
     its own grade cell (its heading, task text, answer cells and test cell, in the course's notebook layout)."""

@@ -5,21 +5,24 @@ graded when the student's earlier answer fails (the assignment's ``dependent_que
 
 - ``own``: with the student's own earlier function; the dependent question's feedback says
   "conv2d_layer builds on your convolve2d, which fails its tests: fix that first";
-- ``reference``: with the course's own earlier function in its place (the solution notebook's answer cells of
-  that question, run in the student's worker after their notebook), so the earlier mistake costs points once,
-  in the earlier question; the feedback says so.
+- ``reference``: with the course's own earlier function in its place, so the earlier mistake costs points once,
+  in the earlier question; the feedback says so. The course's function never enters the student's process:
+  a worker of its own runs the solution notebook (:func:`solution_cells`, nothing of the student's), and the
+  student's worker gets a forwarder under each name the earlier question's answer cells define
+  (:func:`reference_functions`), whose calls come back to the grader as data and are answered with the value
+  the course's function returns (:mod:`autograder.course_functions`).
 
-Hidden tests run prerequisites first (:func:`dependency_order`). Trusted code: the reference source comes from
-the course's solution notebook; the worker only runs it.
+Hidden tests run prerequisites first (:func:`dependency_order`).
 """
 
 from __future__ import annotations
 
+import ast
 import functools
 
 import nbformat
 
-from autograder.config import Assignment, Course, question_sections
+from autograder.config import SKIP_TAG, Assignment, Course, question_sections
 from autograder.errors import ConfigError
 
 
@@ -84,6 +87,53 @@ def reference_sources(course: Course, assignment: Assignment) -> dict[str, str]:
             "test cell, or set dependent_questions: own."
         )
     return {qid: cells[qid] for qid in needed}
+
+
+def reference_functions(course: Course, assignment: Assignment) -> dict[str, tuple[str, ...]]:
+    """question id -> the functions its solution's answer cells define at top level (sorted), for every question
+    some other question depends on, under ``dependent_questions: reference`` (else empty): the names a dependent
+    question's grading serves from the course's solution in the student's place."""
+    found: dict[str, tuple[str, ...]] = {}
+    for qid, source in reference_sources(course, assignment).items():
+        try:
+            tree = ast.parse(source)
+        except SyntaxError as exc:
+            raise ConfigError(f"{course.solution_notebook(assignment)}: the answer cells of question {qid} do not "
+                              f"parse ({exc}).") from None
+        names = sorted(n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))
+        if not names:
+            raise ConfigError(f"{course.solution_notebook(assignment)}: the answer cells of question {qid} define "
+                              "no function, so nothing can stand in for the student's under dependent_questions: "
+                              "reference; define the question's function there, or set dependent_questions: own.")
+        found[qid] = tuple(names)
+    return found
+
+
+def solution_cells(course: Course, assignment: Assignment) -> list[tuple[int, str]]:
+    """(cell index, source) of the solution notebook's code cells a worker runs to serve the course's own
+    functions: every code cell but test cells and cells tagged ``skip-grading`` (trusted metadata: the course's
+    own notebook)."""
+    path = course.solution_notebook(assignment)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(f"{path} does not exist: the reference answers of {assignment.id} come from it.") from None
+    return list(_solution_cells(str(path), st.st_mtime_ns, st.st_size))
+
+
+@functools.lru_cache(maxsize=16)
+def _solution_cells(path: str, mtime_ns: int, size: int) -> tuple[tuple[int, str], ...]:
+    nb = nbformat.read(path, as_version=4)
+    cells = []
+    for index, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {})
+        nbgrader = meta.get("nbgrader", {})
+        if cell.cell_type != "code" or (nbgrader.get("grade") and not nbgrader.get("solution")):
+            continue
+        if SKIP_TAG in (meta.get("tags") or []) or not cell.source.strip():
+            continue
+        cells.append((index, cell.source))
+    return tuple(cells)
 
 
 @functools.lru_cache(maxsize=16)

@@ -13,6 +13,7 @@ import ast
 import functools
 import hashlib
 import importlib
+import math
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,7 +23,8 @@ from typing import Any
 
 import nbformat
 
-from autograder.config import Assignment, Course, Limits
+from autograder.config import SKIP_TAG, Assignment, Course, Limits
+from autograder.course_functions import CourseFunctions
 from autograder.errors import ConfigError
 from autograder.models import trusted_extensions
 from autograder.sandbox import isolation
@@ -38,7 +40,6 @@ from autograder.suite import GradingContext, TestOutcome, run_suite
 from autograder.worker import keras_ext
 
 STATUSES = ("graded", "ungradable", "timeout", "error")
-SKIP_TAG = "skip-grading"  # cells with this tag (pictures, demos) are not run at grading time
 KERAS_EXT = Path(keras_ext.__file__)
 
 
@@ -95,7 +96,7 @@ class GradeResult:
     questions: list[QuestionResult] = field(default_factory=list)
     cells: list[CellOutcome] = field(default_factory=list)
     execution_time: float = 0.0
-    worker_peak_mib: float = 0.0  # the largest peak resident memory of the submission's workers (0: unknown)
+    worker_peak_mib: float = 0.0  # the workers' largest peak memory, rounded up to a power of two (0: unknown)
     runner: str = "cpu"
     submission_sha256: str = ""
     fingerprint: dict[str, str] = field(default_factory=dict)  # what decided the score (autograder.fingerprint)
@@ -356,13 +357,15 @@ def grade_submission(
         result.status, result.message = "ungradable", str(exc)
         return result
     cells = select_cells(nb, released_test_sources(course, assignment))  # 2
-    with NotebookSession(list(cells), spec, deadline=started + limits.total_timeout_s) as session:
+    deadline = started + limits.total_timeout_s
+    with NotebookSession(list(cells), spec, deadline=deadline) as session, \
+            CourseFunctions(course, assignment, spec, deadline=deadline) as course_functions:
         context = GradingContext(course, assignment, runner)
         proxy = SubmissionProxy(session, declared_functions(course, assignment), assignment.id)
         # 3, 4: the worker starts and runs the notebook's cells when the first hidden test calls into it (pytest
         # collects the suite meanwhile); a test that never does leaves the cells to the start below
         run = run_suite(course.hidden_suite(assignment), proxy, context,
-                        run_code=functools.partial(_run_trusted_cell, session))
+                        substitute=functools.partial(course_functions.substitute, session))
         if session.restarts == 0:
             try:
                 session.start()
@@ -371,7 +374,9 @@ def grade_submission(
         result.cells = [session.outcomes[i] for i, _ in cells if i in session.outcomes]
         result.worker_output = session.output_text()
         session.close()  # (the workers' peak memory is known once they have ended)
-        result.worker_peak_mib = round(session.peak_kib / 1024, 1)
+        peak_mib = round(session.peak_kib / 1024, 1)
+        result.worker_peak_mib = memory_bucket(peak_mib)
+        replay_notes = session.replay_notes
         result.worker_start = ", ".join(sorted(session.worker_starts))
         student_warnings = session.warnings_text()
         timed_out = session.timed_out
@@ -380,7 +385,10 @@ def grade_submission(
         if q.id in run.substituted or (q.id in run.notes and q.tests_passed < q.tests):
             q.note = run.notes[q.id]
     result.score = total_score(result.questions)
-    sections = [*run.instructor_notes,
+    sections = [*run.instructor_notes, *course_functions.notes,
+                *(["Cells that behaved otherwise when run again in a fresh worker (after calls, so the student "
+                   "does not see this):\n" + "\n".join(replay_notes)] if replay_notes else []),
+                *([f"Worker peak memory: {peak_mib:g} MiB"] if peak_mib else []),
                 *([f"Warnings from the student's code:\n{student_warnings}"] if student_warnings else []),
                 *(f"{o.nodeid}\n{o.detail}" for o in run.outcomes if o.detail)]
     result.instructor_log = "\n\n".join(sections)
@@ -388,7 +396,9 @@ def grade_submission(
         result.status = "timeout"
         result.message = f"The submission used up its {limits.total_timeout_s:g} s time limit."
     result.execution_time = round(time.monotonic() - started, 2)
-    return result
+    from autograder.bounds import bound_result  # caps what a notebook can put in the files (issue 20)
+
+    return bound_result(result)
 
 
 _KERAS_MODULES = frozenset({"tensorflow", "keras", "tf_keras"})
@@ -412,17 +422,11 @@ def _import_quietly(name: str) -> None:
         pass
 
 
-def _run_trusted_cell(session: NotebookSession, source: str) -> str:
-    """Run the course's own code (a solution's answer cells) in the submission's worker, after the student's
-    cells, and keep it in the cells a restarted worker replays. "" if it ran, else what went wrong."""
-    try:
-        outcome = session.run_extra(source)
-    except StudentCodeProblem as exc:  # the worker kept dying, or the time budget is spent
-        return f"{type(exc).__name__}: {exc.detail}"
-    if outcome.status != "ok":
-        return f"{outcome.status} {outcome.error_type}: {outcome.error_message}".strip()
-    session.cells.append((-1000 - len(session.cells), source))
-    return ""
+def memory_bucket(mib: float) -> float:
+    """A worker's peak memory as results.json keeps it: rounded up to a power of two (0 if unknown). The student's
+    code chooses how much memory it uses, after hidden inputs have reached it; the exact figure is in
+    instructor.log only."""
+    return 0.0 if mib <= 0 else float(2 ** math.ceil(math.log2(max(mib, 1.0))))
 
 
 def worker_spec(course: Course, assignment: Assignment, runner: str = "cpu") -> WorkerSpec:

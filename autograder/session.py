@@ -10,12 +10,18 @@ Besides its value, every call reports what it did on the side, as plain data che
 student's code issued and the arguments it changed (:class:`CallReport`, from :meth:`NotebookSession.call_report`);
 a call that raised brings its traceback (:attr:`StudentError.traceback`, instructors only). The warnings of all
 calls are kept for the instructor log (:attr:`NotebookSession.call_warnings`).
+
+Whatever a worker sends is untrusted data: a call's report names changed arguments only by the keys of the
+arguments the grader sent; what a cell does when it is replayed after a call (when hidden inputs may have
+reached the notebook) is for instructors only (:attr:`NotebookSession.replay_notes`); a served function
+(:meth:`NotebookSession.serve`) is computed on the grader's side and only its value goes back.
 """
 
 from __future__ import annotations
 
 import builtins
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +32,13 @@ from autograder.sandbox.process import Worker, WorkerDied, WorkerSpec, WorkerTim
 
 MAX_RESTARTS = 6
 CELL_MESSAGE_CAP = 2000  # characters of a cell's error message kept (the worker sends at most 2000)
+MAX_CALLBACKS = 10_000  # calls into served functions (see NotebookSession.serve) answered per request
+REPLAYED = "when it was run again after the notebook's process restarted (details are in the grader's log)"
+MAX_REPLAY_NOTES = 20  # cells that behaved differently when replayed, kept for the instructor log
+
+# Computes a served function for the worker: (name, args, kwargs) -> the answer sent back to the worker,
+# {"ok": True, "value": ...} or {"ok": False, "type": <a Python exception name>}.
+Server = Callable[[str, list[Any], dict[str, Any]], dict[str, Any]]
 
 
 class StudentCodeProblem(Exception):
@@ -191,6 +204,11 @@ class NotebookSession:
         self.call_warnings_dropped = 0  # warnings counted but not kept (over a call's or the session's cap)
         self.peak_kib = 0  # the largest peak resident memory of this session's workers (0 if unknown)
         self.worker_starts: set[str] = set()  # "warm" (forked from a zygote) and/or "cold"
+        self.served: tuple[str, ...] = ()  # names the notebook's functions see computed by the grader
+        self.server: Server | None = None
+        self.calls_made = False  # has a call (and so, maybe, a hidden input) reached a worker yet?
+        self.replay_notes: list[str] = []  # instructors only: cells that behaved otherwise when replayed
+        self._callbacks = 0  # calls into served functions during the current request
 
     def __enter__(self) -> NotebookSession:
         return self
@@ -235,14 +253,15 @@ class NotebookSession:
                     continue
                 if not self._run_cell(index, source):
                     break  # worker gone: loop starts a fresh one and replays without the bad cell
+            else:
+                if self.served:
+                    self._send_forward()
 
     def _run_cell(self, index: int, source: str) -> bool:
         assert self.worker is not None
         try:
-            reply = self.worker.request(
-                {"op": "run_cell", "source": source, "options": self.spec.cell_options},
-                self._remaining(self.spec.limits.cell_timeout_s),
-            )
+            reply = self._request({"op": "run_cell", "source": source, "options": self.spec.cell_options},
+                                  self._remaining(self.spec.limits.cell_timeout_s))
         except WorkerTimeout:
             self._mark_bad(index, "timeout", f"did not finish within {self.spec.limits.cell_timeout_s:g} s")
             return False
@@ -258,17 +277,37 @@ class NotebookSession:
             return False
         err = reply.get("error") if isinstance(reply, dict) else None
         if isinstance(err, dict):
-            self.outcomes[index] = CellOutcome(
-                index, "error", str(err.get("type", ""))[:100], str(err.get("message", ""))[:CELL_MESSAGE_CAP]
-            )
+            self._record(CellOutcome(
+                index, "error", str(err.get("type", ""))[:100], str(err.get("message", ""))[:CELL_MESSAGE_CAP]))
         else:
-            self.outcomes[index] = CellOutcome(index, "ok")
+            self._record(CellOutcome(index, "ok"))
         return True
 
     def _mark_bad(self, index: int, status: str, message: str) -> None:
         self.bad_cells.add(index)
-        self.outcomes[index] = CellOutcome(index, status, "", message)
+        self._record(CellOutcome(index, status, "", message))
         self._retire()
+
+    def _record(self, outcome: CellOutcome) -> None:
+        """Keep what a cell did the first time it ran, before any call reached the worker: the student may read
+        it. A cell replayed in a fresh worker after a call (when hidden inputs may have been sent, and anything
+        that survived the old worker could carry them) never changes what the student reads: a different
+        outcome goes to :attr:`replay_notes` (instructors only), and a cell that now stops the process is
+        reported with the grader's fixed words."""
+        first = self.outcomes.get(outcome.index)
+        if first is None and (not self.calls_made or outcome.status == "ok"):
+            self.outcomes[outcome.index] = outcome
+            return
+        if first is not None and (first.status, first.error_type, first.error_message) == (
+                outcome.status, outcome.error_type, outcome.error_message):
+            return
+        if len(self.replay_notes) < MAX_REPLAY_NOTES:
+            what = f"{outcome.status} {outcome.error_type}: {outcome.error_message}".strip(" :")
+            self.replay_notes.append(f"cell {outcome.index + 1} when run again in a fresh worker: {what[:500]}")
+        if outcome.status in ("timeout", "crashed"):
+            self.outcomes[outcome.index] = CellOutcome(outcome.index, outcome.status, "", REPLAYED)
+        elif first is None:
+            self.outcomes[outcome.index] = CellOutcome(outcome.index, "error", "an error", REPLAYED)
 
     def run_extra(self, source: str) -> CellOutcome:
         """Run a cell that is not part of the notebook (e.g. a released visible test); never replayed."""
@@ -304,8 +343,9 @@ class NotebookSession:
         except BudgetExhausted as exc:
             raise BudgetExhausted(name, exc.detail) from None
         request = {"op": "call", "name": name, "args": list(args), "kwargs": kwargs, "fp_defaults": fp_defaults}
+        self.calls_made = True
         try:
-            reply = self.worker.request(request, timeout)
+            reply = self._request(request, timeout)
         except WorkerTimeout:
             self._retire()
             raise CallTimeout(name, f"{timeout:g}") from None
@@ -318,7 +358,7 @@ class NotebookSession:
         if not isinstance(reply, dict):
             self._retire()
             raise UnsendableValue(name, "malformed answer")
-        report = _report(name, reply)
+        report = _report(name, reply, argument_keys(len(args), kwargs))
         self._keep_warnings(report)
         if reply.get("ok") is True:
             return report
@@ -330,6 +370,51 @@ class NotebookSession:
             raise UnsendableValue(name, str(err.get("message", ""))[:300])
         raise StudentError(name, str(err.get("type", "Exception"))[:100], str(err.get("message", ""))[:500],
                            str(err.get("traceback", ""))[-3000:])
+
+    def serve(self, names: tuple[str, ...], server: Server) -> None:
+        """From now on (in this worker and every fresh one), the notebook's functions see each of ``names``
+        computed by ``server`` on the grader's side: the worker holds a forwarder under each name, whose calls
+        come back to the grader as data while it waits for a call of its own. How a dependent question is graded
+        with the course's own earlier function without that function ever entering the student's process."""
+        self.served, self.server = tuple(names), server
+        self.start()
+        self._send_forward()
+
+    def _send_forward(self) -> None:
+        assert self.worker is not None
+        try:
+            reply = self._request({"op": "forward", "names": list(self.served)},
+                                  self._remaining(self.spec.limits.cell_timeout_s))
+        except (WorkerTimeout, WorkerDied) as exc:
+            self._retire()
+            raise WorkerCrashed("", f"the worker did not take the grader's functions ({exc})") from None
+        except BudgetExhausted:
+            self._retire()
+            raise
+        except Exception as exc:  # a garbled answer
+            self._retire()
+            raise WorkerCrashed("", f"the worker did not take the grader's functions ({exc})"[:300]) from None
+        if not (isinstance(reply, dict) and reply.get("ok") is True):
+            self._retire()
+            raise WorkerCrashed("", "the worker did not take the grader's functions")
+
+    def _request(self, message: dict[str, Any], timeout: float) -> Any:
+        assert self.worker is not None
+        self._callbacks = 0
+        return self.worker.request(message, timeout, serve=self._answer if self.served else None)
+
+    def _answer(self, message: dict[str, Any]) -> dict[str, Any]:
+        """The answer to the worker's call into a served function. The message is untrusted: only a served
+        name, a list and a dict with string keys are accepted, at most :data:`MAX_CALLBACKS` per request;
+        anything else is a protocol error and the worker is not trusted again."""
+        name, args, kwargs = message.get("callback"), message.get("args"), message.get("kwargs")
+        if not (isinstance(name, str) and name in self.served and isinstance(args, list)
+                and isinstance(kwargs, dict) and all(isinstance(k, str) for k in kwargs)):
+            raise ValueError("a malformed call into a function the grader serves")
+        self._callbacks += 1
+        if self._callbacks > MAX_CALLBACKS or self.server is None:
+            raise ValueError(f"more than {MAX_CALLBACKS} calls into functions the grader serves in one request")
+        return self.server(name, args, kwargs)
 
     def _keep_warnings(self, report: CallReport) -> None:
         self.call_warnings_dropped += report.warnings_total - len(report.warnings)
@@ -343,14 +428,22 @@ class NotebookSession:
                 self.call_warnings_dropped += 1
 
 
-def _strings(value: Any, count: int, chars: int) -> tuple[str, ...]:
-    """At most ``count`` strings of at most ``chars`` characters from an untrusted list (others dropped)."""
-    items = value if isinstance(value, list) else []
-    return tuple(x[:chars] for x in items[:count] if isinstance(x, str))
+def argument_keys(count: int, kwargs: dict[str, Any]) -> tuple[str, ...]:
+    """The keys a call's report may name its arguments by: ``"args[0]"``... and ``"kwargs['x']"``, made on the
+    trusted side from the arguments it sent."""
+    return (*(f"args[{i}]" for i in range(count)), *(f"kwargs[{k!r}]" for k in kwargs))
 
 
-def _report(name: str, reply: dict[str, Any]) -> CallReport:
-    """The call's report from the worker's (untrusted) answer: malformed parts are dropped, sizes capped."""
+def _keys(value: Any, sent: tuple[str, ...]) -> tuple[str, ...]:
+    """The argument keys in an untrusted list that are among ``sent`` (each once, in ``sent``'s order): a key
+    the grader did not send is dropped, so no text of the worker's choosing is ever kept."""
+    named = {x for x in value if isinstance(x, str)} if isinstance(value, list) else set()
+    return tuple(k for k in sent if k in named)
+
+
+def _report(name: str, reply: dict[str, Any], sent: tuple[str, ...] = ()) -> CallReport:
+    """The call's report from the worker's (untrusted) answer: malformed parts are dropped, sizes capped; the
+    changed and unchecked arguments only by the keys of the arguments the grader sent (``sent``)."""
     raw = reply.get("warnings")
     found: list[StudentWarning] = []
     for w in (raw if isinstance(raw, list) else [])[:MAX_CALL_WARNINGS]:
@@ -364,8 +457,8 @@ def _report(name: str, reply: dict[str, Any]) -> CallReport:
         value=reply.get("value") if reply.get("ok") is True else None,
         warnings=unique,
         warnings_total=total,
-        mutated=_strings(reply.get("mutated"), 64, 200),
-        unchecked=_strings(reply.get("unchecked"), 64, 200),
+        mutated=_keys(reply.get("mutated"), sent),
+        unchecked=_keys(reply.get("unchecked"), sent),
     )
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from autograder.config import Assignment, Course
-from autograder.dependencies import dependency_rank, prerequisite_note, reference_sources
+from autograder.dependencies import dependency_rank, prerequisite_note
 from autograder.errors import AutograderError, ConfigError
 from autograder.references import ReferenceBook, course_reference_book
 from autograder.session import (
@@ -221,16 +221,17 @@ class GradingPlugin(SuitePlugin):
     """pytest plugin object: fixtures, outcome collection, and the order and set-up of questions that build on
     others (see :mod:`autograder.dependencies`).
 
-    ``run_code`` runs trusted source (a solution's answer cells) in the submission's worker and returns "" if it
-    ran, else what went wrong; it is how a dependent question is graded with the course's own earlier functions.
+    ``substitute`` puts the course's own functions of the given questions in the place of the student's (see
+    :mod:`autograder.course_functions`) and returns "" if it could, else what went wrong; it is how a dependent
+    question is graded with the course's own earlier functions.
     """
 
     def __init__(self, proxy: SubmissionProxy, context: GradingContext,
-                 run_code: Callable[[str], str] | None = None) -> None:
+                 substitute: Callable[[list[str]], str] | None = None) -> None:
         super().__init__()
         self.proxy = proxy
         self.context = context
-        self.run_code = run_code
+        self.substitute = substitute
         self.outcomes: list[TestOutcome] = []
         self.notes: dict[str, str] = {}
         self.substituted: dict[str, list[str]] = {}
@@ -279,16 +280,15 @@ class GradingPlugin(SuitePlugin):
         if not failed:
             return
         substituted = False
-        if assignment.dependent_questions == "reference" and self.run_code is not None:
-            sources = reference_sources(self.context.course, assignment)
-            problems = [f"{d}: {why}" for d in failed if (why := self.run_code(sources[d]))]
-            substituted = not problems
+        if assignment.dependent_questions == "reference" and self.substitute is not None:
+            problem = self.substitute(failed)
+            substituted = not problem
             if substituted:
                 self.substituted[qid] = failed
-            else:  # the student's notebook broke the course's code (e.g. shadowed a builtin): grade with theirs
+            else:  # e.g. the student's worker kept dying: grade with theirs
                 self.instructor_notes.append(
                     f"{qid}: could not grade with the course's {', '.join(failed)} in the student's place, so it was "
-                    f"graded with the student's own ({'; '.join(problems)})")
+                    f"graded with the student's own ({problem})")
         self.notes[qid] = prerequisite_note(qid, failed, substituted=substituted)
 
     @pytest.fixture
@@ -373,10 +373,10 @@ class GradingPlugin(SuitePlugin):
 
 def run_suite(
     suite_dir: Path, proxy: SubmissionProxy, context: GradingContext, *, select: str | None = None,
-    run_code: Callable[[str], str] | None = None,
+    substitute: Callable[[list[str]], str] | None = None,
 ) -> SuiteRun:
-    """Run every test in ``suite_dir`` (prerequisite questions first); ``run_code`` as in :class:`GradingPlugin`."""
-    plugin = GradingPlugin(proxy, context, run_code)
+    """Run every test in ``suite_dir`` (prerequisite questions first); ``substitute`` as in :class:`GradingPlugin`."""
+    plugin = GradingPlugin(proxy, context, substitute)
     args = [*pytest_args(suite_dir), "--tb=short"]
     if select:
         args += ["-k", select]

@@ -29,7 +29,7 @@ from autograder.config import (
     released_points_problems,
     solution_cell_problems,
 )
-from autograder.dependencies import reference_sources
+from autograder.dependencies import reference_functions
 from autograder.errors import ConfigError
 from autograder.suite import QuestionMark, SuitePlugin, pytest_args, question_mark
 
@@ -96,7 +96,7 @@ def check_assignment(course: Course, assignment: Assignment) -> AssignmentCheck:
     check.problems += cells or released_points_problems(course, assignment)
     check.problems += prose_points_problems(course, assignment)
     try:  # the solution cells a dependent question is graded with (dependent_questions: reference)
-        reference_sources(course, assignment)
+        reference_functions(course, assignment)
     except ConfigError as exc:
         check.problems.append(str(exc))
     suite = course.hidden_suite(assignment)

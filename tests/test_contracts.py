@@ -28,6 +28,7 @@ from autograder.session import (
     SubmissionProxy,
     UnsendableValue,
     _report,
+    argument_keys,
 )
 from autograder.suite import student_message, student_traceback
 from autograder.testing import Fail, expect_no_warnings, expect_raises, expect_unchanged, first_cause
@@ -286,10 +287,15 @@ def test_an_unsendable_value_keeps_what_the_call_did_besides() -> None:
     ({"ok": False, "value": "ignored when not ok", "warnings": [{"category": "C" * 500, "module": "m",
                                                                "message": "M" * 5000}] * 40,
       "warnings_total": 10**9, "mutated": ["k" * 1000] * 1000},
-     CallReport("f", None, (StudentWarning("C" * 100, "m", "M" * 300),), 10**9, ("k" * 200,) * 64)),
+     CallReport("f", None, (StudentWarning("C" * 100, "m", "M" * 300),), 10**9)),
+    # argument keys the grader did not send (text of the worker's choosing, e.g. the course's source or a hidden
+    # input) are dropped; those it sent are kept once each, in the order sent
+    ({"ok": True, "value": 0, "mutated": [f"kwargs['{LEAK}']", "args[7]", "kwargs['stride']", "args[0]", "args[0]"],
+      "unchecked": ["args[1]", f"args[0]{LEAK}"]},
+     CallReport("f", 0, mutated=("args[0]", "kwargs['stride']"), unchecked=("args[1]",))),
 ])
 def test_a_malformed_or_oversized_report_is_dropped_or_capped(reply: dict[str, Any], expected: CallReport) -> None:
-    assert _report("f", reply) == expected
+    assert _report("f", reply, argument_keys(2, {"stride": 2})) == expected
 
 
 def test_helpers_name_the_cause_and_never_the_students_text() -> None:

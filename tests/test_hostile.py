@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 import yaml
 
@@ -40,6 +41,30 @@ LIMITS = {"cell_timeout_s": 10, "test_timeout_s": 4, "total_timeout_s": 60, "mem
 HIDDEN_MARKERS = ["_random_arguments(seed=20240501", "def _formula(n: int",
                   "conv_reference.correlate2d(image, kernel, stride", "def _cause(value: object, image"]
 LEAK_MARKER = "LEAK:"
+
+
+def _solution_lines(cell_id: str = "") -> list[str]:
+    """The lines of the course's solution code (between nbgrader's solution markers; of one cell, or all) long
+    enough to be its own, and not in the released notebook."""
+    nb = nbformat.read(REPO / "solutions" / "01_convolution" / "convolution.ipynb", as_version=4)
+    released = nbformat.writes(nbformat.read(REPO / "assignments" / "01_convolution" / "convolution.ipynb",
+                                             as_version=4))
+    lines = []
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "### BEGIN SOLUTION" in cell.source and cell_id in ("", cell.get("id")):
+            body = cell.source.split("### BEGIN SOLUTION", 1)[1].split("### END SOLUTION", 1)[0]
+            lines += [ln.strip() for ln in body.splitlines() if len(ln.strip()) >= 30 and ln.strip() not in released]
+    return lines
+
+
+# No file a student receives quotes the solution, whatever the notebook does (most cases are the solution with one
+# change: their own instructor.log may show their own code). Where the notebook's convolve2d is not the course's
+# and a dependent question is graded with the course's, not even instructor.log has it: it runs in a worker of its
+# own, never in the student's.
+SOLUTION_LINES = _solution_lines()
+CONVOLVE2D_LINES = _solution_lines("convolve2d-code")
+REFERENCE_CASES = {"sabotage_the_reference_substitution", "steal_the_reference_convolve2d",
+                   "forge_replies_with_the_reference_convolve2d"}
 # The committed fixtures' markers, made unique per run (several test runs may share a machine).
 RUN = str(os.getpid())
 FAKE_MARKER = f"ag-hostile-fake-{RUN}"
@@ -174,6 +199,12 @@ def test_no_hidden_test_text_or_other_students_work_in_its_outputs(batch: Batch,
         assert "solutions/01_convolution" not in text, f"{case}/{name} names the solutions folder"
         if name != "instructor.log":  # the course's own solution code never reaches a student's files
             assert "BEGIN SOLUTION" not in text, f"{case}/{name} quotes the course's solution"
+    for name in ("feedback.md", "feedback.html", "results.json", "instructor.log"):
+        if name == "instructor.log" and case not in REFERENCE_CASES:
+            continue
+        text = " ".join(batch.text(case, name).split())
+        quoted = [line for line in (CONVOLVE2D_LINES if name == "instructor.log" else SOLUTION_LINES) if line in text]
+        assert not quoted, f"{case}/{name} quotes the course's solution: {quoted[:3]}"
     if case != "victim_submission":
         for name in ("feedback.md", "results.json", "instructor.log"):
             assert VICTIM not in batch.text(case, name), f"{case}/{name} contains another student's work"

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -33,6 +34,10 @@ __all__ = ["CappedOutput", "Worker", "WorkerDied", "WorkerSpec", "WorkerTimeout"
 # The worker program and the wire format, handed to the worker by path (it cannot import this package).
 WIRE_PY = Path(wire.__file__)
 WORKER_PY = WIRE_PY.with_name("main.py")
+
+
+# Answers a worker's request for a call into a function the grader serves (the message is untrusted data).
+Callback = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class WorkerDied(Exception):
@@ -209,14 +214,27 @@ class Worker:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def request(self, message: dict[str, Any], timeout: float) -> Any:
-        """Send one request and wait at most ``timeout`` seconds for its answer."""
+    def request(self, message: dict[str, Any], timeout: float, serve: Callback | None = None) -> Any:
+        """Send one request and wait at most ``timeout`` seconds for its answer.
+
+        Before it answers, the worker may ask for calls into functions the grader serves (``{"callback": name,
+        "args": [...], "kwargs": {...}}``, see :mod:`autograder.worker.main`): each is answered with what
+        ``serve`` returns for it, within the same deadline. Without ``serve`` such a message is a protocol error
+        (:class:`~autograder.worker.wire.WireError`). A worker that stops reading cannot block the grader: every
+        write has the deadline too."""
         if self.closed:
             raise WorkerDied("the worker is already closed")
         deadline = time.monotonic() + max(timeout, 0.0)
         try:
-            wire.write_message(self._req_w, message, self.spec.trusted_ext)
-            return wire.read_message(self._rep_r, self.spec.trusted_ext, deadline=deadline)
+            os.set_blocking(self._req_w, False)  # writes wait with select, up to the deadline
+            wire.write_message(self._req_w, message, self.spec.trusted_ext, deadline=deadline)
+            while True:
+                reply = wire.read_message(self._rep_r, self.spec.trusted_ext, deadline=deadline)
+                if not (isinstance(reply, dict) and "callback" in reply):
+                    return reply
+                if serve is None:
+                    raise wire.WireError("the worker asked for a function the grader does not serve")
+                wire.write_message(self._req_w, serve(reply), self.spec.trusted_ext, deadline=deadline)
         except TimeoutError:
             self.close()
             raise WorkerTimeout(f"no answer within {timeout:.0f} s") from None

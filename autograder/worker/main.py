@@ -27,11 +27,17 @@ Requests arrive on REQ_FD and answers leave on REPLY_FD, as :mod:`autograder.wor
   ``fp_defaults`` the call runs under NumPy's default floating-point error handling (overflow, division by
   zero and invalid values warn), so a notebook-wide ``np.seterr(all="ignore")`` cannot hide an overflow.
   A traceback is data too: nothing about a call is printed.
+- ``{"op": "forward", "names": [str, ...]}`` -> ``{"ok": True}``: each name in the notebook's namespace becomes
+  a forwarder (:func:`_forwarder`) of a function the grader computes (the course's own, for a question graded
+  with it in the student's place). A forwarder's call sends ``{"callback": name, "args": [...], "kwargs":
+  {...}}`` on REPLY_FD while a request is being answered, and reads ``{"ok": True, "value": ...}`` or ``{"ok":
+  False, "type": <a Python exception name>}`` from REQ_FD. The course's code never enters this process.
 - ``{"op": "exit"}``
 
 Nothing here decides a score. Whatever this process sends back is treated as untrusted data.
 """
 
+import builtins
 import contextlib
 import hashlib
 import importlib.util
@@ -55,6 +61,7 @@ _format_exception = traceback.format_exception
 _warnings = warnings
 _TYPE_NAME, _TYPE_MODULE = type.__dict__["__name__"], type.__dict__["__module__"]
 _catch_warnings = warnings.catch_warnings
+_EXCEPTIONS = {n: c for n, c in vars(builtins).items() if isinstance(c, type) and issubclass(c, Exception)}
 _simplefilter = warnings.simplefilter
 _errstate: Any = None  # numpy's, bound by _bind_numpy() once the grader's site-packages are on the path
 _ndarray: Any = None
@@ -196,6 +203,8 @@ def serve(request_fd: int, reply_fd: int, worker: Prepared) -> int:
             reply = {"ok": err is None, "error": None if err is None else _error(err)}
         elif op == "call":
             reply = _call(shell.user_ns, request)
+        elif op == "forward":
+            reply = _forward(shell.user_ns, request, lambda name: _forwarder(name, request_fd, reply_fd, worker))
         else:
             reply = {"ok": False, "error": {"type": "ProtocolError", "message": f"unknown op {op!r}"}}
         if os.getpid() != worker_pid:  # a forked child came back from the student's code
@@ -206,6 +215,43 @@ def serve(request_fd: int, reply_fd: int, worker: Prepared) -> int:
             fallback: dict[str, Any] = {"ok": False, "error": _error(exc), "missing": False, "unsendable": True}
             fallback.update((k, reply[k]) for k in ("warnings", "warnings_total", "mutated", "unchecked") if k in reply)
             wire.write_message(reply_fd, fallback, ext)
+
+
+def _forward(namespace: dict[str, Any], request: dict[str, Any], make: Any) -> dict[str, Any]:
+    """Put a forwarder (:func:`_forwarder`) in the notebook's namespace under each of ``request["names"]``."""
+    names = request.get("names")
+    if not isinstance(names, list) or not all(isinstance(n, str) and n.isidentifier() for n in names):
+        return {"ok": False, "error": {"type": "ProtocolError", "message": "forward: names must be identifiers"}}
+    for name in names:
+        namespace[name] = make(name)
+    return {"ok": True}
+
+
+def _forwarder(name: str, request_fd: int, reply_fd: int, worker: Prepared) -> Any:
+    """A stand-in for the function ``name`` that the grader computes: a call sends its arguments to the grader
+    as data (``{"callback": name, "args": [...], "kwargs": {...}}``) and returns the value that comes back, or
+    raises an exception of the type the grader's function raised. Nothing of that function is in this process;
+    the grader answers only while it waits for one of its own calls into the notebook."""
+    wire, ext, worker_pid = worker.wire, worker.ext, os.getpid()
+
+    def forward(*args: Any, **kwargs: Any) -> Any:
+        if os.getpid() != worker_pid:
+            raise RuntimeError(f"{name} is computed by the grader: it cannot be called from another process")
+        try:
+            wire.write_message(reply_fd, {"callback": name, "args": list(args), "kwargs": kwargs}, ext)
+        except wire.WireError:
+            raise TypeError(f"{name} was given arguments the grader cannot accept (only numbers, strings, "
+                            "lists, tuples, dicts, None and numeric numpy arrays)") from None
+        answer = wire.read_message(request_fd, ext)
+        if isinstance(answer, dict) and answer.get("ok") is True:
+            return answer.get("value")
+        kind = answer.get("type") if isinstance(answer, dict) else None
+        cls = _EXCEPTIONS.get(kind, RuntimeError) if isinstance(kind, str) else RuntimeError
+        raise cls(f"the course's {name} raised {cls.__name__} on these arguments")
+
+    forward.__name__ = forward.__qualname__ = name
+    forward.__doc__ = f"{name}, computed by the grader (the course's own) in place of this notebook's."
+    return forward
 
 
 class _WarningLog:

@@ -222,8 +222,17 @@ def read_message(fd: int, ext: Extensions = NO_EXTENSIONS, deadline: float | Non
     return decode(header, blobs, ext)
 
 
-def write_message(fd: int, value: Any, ext: Extensions = NO_EXTENSIONS) -> None:
+def write_message(fd: int, value: Any, ext: Extensions = NO_EXTENSIONS, deadline: float | None = None) -> None:
+    """Write one whole message to ``fd``. With ``deadline`` (time.monotonic()) and a non-blocking ``fd``, raise
+    TimeoutError when the other side has not taken it all by then (a peer that stops reading cannot block us)."""
     data = memoryview(encode(value, ext))
     while data:
-        n = os.write(fd, data)
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([], [fd], [], left)[1]:
+                raise TimeoutError("the other side does not read")
+        try:
+            n = os.write(fd, data)
+        except BlockingIOError:
+            continue
         data = data[n:]

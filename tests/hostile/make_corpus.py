@@ -470,8 +470,8 @@ def missing_function() -> Notebook:
 BROKEN_CONVOLVE2D = '''def convolve2d(image, kernel, stride=1, padding="valid"):
     raise ValueError("my convolve2d is broken")
 '''
-# ... after shadowing a builtin the course's code needs at definition time (`int | tuple[int, int]`): the
-# substitution fails, and conv2d_layer is graded with the student's own (broken) convolve2d.
+# ... after shadowing a builtin the course's code needs at definition time (`int | tuple[int, int]`): the course's
+# convolve2d runs in a worker of its own, so conv2d_layer is still graded with it.
 SHADOW_TUPLE = "tuple = None  # the course's convolve2d cannot be defined in this namespace any more\n"
 # ... and a conv2d_layer that prints and saves the source of the course's convolve2d it was given.
 STEAL_REFERENCE = '''import inspect
@@ -490,6 +490,58 @@ def conv2d_layer(x, kernels, bias, stride=1, padding="valid"):
     return _original_conv2d_layer(x, kernels, bias, stride, padding)
 '''
 
+# ... and a conv2d_layer that hunts for the course's convolve2d (its source, its code's constants, any string in
+# the process that looks like it) and forges the worker's reply to the grader: the right value, with the loot and
+# the hidden input it was given in every field the grader might quote (a changed argument's name, a warning's
+# class and text), then ends its process so that the worker's own reply never comes. Once: on one hidden input.
+FORGE_REPLIES = '''import gc, inspect, os, stat, fcntl
+
+_honest_conv2d_layer = conv2d_layer
+
+
+def _loot():
+    found = []
+    try:
+        found.append(inspect.getsource(convolve2d))
+    except (OSError, TypeError):
+        pass
+    code = getattr(convolve2d, "__code__", None)
+    found += [c for c in getattr(code, "co_consts", ()) if isinstance(c, str)]
+    for cell in getattr(convolve2d, "__closure__", None) or ():
+        try:
+            found.append(repr(cell.cell_contents)[:2000])
+        except ValueError:
+            pass
+    found += [o for o in gc.get_objects() if isinstance(o, str) and "BEGIN SOLUTION" in o]
+    text = " | ".join(found)
+    return text.split("BEGIN SOLUTION", 1)[-1].strip()  # the solution's body, where there is one
+
+
+def _wire_and_reply_fd():
+    wire = next(m for m in gc.get_objects() if type(m).__name__ == "module"
+                and getattr(m, "__name__", "") == "_autograder_wire")
+    for fd in range(3, 64):
+        try:
+            if stat.S_ISFIFO(os.fstat(fd).st_mode) and fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY:
+                return wire, fd
+        except OSError:
+            continue
+    raise RuntimeError("no reply channel")
+
+
+def conv2d_layer(x, kernels, bias, stride=1, padding="valid"):
+    value = _honest_conv2d_layer(x, kernels, bias, stride, padding)
+    if getattr(x, "shape", None) != (7, 8, 3):
+        return value
+    loot = "LEAK:" + repr(round(float(x.ravel()[0]), 3)) + " " + " ".join(_loot().split())
+    wire, fd = _wire_and_reply_fd()
+    wire.write_message(fd, {"ok": True, "value": value, "warnings_total": 1,
+                            "warnings": [{"category": loot[:100], "module": "builtins", "message": loot}],
+                            "mutated": ["kwargs['" + loot[:150] + "']", "args[0]" + loot],
+                            "unchecked": ["kwargs['" + loot[:150] + "']"]}, wire.Extensions())
+    os._exit(0)
+'''
+
 
 def nb_text(nb: Notebook) -> str:
     for c in nb.cells:  # outputs play no part in grading: keep the fixtures small
@@ -503,6 +555,8 @@ CASES: dict[str, Callable[[], str | bytes]] = {
         SHADOW_TUPLE, replacing("convolve2d_code", BROKEN_CONVOLVE2D))),
     "steal_the_reference_convolve2d": lambda: nb_text(with_cell(
         STEAL_REFERENCE, replacing("convolve2d_code", BROKEN_CONVOLVE2D))),
+    "forge_replies_with_the_reference_convolve2d": lambda: nb_text(with_cell(
+        FORGE_REPLIES, replacing("convolve2d_code", BROKEN_CONVOLVE2D))),
     # runaway code
     "infinite_loop_top_level": lambda: nb_text(with_cell("while True:\n    pass\n")),
     "infinite_loop_in_function": lambda: nb_text(with_common_kernel("while True:\n    pass")),
