@@ -87,14 +87,16 @@ def grader_digest() -> str:
 
 def course_fingerprint(course: Course, assignment: Assignment, runner: str) -> dict[str, str]:
     """Every part of the fingerprint except ``notebook`` (the same for a whole batch)."""
-    from autograder.dependencies import reference_sources
+    from autograder.dependencies import reference_sources, solution_cells
     from autograder.grade import declared_functions, released_test_sources
 
     entry = assignment.model_dump(mode="json")
     entry["_limits"] = course.limits_for(assignment).model_dump(mode="json")
     runner_entry = course.runners.get(runner)
     released = [sorted(released_test_sources(course, assignment)), sorted(declared_functions(course, assignment)),
-                reference_sources(course, assignment)]
+                reference_sources(course, assignment),
+                # the course's functions are served from a worker running these cells
+                solution_cells(course, assignment) if reference_sources(course, assignment) else []]
     return {
         "assignment": _json_digest(entry),
         "hidden_suite": _files_digest(course.root, _tree(course.hidden_suite(assignment))),
