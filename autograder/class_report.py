@@ -189,7 +189,10 @@ def _number(value: float | None) -> str:
 
 
 def render_html(data: dict[str, Any], images: dict[str, str]) -> str:
-    """The page: every text from a submission escaped, the charts embedded."""
+    """The page: every text from a submission escaped, the charts embedded, a Content-Security-Policy that lets it
+    fetch and run nothing."""
+    from autograder.sanitise import SELF_CONTAINED_PAGE_CSP, csp_meta
+
     e = html.escape
     s = data["scores"]
     rows_q = "".join(
@@ -223,7 +226,8 @@ def render_html(data: dict[str, Any], images: dict[str, str]) -> str:
     summary = (f"mean {s['mean']}, median {s['median']}, quartiles {s['quartiles']}, min {s['min']}, max {s['max']}"
                if s["graded"] else "no graded submission")
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{e(data['assignment'])}: class report</title>
+<html lang="en"><head><meta charset="utf-8">{csp_meta(SELF_CONTAINED_PAGE_CSP)}
+<title>{e(data['assignment'])}: class report</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:auto}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}}pre{{margin:0;font-size:85%}}
 </style></head><body>

@@ -279,23 +279,41 @@ def _pictures_markdown(result: GradeResult, assignment: Assignment) -> list[str]
 
 @functools.cache
 def _markdown_renderer() -> Any:
-    """mistune's Markdown renderer with raw HTML escaped, made once per process (a batch renders every result)."""
+    """mistune's Markdown renderer for feedback.html, made once per process (a batch renders every result): raw
+    HTML escaped, links shown as text (their target beside them), images only as the embedded pictures."""
+    import html
+
     import mistune
 
-    return mistune.create_markdown(escape=True, plugins=["table"])
+    from autograder.sanitise import image_placeholder, link_as_text, raster_data_uri
+
+    class FeedbackRenderer(mistune.HTMLRenderer):
+        def link(self, text: str, url: str, title: str | None = None) -> str:
+            return link_as_text(text, url)
+
+        def image(self, text: str, url: str, title: str | None = None) -> str:
+            if raster_data_uri(url) is None:
+                return image_placeholder(html.unescape(text), url)
+            return f'<img src="{url}" alt="{text}">'  # text: already escaped by mistune
+
+    return mistune.create_markdown(renderer=FeedbackRenderer(escape=True), plugins=["table"])
 
 
 def feedback_html(markdown: str, images: dict[str, bytes], title: str) -> str:
     """feedback.md as one self-contained HTML page: Markdown rendered with any HTML in it escaped, the
-    pictures embedded (``images``: path in the Markdown -> PNG bytes)."""
+    pictures embedded (``images``: path in the Markdown -> PNG bytes), links as text, any other image as text,
+    the result passed through the sanitiser's allow-list (:mod:`autograder.sanitise`), and a
+    Content-Security-Policy that lets the page fetch and run nothing."""
     import html
 
     from autograder.figures import data_uri
+    from autograder.sanitise import SELF_CONTAINED_PAGE_CSP, clean_html, csp_meta
 
-    body = str(_markdown_renderer()(markdown))
     for path, png in images.items():
-        body = body.replace(f'src="{path}"', f'src="{data_uri(png)}"')
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>\n'
+        markdown = markdown.replace(f"]({path})", f"]({data_uri(png)})")
+    body = clean_html(str(_markdown_renderer()(markdown)))
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">{csp_meta(SELF_CONTAINED_PAGE_CSP)}'
+            f"<title>{html.escape(title)}</title>\n"
             "<style>body{font-family:sans-serif;max-width:50em;margin:auto}table{border-collapse:collapse}"
             "td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}</style></head><body>\n"
             f"{body}</body></html>\n")

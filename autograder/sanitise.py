@@ -6,7 +6,8 @@ HTML from a fixed allow-list, through `nh3` (the Rust sanitiser ammonia):
 
 - no script, no event handler, no ``style``, ``iframe``, ``object``, ``embed``, ``form``, ``svg``, ``math``,
   ``base`` or ``meta`` element, no ``id``/``name`` (which could shadow the page's own JavaScript globals),
-  classes only as Pygments' token names on ``span`` and ``highlight`` on ``div``;
+  classes only as Pygments' token names on ``span`` and ``highlight`` on ``div``, no ``style`` attribute but a
+  table cell's ``text-align``;
 - no link: a link is shown as its text followed by its target as text ("see the notes (http://...)"), so
   nothing is one click away; raw HTML links keep only their text;
 - images only as ``data:image/png``, ``image/jpeg`` or ``image/gif`` whose base64 decodes and whose bytes
@@ -46,8 +47,8 @@ DROPPED_WITH_CONTENT = frozenset({
 })
 ALLOWED_ATTRIBUTES = {
     "img": {"src", "alt", "width", "height"},
-    "th": {"align", "colspan", "rowspan"},
-    "td": {"align", "colspan", "rowspan"},
+    "th": {"align", "colspan", "rowspan", "style"},
+    "td": {"align", "colspan", "rowspan", "style"},
     "ol": {"start"},
     "span": {"class"},
     "div": {"class"},
@@ -61,6 +62,7 @@ MAX_IMAGE_BYTES = 8 << 20
 _PYGMENTS_CLASS = re.compile(r"^[a-z]{1,3}[0-9]?$")  # Pygments' short token classes: k, nf, s1, mi, ...
 _DATA_URI = re.compile(r"^\s*data:(image/[a-z]+);base64,([A-Za-z0-9+/=\s]*)$", re.IGNORECASE)
 _SIZE = re.compile(r"^[0-9]{1,5}$")
+_CELL_ALIGN = re.compile(r"^text-align:\s*(left|right|center);?$")  # what Markdown tables write; no other style
 MAX_URL_SHOWN = 200
 
 # The policies of our own pages and of nbgrader's feedback pages (``<meta http-equiv>``): a self-contained page
@@ -78,7 +80,8 @@ NBGRADER_FEEDBACK_CSP = (f"default-src 'none'; script-src {MATHJAX_SOURCE} 'unsa
 
 def csp_meta(policy: str) -> str:
     """The ``<meta>`` element that puts ``policy`` on a page (first thing in its ``<head>``)."""
-    return f'<meta http-equiv="Content-Security-Policy" content="{html.escape(policy)}">'
+    content = html.escape(policy, quote=False).replace('"', "&quot;")
+    return f'<meta http-equiv="Content-Security-Policy" content="{content}">'
 
 
 def raster_data_uri(src: str) -> str | None:
@@ -116,6 +119,8 @@ def _attribute(tag: str, name: str, value: str) -> str | None:
         return " ".join(keep) or None
     if name in ("colspan", "rowspan", "start"):
         return value if _SIZE.match(value.strip()) else None
+    if name == "style":
+        return value.strip() if _CELL_ALIGN.match(value.strip()) else None
     if name == "align":
         return value if value.lower() in ("left", "right", "center") else None
     return value  # alt: text
