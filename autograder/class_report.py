@@ -29,6 +29,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from autograder.bounds import visible
 from autograder.config import Assignment
 from autograder.grade import SubmissionInput
 from autograder.report import all_results, atomic_write, split_message
@@ -36,6 +37,11 @@ from autograder.report import all_results, atomic_write, split_message
 TOP_MESSAGES = 5
 TOP_PAIRS = 10  # similar pairs listed
 MAX_REGIONS = 5  # matching regions shown per pair
+
+
+def _escape(text: str) -> str:
+    """Text from a submission for the page: HTML-escaped, control characters as visible escapes."""
+    return html.escape(visible(text))
 
 
 def _first_line(message: str) -> str:
@@ -193,7 +199,7 @@ def render_html(data: dict[str, Any], images: dict[str, str]) -> str:
     fetch and run nothing."""
     from autograder.sanitise import SELF_CONTAINED_PAGE_CSP, csp_meta
 
-    e = html.escape
+    e = _escape
     s = data["scores"]
     rows_q = "".join(
         f"<tr><td>{e(q['id'])}</td><td>{e(q['title'])}</td><td>{_number(q['mean'])} / "
@@ -255,7 +261,7 @@ def _signed(value: float | None) -> str:
 
 def _pair_html(index: int, pair: dict[str, Any]) -> str:
     """One similar pair: its score, then each matching region side by side (the students' code, escaped)."""
-    e = html.escape
+    e = _escape
     regions = "".join(
         f"<tr><td><pre>{e(r['a_code'])}</pre></td><td><pre>{e(r['b_code'])}</pre></td></tr>"
         for r in pair.get("regions", []))
