@@ -250,3 +250,31 @@ def test_a_new_gradebook_gets_the_schema_that_the_alembic_command_reports(tmp_pa
     heads = subprocess.run([str(Path(sys.executable).parent / "alembic"), "-c", str(ini), "heads"],
                            capture_output=True, text=True, check=True).stdout
     assert stamped == heads.split()[0]
+
+
+def test_every_name_is_its_own_id_and_lookalikes_are_refused_by_name(course: Course,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 20: `dave` and `dave+` were both graded as `dave` (the whole batch refused), and a `+` id was graded
+    but never recorded. Each name is now its own id (autograder/names.py); names that are the same but for case
+    are refused by name, the others graded and recorded; a folder name nbgrader cannot take as an id (a space)
+    is graded under its percent-encoded id and not recorded, saying what to rename."""
+    shutil.rmtree(course.root / "submitted" / "mallory")
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", course.course_id) as gb:
+        for sid in ("dave", "dave+", "erin", "Erin", "x y"):
+            gb.update_or_create_student(sid)
+    for student, kind in (("dave", "correct"), ("dave+", "stub"), ("erin", "correct"), ("Erin", "stub"),
+                          ("x y", "correct")):
+        put_submission(course, student, kind)
+    code, out = cli(capsys, course, "grade", AID, str(course.root / "submitted"), "--no-progress")
+    assert code == 6, out
+    assert "2 submission(s) not graded because of their names" in out
+    assert "'Erin' (" in out and "'erin' (" in out and "looks the same as 'erin'" in out
+    assert "Gradebook: 4 of 5 recorded" in out
+    assert "x y: the folder name 'x y' is not an nbgrader student id this grader records (graded as 'x%20y')" in out
+    got = scores(course)
+    assert set(got) == {"alice", "bob", "dave", "dave+"}
+    assert (got["dave"][0], got["dave+"][0]) == (20.0, 0.0)
+    grades = course.root / "grades" / AID
+    assert json.loads((grades / "dave+" / "results.json").read_text())["student"] == "dave+"
+    assert json.loads((grades / "x%20y" / "results.json").read_text())["score"] == 20.0
+    assert not (grades / "erin").exists() and not (grades / "Erin").exists()
