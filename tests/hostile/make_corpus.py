@@ -543,6 +543,83 @@ def conv2d_layer(x, kernels, bias, stride=1, padding="valid"):
 '''
 
 
+# The kernel (issue 20). A call stores its arguments in keyrings (the uid's user and user-session keyrings outlive
+# its processes; the session keyring was the grader's), then kills its worker; the cells replayed in the fresh
+# worker read them back: found, they sabotage relu and raise them.
+KEYRING_STASH = '''import ctypes, os
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_ADD_KEY, _KEYCTL = {"x86_64": (248, 250), "aarch64": (217, 219)}[os.uname().machine]
+_RINGS = (-4, -5, -3)  # user, user-session, session
+_NAME = b"ag-hostile-fake-stash"
+
+
+def _sys(nr, *args):
+    return _LIBC.syscall(ctypes.c_long(nr), *(a if isinstance(a, bytes) else ctypes.c_long(a) for a in args))
+
+
+def _stash(text):
+    data = text.encode()
+    for ring in _RINGS:
+        _sys(_ADD_KEY, b"user", _NAME, data, len(data), ring)
+
+
+def _stashed():
+    for ring in _RINGS:
+        key = _sys(_KEYCTL, 10, ring, b"user", _NAME, 0)  # KEYCTL_SEARCH
+        if key > 0:
+            buf = ctypes.create_string_buffer(1000)
+            n = _LIBC.syscall(ctypes.c_long(_KEYCTL), ctypes.c_long(11), ctypes.c_long(key), buf, ctypes.c_long(1000))
+            return buf.raw[:max(n, 0)].decode(errors="replace")
+    return None
+
+
+_loot = _stashed()  # in the fresh worker after the crash below: what the crashed call stored
+if _loot is not None:
+    def relu(x):
+        raise ValueError(_loot)
+    raise RuntimeError(_loot)
+
+
+def common_kernel(name):
+    _stash("LEAK:" + repr(name))
+    os._exit(1)
+'''
+# System calls a notebook never needs (each must fail with EPERM, the seccomp filter's answer): one that reaches
+# the kernel (succeeds or fails otherwise) costs common_kernel's point.
+KERNEL_CALLS = '''import ctypes, errno, os
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_NR = {"x86_64": dict(ptrace=101, process_vm_readv=310, unshare=272, bpf=321, userfaultfd=323, perf_event_open=298,
+                      io_uring_setup=425, keyctl=250, add_key=248),
+       "aarch64": dict(ptrace=117, process_vm_readv=270, unshare=97, bpf=280, userfaultfd=282, perf_event_open=241,
+                       io_uring_setup=425, keyctl=219, add_key=217)}[os.uname().machine]
+REACHED = []
+
+
+def _try(what, name, *args):
+    ret = _LIBC.syscall(ctypes.c_long(_NR[name]), *(ctypes.c_long(a) for a in args))
+    err = ctypes.get_errno()
+    if ret >= 0 or err != errno.EPERM:
+        REACHED.append(what)
+    print(what, "ESCAPED" if ret >= 0 else os.strerror(err))
+
+
+# every other process it can see (a warm worker's zygote and monitor are not among them: other PID namespace)
+for pid in sorted(int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()):
+    _try(f"ptrace attach {pid}", "ptrace", 16, pid, 0, 0)
+_try("process_vm_readv of itself", "process_vm_readv", os.getpid(), 0, 0, 0, 0, 0)
+_try("unshare a user namespace", "unshare", 0x10000000)
+_try("bpf", "bpf", 0, 0, 0)
+_try("userfaultfd", "userfaultfd", 1)
+_try("perf_event_open", "perf_event_open", 0, 0, -1, -1, 0)
+_try("io_uring_setup", "io_uring_setup", 1, 0)
+_try("keyctl", "keyctl", 0, -3, 0)
+_try("add_key", "add_key", 0, 0, 0, 0, -3)
+if REACHED:
+    def common_kernel(name):
+        return "reached the kernel: " + ", ".join(REACHED)
+'''
+
+
 def nb_text(nb: Notebook) -> str:
     for c in nb.cells:  # outputs play no part in grading: keep the fixtures small
         if c.cell_type == "code":
@@ -617,6 +694,9 @@ CASES: dict[str, Callable[[], str | bytes]] = {
     "leak_inputs_by_returned_string": lambda: nb_text(with_cell(LEAK_BY_RETURN_VALUE)),
     "leak_inputs_by_unsendable_class_name": lambda: nb_text(with_cell(LEAK_BY_CLASS_NAME)),
     "network_socket": lambda: nb_text(with_cell(NETWORK)),
+    # the kernel (issue 20): keyrings, ptrace and the other calls the seccomp filter refuses
+    "keyring_stash_across_the_crash": lambda: nb_text(with_cell(KEYRING_STASH)),
+    "ptrace_the_zygote": lambda: nb_text(with_cell(KERNEL_CALLS)),
     # tampering with the grader's surroundings
     "write_fake_results_everywhere": lambda: nb_text(with_cell(FAKE_RESULTS)),
     "delete_files_in_cwd": lambda: nb_text(with_cell(
