@@ -14,8 +14,10 @@ suites of up to about 500 tests; the course's are 10 to 60):
   is 10 to 40 KiB), and small enough that nbgrader's autograde and a class report of 500 students (125 MiB at
   most) parse them in seconds; when the caps below are not enough (pictures of large arrays, messages of
   many-byte characters), messages get shorter and pictures are left out until it fits;
-- ``feedback.md`` at most :data:`FEEDBACK_MAX` (64 KiB, about 20 printed pages: more is not read), and its twin
-  ``feedback.html`` that text rendered plus the pictures (at most :data:`MAX_FIGURES`);
+- ``feedback.md`` at most :data:`FEEDBACK_MAX` (64 KiB, about 20 printed pages: more is not read; past it, cut
+  with a line saying so), and its twin ``feedback.html`` that text rendered (about 1.2 times its size; at most 6
+  times for text made only of characters HTML escapes, ``&"<>``) plus the pictures (at most
+  :data:`MAX_FIGURES` PNGs);
 - ``instructor.log`` at most :data:`INSTRUCTOR_LOG_MAX` (1 MiB): the notes (failed tests' tracebacks, warnings)
   up to 256 KiB, the worker's output up to 640 KiB (its head and its tail; course.yml's ``limits.output_bytes``,
   200,000 by default, usually cuts it first).

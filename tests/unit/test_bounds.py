@@ -191,3 +191,14 @@ def test_the_gradebook_takes_only_names_that_are_their_own_ids() -> None:
     assert "graded as 'eve%1B%5D0%3Bpwned%07'" in problem and "\x1b" not in problem
     for glob in ("a*", "a?", "[ab]", " alice", "a,b"):  # nbgrader would glob, strip or split these
         assert names.gradebook_problem(glob)
+
+
+def test_validate_lists_the_first_problem_cells_and_counts_the_rest() -> None:
+    from autograder.validate import ValidateResult, validate_markdown
+
+    result = ValidateResult("01_convolution", "Convolution by hand", "n.ipynb",
+                            cells=bounds.bound_cells(failing_cells(1500, ESC_TITLE), CellOutcome,
+                                                     max_cells=1500))
+    text = validate_markdown(result)
+    assert text.count("raised ValueError") == MAX_CELL_PROBLEMS
+    assert "- ... and 1,480 more cells raised errors (not shown)" in text
