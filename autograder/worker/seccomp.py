@@ -27,7 +27,6 @@ refuses them too.
 import ctypes
 import errno
 import os
-import platform
 import signal
 import struct
 import sys
@@ -101,7 +100,8 @@ INSTRUCTION = struct.Struct("=HBBI")  # struct sock_filter: u16 code; u8 jt; u8 
 
 def machine() -> str:
     """This machine's architecture as :data:`SYSCALLS` names it ("" when the filter does not know it)."""
-    name = {"amd64": "x86_64", "arm64": "aarch64"}.get(platform.machine().lower(), platform.machine().lower())
+    machine = os.uname().machine.lower()
+    name = {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
     return name if name in SYSCALLS else ""
 
 
@@ -199,7 +199,7 @@ def install(profile: str) -> int:
     calls it refuses outright. OSError if the kernel refuses it (no seccomp filters, an unknown architecture)."""
     arch = machine()
     if not arch:
-        raise OSError(errno.ENOSYS, f"no seccomp filter for the architecture {platform.machine()!r}")
+        raise OSError(errno.ENOSYS, f"no seccomp filter for the architecture {os.uname().machine!r}")
     code = assemble(build(profile, arch))
     buf = ctypes.create_string_buffer(code, len(code))
     prog = _Fprog(len(code) // INSTRUCTION.size, ctypes.cast(buf, ctypes.c_void_p))
