@@ -41,9 +41,9 @@ ALLOWED_TAGS = frozenset({
     "li", "dl", "dt", "dd", "table", "thead", "tbody", "tfoot", "tr", "th", "td", "caption", "img", "span",
     "div", "details", "summary", "figure", "figcaption",
 })
-DROPPED_WITH_CONTENT = frozenset({
-    "script", "style", "iframe", "frame", "frameset", "object", "embed", "applet", "template", "noscript",
-    "noembed", "noframes", "textarea", "select", "title", "svg", "math", "head", "xmp", "plaintext",
+DROPPED_WITH_CONTENT = frozenset({  # code or raw text, not prose (svg, math, textarea... keep their text)
+    "script", "style", "template", "iframe", "frame", "frameset", "noscript", "noembed", "noframes", "xmp",
+    "plaintext",
 })
 ALLOWED_ATTRIBUTES = {
     "img": {"src", "alt", "width", "height"},

@@ -175,6 +175,7 @@ def _watch(page: Page, world: World) -> list[str]:
     page.on("request", on_request)
     page.on("requestfailed", on_failed)
     page.add_init_script(WATCH)
+    _received(world)  # what earlier pages sent is theirs
     return seen
 
 
@@ -207,20 +208,21 @@ def test_the_formgrader_shows_the_answer_and_runs_none_of_it(world: World) -> No
             outside = _watch(page, world)
             for sid, markers in ((STUDENT, VISIBLE), (OLD, VISIBLE + VISIBLE_OUTPUTS)):
                 response = open_formgrader(page, fg, f"/formgrader/submissions/{ids[sid]}/?index=0")
-                assert response is not None and response.headers.get("content-security-policy") == FORMGRADER_CSP
                 page.wait_for_function("() => window.formgrader && window.formgrader.grades "
                                        "&& window.formgrader.grades.loaded")
                 _assert_nothing_ran(page, world, outside, NOTEBOOK)
+                assert grades(world) == world.grades_before
                 shown = page.inner_text("#notebook")
                 for marker in markers:
                     assert marker in shown, (sid, marker)
                 assert "N + 2P - F + 1" in shown  # the LaTeX, as text (MathJax is not reachable offline)
+                assert response is not None and response.headers.get("content-security-policy") == FORMGRADER_CSP
             sub_id = ids[STUDENT]
             # a file handed in beside the notebook is served as an inert page of its own origin
             response = page.goto(fg.url + f"/formgrader/submissions/{sub_id}/evil.html", wait_until="load")
-            assert response is not None and response.headers.get("content-security-policy") == SUBMISSION_FILE_CSP
             page.wait_for_timeout(500)
             assert outside == [] and _received(world) == []
+            assert response is not None and response.headers.get("content-security-policy") == SUBMISSION_FILE_CSP
             # the rest of the formgrader works under its policy: no violation on its own pages
             for path in ("/formgrader/manage_assignments", f"/formgrader/gradebook/{AID}/{NOTEBOOK}",
                          f"/formgrader/manage_submissions/{AID}", "/formgrader/manage_students"):
@@ -242,17 +244,17 @@ def test_nbgraders_feedback_page_runs_and_fetches_nothing(world: World) -> None:
         outside = _watch(page, world)
         for sid, markers in ((STUDENT, VISIBLE), (OLD, VISIBLE + VISIBLE_OUTPUTS)):
             page_file = world.root / "feedback" / sid / AID / f"{NOTEBOOK}.html"
-            text = page_file.read_text()
-            head = text[text.index("<head>"):text.index("</head>")]
-            assert head.split("\n", 2)[1] == csp_meta(NBGRADER_FEEDBACK_CSP)
-            body = text[text.index("</head>"):]
-            assert "<script" not in body and "onerror" not in body, sid
             page.goto(page_file.as_uri(), wait_until="load")
             # nbgrader's inlined bootstrap.css asks for its glyph fonts beside the page (file:): blocked, unused
             _assert_nothing_ran(page, world, outside, NOTEBOOK, allowed_violations=("font-src file",))
             shown = page.inner_text("body")
             for marker in markers:
                 assert marker in shown, (sid, marker)
+            text = page_file.read_text()
+            body = text[text.index("</head>"):]
+            assert "<script" not in body and "onerror" not in body, sid
+            head = text[text.index("<head>"):text.index("</head>")]
+            assert head.split("\n", 2)[1] == csp_meta(NBGRADER_FEEDBACK_CSP)
 
 
 def test_our_feedback_html_runs_and_fetches_nothing(world: World) -> None:
