@@ -543,6 +543,19 @@ def conv2d_layer(x, kernels, bias, stride=1, padding="valid"):
 '''
 
 
+def many_failing_cells(n: int = 1500) -> Notebook:
+    """The solution and ``n`` one-line cells that raise an error with a long message: unbounded, they made a
+    3 MiB results.json and 0.5 MiB of feedback."""
+    nb = solution()
+    nb.cells += [nbformat.v4.new_code_cell(f"raise ValueError('cell {i} ' + 'x' * 5000)", id=f"failing-{i}")
+                 for i in range(n)]
+    return nb
+
+
+# Terminal escape sequences (retitle the window, clear the screen, colour) printed and in an error message.
+ESCAPES = 'print("\\x1b]0;pwned\\x07\\x1b[2J\\x1b[31mred\\x9b2J")\nraise ValueError("\\x1b]0;pwned\\x07")\n'
+
+
 # The kernel (issue 20). A call stores its arguments in keyrings (the uid's user and user-session keyrings outlive
 # its processes; the session keyring was the grader's), then kills its worker; the cells replayed in the fresh
 # worker read them back: found, they sabotage relu and raise them.
@@ -729,6 +742,9 @@ CASES: dict[str, Callable[[], str | bytes]] = {
     "test_cells_deleted": lambda: nb_text(test_cells_deleted()),
     "test_cells_edited": lambda: nb_text(test_cells_edited()),
     "solution_cells_marked_as_tests": lambda: nb_text(solution_cells_marked_as_tests()),
+    # output sizes and terminal control (issue 20): bounded files, control characters shown as escapes
+    "fifteen_hundred_failing_cells": lambda: nb_text(many_failing_cells()),
+    "escape_sequences_in_output": lambda: nb_text(with_cell(ESCAPES)),
 }
 
 
