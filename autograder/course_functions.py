@@ -65,12 +65,13 @@ class CourseFunctions:
             return f"{type(exc).__name__}: {exc.detail}"[:500]
         return ""
 
-    def compute(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
-        """The answer to one call the student's code made: the course's value, or the name of the Python exception
-        the course's function raised on these arguments (never its message or traceback: the course's text)."""
+    def compute(self, name: str, args: list[Any], kwargs: dict[str, Any], deadline: float) -> dict[str, Any]:
+        """The answer to one call the student's code made, by ``deadline`` (that of the student's call it serves):
+        the course's value, or the name of the Python exception the course's function raised on these arguments
+        (never its message or traceback: the course's text)."""
         assert self.session is not None
         try:
-            return {"ok": True, "value": self.session.call(name, *args, **kwargs)}
+            return {"ok": True, "value": self.session.call_until(deadline, name, args, kwargs)}
         except StudentError as exc:  # the course's function refused these arguments (e.g. a kernel too large)
             return {"ok": False, "type": exc.type_name if exc.type_name in BUILTIN_EXCEPTIONS else "RuntimeError"}
         except StudentCodeProblem as exc:  # it timed out or crashed on arguments the student's code chose

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy
 import numpy.exceptions
 
 from autograder.errors import HiddenSuiteError
@@ -36,9 +37,12 @@ MAX_CALLBACKS = 10_000  # calls into served functions (see NotebookSession.serve
 REPLAYED = "when it was run again after the notebook's process restarted (details are in the grader's log)"
 MAX_REPLAY_NOTES = 20  # cells that behaved differently when replayed, kept for the instructor log
 
-# Computes a served function for the worker: (name, args, kwargs) -> the answer sent back to the worker,
-# {"ok": True, "value": ...} or {"ok": False, "type": <a Python exception name>}.
-Server = Callable[[str, list[Any], dict[str, Any]], dict[str, Any]]
+MAX_CALLBACK_BYTES = 16 * 1024 * 1024  # of arrays and strings in one call into a served function
+
+# Computes a served function for the worker: (name, args, kwargs, deadline) -> the answer sent back to the
+# worker, {"ok": True, "value": ...} or {"ok": False, "type": <a Python exception name>}, by the deadline
+# (time.monotonic()) of the request during which the worker asked.
+Server = Callable[[str, list[Any], dict[str, Any], float], dict[str, Any]]
 
 
 class StudentCodeProblem(Exception):
@@ -317,11 +321,11 @@ class NotebookSession:
         self.bad_cells.discard(index)
         return self.outcomes.pop(index)
 
-    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+    def call(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
         """Call the student's function ``name`` in the worker and return its (plain) value."""
         return self._call(name, args, kwargs, fp_defaults=False).value
 
-    def call_report(self, name: str, *args: Any, **kwargs: Any) -> CallReport:
+    def call_report(self, name: str, /, *args: Any, **kwargs: Any) -> CallReport:
         """Call ``name`` like :meth:`call`, and return its value with the warnings it issued and the arguments
         it changed. The call runs under NumPy's default floating-point error handling (overflow, division by
         zero and invalid values warn), whatever the notebook set with ``np.seterr``. Raises as :meth:`call`."""
@@ -335,13 +339,23 @@ class NotebookSession:
                          "past the caps)")
         return "\n".join(lines)
 
-    def _call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], *, fp_defaults: bool) -> CallReport:
+    def call_until(self, until: float, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """:meth:`call`, answered by ``until`` (time.monotonic()) at the latest: a served function's call, which
+        must end within the student's call it serves. Raises :class:`CallTimeout` if ``until`` has passed."""
+        return self._call(name, tuple(args), kwargs, fp_defaults=False, until=until).value
+
+    def _call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], *, fp_defaults: bool,
+              until: float | None = None) -> CallReport:
         self.start()
         assert self.worker is not None
         try:
             timeout = self._remaining(self.spec.limits.test_timeout_s)
         except BudgetExhausted as exc:
             raise BudgetExhausted(name, exc.detail) from None
+        if until is not None:
+            timeout = min(timeout, until - time.monotonic())
+            if timeout <= 0:
+                raise CallTimeout(name, "0")
         request = {"op": "call", "name": name, "args": list(args), "kwargs": kwargs, "fp_defaults": fp_defaults}
         self.calls_made = True
         try:
@@ -376,9 +390,14 @@ class NotebookSession:
         computed by ``server`` on the grader's side: the worker holds a forwarder under each name, whose calls
         come back to the grader as data while it waits for a call of its own. How a dependent question is graded
         with the course's own earlier function without that function ever entering the student's process."""
-        self.served, self.server = tuple(names), server
         self.start()
-        self._send_forward()
+        before = self.served, self.server
+        self.served, self.server = tuple(names), server
+        try:
+            self._send_forward()
+        except BaseException:
+            self.served, self.server = before  # a fresh worker must not get what this one refused
+            raise
 
     def _send_forward(self) -> None:
         assert self.worker is not None
@@ -403,18 +422,21 @@ class NotebookSession:
         self._callbacks = 0
         return self.worker.request(message, timeout, serve=self._answer if self.served else None)
 
-    def _answer(self, message: dict[str, Any]) -> dict[str, Any]:
-        """The answer to the worker's call into a served function. The message is untrusted: only a served
-        name, a list and a dict with string keys are accepted, at most :data:`MAX_CALLBACKS` per request;
+    def _answer(self, message: dict[str, Any], deadline: float) -> dict[str, Any]:
+        """The answer to the worker's call into a served function, computed by ``deadline`` (the request's). The
+        message is untrusted: only a served name, a list and a dict with string keys, holding at most
+        :data:`MAX_CALLBACK_BYTES` of arrays and strings, are accepted, at most :data:`MAX_CALLBACKS` per request;
         anything else is a protocol error and the worker is not trusted again."""
         name, args, kwargs = message.get("callback"), message.get("args"), message.get("kwargs")
         if not (isinstance(name, str) and name in self.served and isinstance(args, list)
                 and isinstance(kwargs, dict) and all(isinstance(k, str) for k in kwargs)):
             raise ValueError("a malformed call into a function the grader serves")
+        if _payload_bytes([args, kwargs]) > MAX_CALLBACK_BYTES:
+            raise ValueError(f"a call into a function the grader serves with over {MAX_CALLBACK_BYTES} bytes of data")
         self._callbacks += 1
         if self._callbacks > MAX_CALLBACKS or self.server is None:
             raise ValueError(f"more than {MAX_CALLBACKS} calls into functions the grader serves in one request")
-        return self.server(name, args, kwargs)
+        return self.server(name, args, kwargs, deadline)
 
     def _keep_warnings(self, report: CallReport) -> None:
         self.call_warnings_dropped += report.warnings_total - len(report.warnings)
@@ -426,6 +448,26 @@ class NotebookSession:
                 self.call_warnings.append(WarningRecord(report.function, w))
             else:
                 self.call_warnings_dropped += 1
+
+
+def _payload_bytes(value: Any) -> int:
+    """The bytes of arrays and strings in a decoded (plain) value."""
+    total, stack, seen = 0, [value], 0
+    while stack:
+        v = stack.pop()
+        seen += 1
+        if seen > 1_000_000:
+            return MAX_CALLBACK_BYTES + 1
+        if isinstance(v, numpy.ndarray | numpy.generic):
+            total += v.nbytes
+        elif isinstance(v, str | bytes):
+            total += len(v)
+        elif isinstance(v, list | tuple):
+            stack.extend(v)
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+    return total
 
 
 def argument_keys(count: int, kwargs: dict[str, Any]) -> tuple[str, ...]:
@@ -477,7 +519,7 @@ class SubmissionProxy:
         self._declared = declared
         self._assignment = assignment
 
-    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+    def call(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
         self._check_declared(name)
         return self._session.call(name, *args, **kwargs)
 
@@ -489,7 +531,7 @@ class SubmissionProxy:
                 "name in the hidden test, or add the function to the solution notebook and release again"
             )
 
-    def call_report(self, name: str, *args: Any, **kwargs: Any) -> CallReport:
+    def call_report(self, name: str, /, *args: Any, **kwargs: Any) -> CallReport:
         """Call ``name`` and return its :class:`CallReport` (value, warnings, changed arguments), e.g.
         ``report = submission.call_report("sigmoid", x)``; then ``report.value`` as from ``submission.sigmoid(x)``.
         """

@@ -17,7 +17,14 @@ from autograder.config import Limits, load_course
 from autograder.course_functions import CourseFunctions
 from autograder.grade import memory_bucket, worker_spec
 from autograder.sandbox.process import WorkerSpec
-from autograder.session import REPLAYED, CellOutcome, NotebookSession, StudentError, UnsendableValue
+from autograder.session import (
+    REPLAYED,
+    CellOutcome,
+    NotebookSession,
+    StudentError,
+    UnsendableValue,
+    WorkerCrashed,
+)
 from tests.conftest import REPO
 
 LIMITS = Limits(cell_timeout_s=10, test_timeout_s=10, total_timeout_s=120)
@@ -25,6 +32,7 @@ SECRET = "COURSE-ONLY-4242"  # stands for the course's source: it exists only on
 
 STUDENT = '''
 import inspect, gc
+import numpy as np
 
 def square(x):
     raise ValueError("my square is broken")
@@ -44,6 +52,14 @@ def calls_with(*args, **kwargs):
 def calls_with_an_object():
     return square(object())
 
+def calls_with_too_much():
+    return square(np.zeros(3_000_000))  # 24 MB: over what a served function takes
+
+def served_twice_as_late(x):
+    import time
+    time.sleep(x)
+    return square(x)
+
 def forges(name):
     wire = next(m for m in gc.get_objects() if type(m).__name__ == "module"
                 and getattr(m, "__name__", "") == "_autograder_wire")
@@ -59,7 +75,7 @@ class CourseSide:
     def __init__(self) -> None:
         self.calls: list[tuple[str, list[Any], dict[str, Any]]] = []
 
-    def __call__(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    def __call__(self, name: str, args: list[Any], kwargs: dict[str, Any], deadline: float) -> dict[str, Any]:
         self.calls.append((name, args, kwargs))
         assert SECRET  # the "course's code" lives here only
         if args and isinstance(args[0], str):
@@ -112,6 +128,43 @@ def test_a_forged_call_of_a_name_not_served_ends_the_worker(served: tuple[Notebo
         session.call("forges", "open")  # the grader serves `square` only
     assert session.worker is None and not course.calls
     assert session.call("layer", [4]) == [17]  # a fresh worker, the cells replayed, `square` served again
+
+
+def test_a_call_with_too_much_data_ends_the_worker_before_the_course_computes(
+        served: tuple[NotebookSession, CourseSide]) -> None:
+    session, course = served
+    with pytest.raises(UnsendableValue):
+        session.call("calls_with_too_much")
+    assert not course.calls
+
+
+def test_a_served_call_ends_within_the_students_call() -> None:
+    """The course's side computes by the deadline of the student's call it serves: a call that asks late gets
+    no fresh time limit of its own."""
+    limits = Limits(cell_timeout_s=10, test_timeout_s=2, total_timeout_s=120)
+    seen: list[float] = []
+
+    def slow(name: str, args: list[Any], kwargs: dict[str, Any], deadline: float) -> dict[str, Any]:
+        seen.append(deadline - time.monotonic())
+        return {"ok": True, "value": 0}
+
+    with NotebookSession([(0, STUDENT)], WorkerSpec(limits=limits), deadline=time.monotonic() + 60) as session:
+        session.serve(("square",), slow)
+        session.call("served_twice_as_late", 1.5)
+        assert 0 < seen[0] < 0.6  # what is left of the student's 2 s, not a new limit
+
+
+def test_a_worker_that_refuses_the_forwarders_is_not_served_later() -> None:
+    with NotebookSession([(0, STUDENT)], WorkerSpec(limits=LIMITS), deadline=time.monotonic() + 60) as session:
+        session.start()
+        # in a moment the worker thinks it is a forked child, and leaves after its next request without answering
+        session.run_extra("import os, threading\nthreading.Timer(0.2, setattr, (os, 'getpid', lambda: -1)).start()\n")
+        time.sleep(0.5)
+        with pytest.raises(WorkerCrashed):
+            session.serve(("square",), CourseSide())
+        assert session.served == () and session.server is None
+        with pytest.raises(StudentError):  # a fresh worker: the student's own square, not the course's
+            session.call("layer", [2])
 
 
 def test_the_course_functions_of_01_serve_conv2d_layer() -> None:

@@ -36,8 +36,9 @@ WIRE_PY = Path(wire.__file__)
 WORKER_PY = WIRE_PY.with_name("main.py")
 
 
-# Answers a worker's request for a call into a function the grader serves (the message is untrusted data).
-Callback = Callable[[dict[str, Any]], dict[str, Any]]
+# Answers a worker's request for a call into a function the grader serves (the message is untrusted data), by the
+# deadline (time.monotonic()) of the request during which it came.
+Callback = Callable[[dict[str, Any], float], dict[str, Any]]
 
 
 class WorkerDied(Exception):
@@ -234,7 +235,7 @@ class Worker:
                     return reply
                 if serve is None:
                     raise wire.WireError("the worker asked for a function the grader does not serve")
-                wire.write_message(self._req_w, serve(reply), self.spec.trusted_ext, deadline=deadline)
+                wire.write_message(self._req_w, serve(reply, deadline), self.spec.trusted_ext, deadline=deadline)
         except TimeoutError:
             self.close()
             raise WorkerTimeout(f"no answer within {timeout:.0f} s") from None
