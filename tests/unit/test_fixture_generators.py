@@ -23,6 +23,7 @@ GENERATORS = [
     "tests/fixtures/04_05_make_fixtures.py",
     "tests/hostile/make_corpus.py",
     "tests/fixtures/warm/make_warm.py",
+    "tests/fixtures/make_student_html_fixture.py",
 ]
 
 
