@@ -72,6 +72,8 @@ PROTECTIONS: dict[str, str] = {
     "hidden suites, solutions, output folder or other submissions)",
     "disk_quota": "the worker's job directory and /tmp have a size limit (limits.job_disk_mb)",
     "kill_all": "everything the worker started is killed before a result is written, even detached processes",
+    "syscall_filter": "a seccomp filter refuses keyrings, ptrace, bpf, userfaultfd, perf_event_open, io_uring, "
+    "kernel modules and namespace escapes; each worker has a fresh session keyring",
 }
 
 

@@ -98,6 +98,20 @@ def test_a_required_protection_that_is_missing_refuses_to_grade(tmp_path: Path) 
     assert doctor.returncode == 5 and "REFUSED" in doctor.stdout
 
 
+def test_a_course_that_requires_the_syscall_filter_refuses_to_grade_without_it(tmp_path: Path) -> None:
+    course_yml = make_course(tmp_path / "course")
+    data = yaml.safe_load(course_yml.read_text())
+    data["sandbox"] = {"require": ["syscall_filter"]}
+    course_yml.write_text(yaml.safe_dump(data))
+    env = {**os.environ, "AUTOGRADER_SECCOMP": "0"}  # as on a kernel without seccomp
+    doctor = subprocess.run([str(REPO / ".venv/bin/autograder"), "--course", str(course_yml), "doctor"],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert doctor.returncode == 5 and "REFUSED" in doctor.stdout and "syscall_filter" in doctor.stdout
+    satisfied = subprocess.run([str(REPO / ".venv/bin/autograder"), "--course", str(course_yml), "doctor"],
+                               capture_output=True, text=True, timeout=300)
+    assert satisfied.returncode == 0, satisfied.stdout + satisfied.stderr
+
+
 def test_missing_protections_only_warn_by_default(plain: None) -> None:
     warnings = isolation.enforce([])
     assert any("filesystem_view" in w for w in warnings)

@@ -114,6 +114,7 @@ class Probe:
                            "(limits.job_disk_mb)" if self.quota else
                            "only RLIMIT_FSIZE per file: " + no_bwrap),
             "kill_all": (self.kill_all, kill_how),
+            "syscall_filter": (self.syscall_filter, filter_line(self).removeprefix("yes - ").removeprefix("NO - ")),
         }
         assert rows.keys() == PROTECTIONS.keys()
         return rows
