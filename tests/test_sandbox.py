@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -292,3 +293,22 @@ def test_job_directories_of_dead_graders_are_removed(tmp_path: Path) -> None:
 def test_the_probe_result_is_plain_data() -> None:
     p = isolation.probe()
     json.dumps({"mode": p.mode, "active": p.active()})
+
+
+IGNORE_32 = """
+import ctypes, os, platform, sys
+nr = {"x86_64": 13, "aarch64": 134}[platform.machine()]
+act = (ctypes.c_ulong * 4)(1, 0, 0, 0)  # SIG_IGN for glibc's reserved real-time signal 32
+assert ctypes.CDLL(None, use_errno=True).syscall(ctypes.c_long(nr), ctypes.c_int(32), ctypes.byref(act), None,
+                                                 ctypes.c_size_t(8)) == 0
+os.execv(sys.argv[1], sys.argv[1:])
+"""
+
+
+def test_a_grader_started_with_glibcs_own_signals_ignored_still_gets_filtered_warm_workers() -> None:
+    """Some job runners start the grader with signal 32 ignored, which neither glibc nor Python will set back: the
+    workers reset it with the system call itself (else every probe refused the filter and warm workers)."""
+    proc = subprocess.run([sys.executable, "-c", IGNORE_32, str(REPO / ".venv/bin/autograder"), "doctor"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "\nseccomp: yes" in proc.stdout and "\nwarm workers: yes" in proc.stdout, proc.stdout

@@ -265,7 +265,24 @@ def reset_signals(python: bool = True) -> None:
             signal.signal(sig, PYTHON_DEFAULTS.get(sig, signal.SIG_DFL) if python else signal.SIG_DFL)
         except (OSError, ValueError):  # the C library's own real-time signals
             pass
+    for reserved in RESERVED_SIGNALS:
+        _raw_default(reserved)
     signal.pthread_sigmask(signal.SIG_SETMASK, ())
+
+
+RESERVED_SIGNALS = (32, 33)  # glibc's own real-time signals: neither it nor Python will set them
+_RT_SIGACTION = {"x86_64": 13, "aarch64": 134}
+
+
+def _raw_default(sig: int) -> None:
+    """SIG_DFL for a signal the C library will not let Python set, through the rt_sigaction system call itself: a
+    parent that ignored one (some job runners do) must not pass that on to a worker."""
+    nr = _RT_SIGACTION.get(machine())
+    if nr is None:
+        return
+    act = (ctypes.c_ulong * 4)()  # handler SIG_DFL, no flags, no restorer, an empty mask
+    ctypes.CDLL(None, use_errno=True).syscall(ctypes.c_long(nr), ctypes.c_int(sig), ctypes.byref(act), None,
+                                              ctypes.c_size_t(8))
 
 
 def contain(profile: str, mode: str) -> str:
