@@ -9,7 +9,7 @@ reaches a terminal or a log (:func:`visible`).
 The bounds, whatever the notebook does (the hidden suite's own size is the instructor's: the figures hold for
 suites of up to about 500 tests; the course's are 10 to 60):
 
-- ``results.json`` at most :data:`RESULTS_MAX` (256 KiB): room for 200 cells, the 20 first problems with their
+- ``results.json`` at most :data:`RESULTS_MAX` (1 MiB): room for 200 cells, the 20 first problems with their
   whole messages, every test with a 2,000-character message and the pictures' numbers (a correct submission's
   is 10 to 40 KiB), and small enough that nbgrader's autograde and a class report of 500 students (125 MiB at
   most) parse them in seconds; when the caps below are not enough (pictures of large arrays, messages of
@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from autograder.grade import GradeResult, TestResult
 
-RESULTS_MAX = 256 * 1024  # bytes of results.json, as written (UTF-8, indented)
+RESULTS_MAX = 1024 * 1024  # bytes of results.json, as written (UTF-8, indented: 05's picture alone is ~300 KB so)
 FEEDBACK_MAX = 64 * 1024  # bytes of feedback.md
 INSTRUCTOR_LOG_MAX = 1024 * 1024  # bytes of instructor.log
 NOTES_MAX = 256 * 1024  # bytes of the instructor notes (tracebacks of failed tests, warnings)
@@ -49,7 +49,7 @@ MAX_CELLS = 200  # cells listed in results.json (the problems first, then cells 
 MAX_CELL_PROBLEMS = 20  # cells that did not run cleanly listed in results.json and feedback
 MESSAGE_MAX = 2000  # characters of one message: a cell's error, a test's output, the result's message
 MAX_FIGURES = 12  # pictures per submission
-FIGURE_MAX = 128 * 1024  # bytes of one picture's numbers (as JSON): two arrays of 4,096 cells, short floats
+FIGURE_MAX = 192 * 1024  # bytes of one picture's numbers (as JSON): 05's two 30x30x4 activation maps take 151 KB
 OMITTED = "omitted"  # the status of the last entry of ``cells`` when some were left out
 CUT = "…"
 
