@@ -59,9 +59,10 @@ def test_02_solution_gets_full_marks_and_its_training_cell_is_skipped(mnist: dic
 
 
 def test_02_grading_twice_gives_the_same_result(mnist: dict[str, Any]) -> None:
-    def key(r: dict[str, Any]) -> list[tuple[str, float, str]]:
-        return [(t["name"], t["score"], t["output"]) for t in r["tests"]]
+    def key(r: dict[str, Any]) -> list[tuple[str, float, str, dict[str, float]]]:
+        return [(t["name"], t["score"], t["output"], t.get("measurements", {})) for t in r["tests"]]
 
+    assert any(k[3] for k in key(mnist["correct"])), "the held-out accuracy is measured"
     assert key(mnist["correct"]) == key(mnist["correct_again"])
 
 
@@ -82,7 +83,11 @@ def test_02_crippled_network_loses_the_accuracy_points_with_its_accuracy(mnist: 
     r = mnist["crippled_dense_1_unit"]
     [accuracy] = [t for t in r["tests"] if t["question"] == "cnn_accuracy"]
     assert (accuracy["score"], accuracy["max_score"]) == (0, 2)
-    assert "reached a held-out accuracy of 0.221" in accuracy["output"]  # the same in any grader process
+    # The figure depends on the grader's CPU (0.221 on the machines of earlier sessions, 0.220 on an AMD EPYC: issue
+    # 24), not on the grader process: the message quotes the accuracy the grader measured, far below the threshold
+    measured = accuracy["measurements"]["held_out_accuracy"]
+    assert 0.1 < measured < 0.4, measured
+    assert f"reached a held-out accuracy of {measured:.3f}" in accuracy["output"]
     assert "at least 0.72 is needed" in accuracy["output"]
     assert "A likely cause: Dense number 1 has units=1; it should be 64." in accuracy["output"]  # the hint by cause
     assert "Dense number 1 has units=1; it should be 64." in failed_tests(r).values()
