@@ -35,10 +35,11 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from autograder.grade import GradeResult, TestResult
+    from autograder.session import CellOutcome
 
 RESULTS_MAX = 1024 * 1024  # bytes of results.json, as written (UTF-8, indented: 05's picture alone is ~300 KB so)
 FEEDBACK_MAX = 64 * 1024  # bytes of feedback.md
@@ -124,11 +125,13 @@ def omitted_note(counts: Counter[str]) -> str:
     return text + " (not shown" + (f"; {ok:,} more that ran are not listed" if ok else "") + ")"
 
 
-def bound_cells(cells: list[Any], make: Any, max_cells: int = MAX_CELLS,
-                max_problems: int = MAX_CELL_PROBLEMS, message_max: int = MESSAGE_MAX) -> list[Any]:
+def bound_cells(cells: list[CellOutcome], max_cells: int = MAX_CELLS, max_problems: int = MAX_CELL_PROBLEMS,
+                message_max: int = MESSAGE_MAX) -> list[CellOutcome]:
     """At most ``max_problems`` cells that did not run cleanly (the first, in notebook order) and ``max_cells``
-    entries in all (then cells that ran), messages cut; when some are left out, one last entry made by
-    ``make(index=-1, status="omitted", error_type="", error_message=<what was left out>)``."""
+    entries in all (then cells that ran), messages cut; when some are left out, one last entry
+    ``CellOutcome(-1, "omitted", "", <what was left out>)``."""
+    from autograder.session import CellOutcome  # (not at the top: the CLI imports this module to start)
+
     earlier = [c for c in cells if c.status == OMITTED]  # a result bounded before (e.g. read back)
     cells = [c for c in cells if c.status != OMITTED]
     problems = [c for c in cells if c.status != "ok"]
@@ -143,7 +146,7 @@ def bound_cells(cells: list[Any], make: Any, max_cells: int = MAX_CELLS,
         c.error_message = cut(str(c.error_message), message_max)
     notes = [cut(str(c.error_message), 300) for c in earlier[:1]] + ([omitted_note(dropped)] if dropped else [])
     if notes:
-        kept.append(make(index=-1, status=OMITTED, error_type="", error_message="; ".join(notes)))
+        kept.append(CellOutcome(-1, OMITTED, "", "; ".join(notes)))
     return kept
 
 
@@ -177,10 +180,9 @@ def bound_result(result: GradeResult, limit: int = RESULTS_MAX) -> GradeResult:
     the unlikely case results.json is still over ``limit``, shorter messages and fewer entries until it fits.
     Scores, statuses and the tests themselves are never dropped. The texts for instructors (worker output,
     notes) are made visible (:func:`visible`) and cut too."""
-    make = type(result.cells[0]) if result.cells else _cell_type()
     cells = list(result.cells)
     result.message = cut(str(result.message))
-    result.cells = bound_cells(cells, make)
+    result.cells = bound_cells(cells)
     for t in result.tests:
         t.output = cut(str(t.output))
     bound_figures(result.tests)
@@ -188,7 +190,7 @@ def bound_result(result: GradeResult, limit: int = RESULTS_MAX) -> GradeResult:
     result.instructor_log = cut_middle(visible(str(result.instructor_log)), NOTES_MAX)
 
     def shorter_cell_messages() -> None:
-        result.cells = bound_cells(cells, make, message_max=300)
+        result.cells = bound_cells(cells, message_max=300)
 
     def no_pictures() -> None:
         bound_figures(result.tests, max_figures=0)
@@ -198,7 +200,7 @@ def bound_result(result: GradeResult, limit: int = RESULTS_MAX) -> GradeResult:
             t.output = cut(t.output, limit)
 
     def fewer_cells() -> None:
-        result.cells = bound_cells(cells, make, max_cells=20, max_problems=5, message_max=300)
+        result.cells = bound_cells(cells, max_cells=20, max_problems=5, message_max=300)
 
     def shorter_message() -> None:
         result.message = cut(result.message, 300)
@@ -210,9 +212,3 @@ def bound_result(result: GradeResult, limit: int = RESULTS_MAX) -> GradeResult:
             break
         step()
     return result
-
-
-def _cell_type() -> Any:
-    from autograder.session import CellOutcome
-
-    return CellOutcome

@@ -23,6 +23,7 @@ from typing import Any
 
 import nbformat
 
+from autograder.bounds import bound_result
 from autograder.config import SKIP_TAG, Assignment, Course, Limits
 from autograder.course_functions import CourseFunctions
 from autograder.errors import ConfigError
@@ -396,9 +397,7 @@ def grade_submission(
         result.status = "timeout"
         result.message = f"The submission used up its {limits.total_timeout_s:g} s time limit."
     result.execution_time = round(time.monotonic() - started, 2)
-    from autograder.bounds import bound_result  # caps what a notebook can put in the files (issue 20)
-
-    return bound_result(result)
+    return bound_result(result)  # whatever the notebook did, its files stay small
 
 
 _KERAS_MODULES = frozenset({"tensorflow", "keras", "tf_keras"})

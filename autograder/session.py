@@ -404,18 +404,14 @@ class NotebookSession:
         try:
             reply = self._request({"op": "forward", "names": list(self.served)},
                                   self._remaining(self.spec.limits.cell_timeout_s))
-        except (WorkerTimeout, WorkerDied) as exc:
-            self._retire()
-            raise WorkerCrashed("", f"the worker did not take the grader's functions ({exc})") from None
+            if not (isinstance(reply, dict) and reply.get("ok") is True):
+                raise ValueError("it answered otherwise")
         except BudgetExhausted:
             self._retire()
             raise
-        except Exception as exc:  # a garbled answer
+        except Exception as exc:  # it timed out, died, or answered with something else
             self._retire()
             raise WorkerCrashed("", f"the worker did not take the grader's functions ({exc})"[:300]) from None
-        if not (isinstance(reply, dict) and reply.get("ok") is True):
-            self._retire()
-            raise WorkerCrashed("", "the worker did not take the grader's functions")
 
     def _request(self, message: dict[str, Any], timeout: float) -> Any:
         assert self.worker is not None

@@ -178,7 +178,7 @@ def validate_notebook(course: Course, assignment: Assignment, notebook: Path) ->
             result.checks.append(_run_check(session, qid, assignment.question(qid).title, source))
         result.cells = [session.outcomes[i] for i, _ in cells if i in session.outcomes]
     # at most 20 problem cells listed, the rest counted: "... and 1,480 more cells raised errors (not shown)"
-    result.cells = bound_cells(result.cells, CellOutcome, max_cells=len(result.cells))
+    result.cells = bound_cells(result.cells, max_cells=len(result.cells))
     result.execution_time = round(time.monotonic() - started, 2)
     return result
 

@@ -525,9 +525,24 @@ def launch(
 
 
 # --- the probe -----------------------------------------------------------------------------------
+# Python source defining _ag_kernel(), run inside a worker by both probes (a cold worker's, below, and a warm
+# zygote's first child's, autograder.sandbox.warm): the seccomp mode, whether keyctl is refused (reading the id of
+# its session keyring, creating nothing) and the signals it ignores and blocks, from /proc/self/status.
+KERNEL_PROBE = r"""
+def _ag_kernel():
+    import ctypes, errno, os
+    status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+    nr = KEYCTL_NUMBERS.get(os.uname().machine)
+    libc = ctypes.CDLL(None, use_errno=True)
+    ret = libc.syscall(ctypes.c_long(nr), ctypes.c_long(0), ctypes.c_long(-3), ctypes.c_long(0)) if nr else -1
+    return {"seccomp": int(status["Seccomp"]), "sig_ign": int(status["SigIgn"], 16),
+            "sig_blk": int(status["SigBlk"], 16),
+            "keyctl": "ok" if ret >= 0 else errno.errorcode.get(ctypes.get_errno(), "?")}
+""".replace("KEYCTL_NUMBERS", repr({arch: numbers["keyctl"] for arch, numbers in seccomp.SYSCALLS.items()}))
+
 # Run as a file behind autograder/worker/seccomp.py, like a worker: argv is [probe.py, UID or "", *paths].
-PROBE_CODE = r"""
-import ctypes, errno, json, os, signal, socket, sys
+PROBE_CODE = KERNEL_PROBE + r"""
+import json, os, socket, sys
 if sys.argv[1]:
     uid = int(sys.argv[1]); os.setgroups([]); os.setgid(uid); os.setuid(uid)
 out = {"uid": os.getuid(), "euid": os.geteuid(), "pid": os.getpid(),
@@ -542,19 +557,22 @@ try:
     out["regained_root"] = True
 except OSError:
     out["regained_root"] = False
-status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
-out["seccomp"] = int(status.get("Seccomp", "0").strip() or 0)
-out["no_new_privs"] = int(status.get("NoNewPrivs", "0").strip() or 0)
-out["sig_ign"] = int(status["SigIgn"], 16)
-out["sig_blk"] = int(status["SigBlk"], 16)
-libc = ctypes.CDLL(None, use_errno=True)
-nr = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)
-ret = libc.syscall(ctypes.c_long(nr), ctypes.c_long(0), ctypes.c_long(-3), ctypes.c_long(0)) if nr else -1
-out["keyctl"] = "ok" if ret >= 0 else errno.errorcode.get(ctypes.get_errno(), "?")
+out.update(_ag_kernel())
 print(json.dumps(out))
 """
 # What a freshly started Python ignores (SIGPIPE, SIGXFSZ): a worker ignores nothing else and blocks nothing.
 PYTHON_IGNORES = (1 << (signal.SIGPIPE - 1)) | (1 << (signal.SIGXFSZ - 1))
+
+
+def kernel_problems(seen: dict[str, Any], *, filter_expected: bool) -> list[str]:
+    """What :data:`KERNEL_PROBE` saw that is weaker than a worker must be: the filter off where it was expected
+    (keyctl not refused), signals ignored or blocked beyond what a freshly started Python has."""
+    problems = []
+    if filter_expected and (seen["seccomp"] != 2 or seen["keyctl"] != "EPERM"):
+        problems.append(f"has no seccomp filter (keyctl: {seen['keyctl']})")
+    if seen["sig_ign"] != PYTHON_IGNORES or seen["sig_blk"]:
+        problems.append(f"ignores or blocks signals (SigIgn {seen['sig_ign']:x}, SigBlk {seen['sig_blk']:x})")
+    return problems
 _filter_seen: bool | None = None  # whether the probe's worker had the filter (the kernel's answer, once known)
 
 
@@ -608,12 +626,11 @@ def _run_probe(mode: str, uid: int | None, limits: Limits,
             return None, f"unexpected probe output: {proc.stdout[-200:]!r}"
         assert isinstance(seen, dict)
         why = [line.split(":", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("seccomp:")]
+        problems = kernel_problems(seen, filter_expected=True)
         seen["filter_problem"] = (
             "AUTOGRADER_SECCOMP=0 is set" if off else
             f"the kernel refused it: {why[-1]}" if why else
-            f"keyctl was not refused in the probe's worker ({seen['keyctl']})" if seen["keyctl"] != "EPERM" else
-            f"the probe's worker ignores or blocks signals (SigIgn {seen['sig_ign']:x}, SigBlk {seen['sig_blk']:x})"
-            if seen["sig_ign"] != PYTHON_IGNORES or seen["sig_blk"] else "")
+            f"the probe's worker {problems[0]}" if problems else "")
         return seen, ""
     finally:
         remove_tree(host_dir)

@@ -156,6 +156,7 @@ class Worker:
         uid = self.lease.uid if self.lease else None
         self.job_dir: Path | None = isolation.new_job_dir()  # the job directory itself (plain) or its host side (bwrap)
         req_r, self._req_w = os.pipe()
+        os.set_blocking(self._req_w, False)  # writes wait with select, up to a request's deadline
         self._rep_r, rep_w = os.pipe()
         info_r, info_w = os.pipe() if bwrap else (-1, -1)
         code = {"@worker": WORKER_PY, "@wire": WIRE_PY}
@@ -190,6 +191,7 @@ class Worker:
         self.job_dir = None
         self.child_pid = 0
         req_r, self._req_w = os.pipe()
+        os.set_blocking(self._req_w, False)  # writes wait with select, up to a request's deadline
         self._rep_r, rep_w = os.pipe()
         out_r, out_w = os.pipe()
         life_r, self._life_w = os.pipe()
@@ -227,7 +229,6 @@ class Worker:
             raise WorkerDied("the worker is already closed")
         deadline = time.monotonic() + max(timeout, 0.0)
         try:
-            os.set_blocking(self._req_w, False)  # writes wait with select, up to the deadline
             wire.write_message(self._req_w, message, self.spec.trusted_ext, deadline=deadline)
             while True:
                 reply = wire.read_message(self._rep_r, self.spec.trusted_ext, deadline=deadline)

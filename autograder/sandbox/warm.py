@@ -238,7 +238,7 @@ def close_current() -> None:
 atexit.register(close_current)
 
 
-PROBE_CELL = r"""
+PROBE_CELL = isolation.KERNEL_PROBE + r"""
 def _ag_probe(paths):
     import os, socket
     st = os.statvfs(".")
@@ -248,13 +248,7 @@ def _ag_probe(paths):
     except OSError:
         regained = False
     status = dict(l.split(":", 1) for l in open("/proc/self/status") if ":" in l)
-    import ctypes, errno
-    libc = ctypes.CDLL(None, use_errno=True)
-    nr = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)  # keyctl(KEYCTL_GET_KEYRING_ID, session)
-    ret = libc.syscall(ctypes.c_long(nr), ctypes.c_long(0), ctypes.c_long(-3), ctypes.c_long(0)) if nr else -1
-    keyctl = "ok" if ret >= 0 else errno.errorcode.get(ctypes.get_errno(), "?")
-    return {"seccomp": int(status["Seccomp"]), "keyctl": keyctl, "sig_ign": int(status["SigIgn"], 16),
-            "sig_blk": int(status["SigBlk"], 16),
+    return {**_ag_kernel(),
             "uid": os.getuid(), "pid": os.getpid(), "ifaces": sorted(n for _, n in socket.if_nameindex()),
             "visible": [p for p in paths if os.path.exists(p)], "job_bytes": st.f_blocks * st.f_frsize,
             "regained_root": regained, "cap_eff": int(status["CapEff"], 16), "cwd": os.getcwd(),
@@ -290,11 +284,7 @@ def check_child(zygote: Zygote, secret: tuple[str, ...] = ()) -> dict[str, Any]:
         (f"is not PID 1 of its own namespace (sees {value['pids']})", value["pid"] != 1 or value["pids"] != [1]),
         (f"can see {value['visible']}", bool(value["visible"])),
         (f"has a job directory of {value['job_bytes']} bytes", not 0 < value["job_bytes"] <= limit),
-        (f"has no seccomp filter (keyctl: {value['keyctl']})",
-         isolation.seccomp_mode() == "require" and (value["seccomp"] != 2 or value["keyctl"] != "EPERM")),
-        (f"ignores or blocks signals (SigIgn {value['sig_ign']:x}, SigBlk {value['sig_blk']:x})",
-         value["sig_ign"] != isolation.PYTHON_IGNORES or value["sig_blk"] != 0),
-    ) if bad]
+    ) if bad] + isolation.kernel_problems(value, filter_expected=isolation.seccomp_mode() == "require")
     if problems:
         raise SandboxError("A warm worker would be less contained than a cold one: it " + "; ".join(problems))
     return dict(value)

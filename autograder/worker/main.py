@@ -204,7 +204,7 @@ def serve(request_fd: int, reply_fd: int, worker: Prepared) -> int:
         elif op == "call":
             reply = _call(shell.user_ns, request)
         elif op == "forward":
-            reply = _forward(shell.user_ns, request, lambda name: _forwarder(name, request_fd, reply_fd, worker))
+            reply = _forward(shell.user_ns, request, request_fd, reply_fd, worker)
         else:
             reply = {"ok": False, "error": {"type": "ProtocolError", "message": f"unknown op {op!r}"}}
         if os.getpid() != worker_pid:  # a forked child came back from the student's code
@@ -217,13 +217,14 @@ def serve(request_fd: int, reply_fd: int, worker: Prepared) -> int:
             wire.write_message(reply_fd, fallback, ext)
 
 
-def _forward(namespace: dict[str, Any], request: dict[str, Any], make: Any) -> dict[str, Any]:
+def _forward(namespace: dict[str, Any], request: dict[str, Any], request_fd: int, reply_fd: int,
+             worker: Prepared) -> dict[str, Any]:
     """Put a forwarder (:func:`_forwarder`) in the notebook's namespace under each of ``request["names"]``."""
     names = request.get("names")
     if not isinstance(names, list) or not all(isinstance(n, str) and n.isidentifier() for n in names):
         return {"ok": False, "error": {"type": "ProtocolError", "message": "forward: names must be identifiers"}}
     for name in names:
-        namespace[name] = make(name)
+        namespace[name] = _forwarder(name, request_fd, reply_fd, worker)
     return {"ok": True}
 
 

@@ -233,6 +233,8 @@ def write_message(fd: int, value: Any, ext: Extensions = NO_EXTENSIONS, deadline
                 raise TimeoutError("the other side does not read")
         try:
             n = os.write(fd, data)
-        except BlockingIOError:
+        except BlockingIOError:  # a non-blocking fd whose pipe is full
+            if deadline is None:
+                select.select([], [fd], [])
             continue
         data = data[n:]

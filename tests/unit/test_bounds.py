@@ -197,7 +197,7 @@ def test_validate_lists_the_first_problem_cells_and_counts_the_rest() -> None:
     from autograder.validate import ValidateResult, validate_markdown
 
     result = ValidateResult("01_convolution", "Convolution by hand", "n.ipynb",
-                            cells=bounds.bound_cells(failing_cells(1500, ESC_TITLE), CellOutcome,
+                            cells=bounds.bound_cells(failing_cells(1500, ESC_TITLE),
                                                      max_cells=1500))
     text = validate_markdown(result)
     assert text.count("raised ValueError") == MAX_CELL_PROBLEMS
