@@ -68,7 +68,7 @@ SYSCALLS: dict[str, dict[str, int]] = {
         "swapon": 167, "swapoff": 168, "iopl": 172, "ioperm": 173, "acct": 163, "quotactl": 179, "quotactl_fd": 443,
         "syslog": 103, "vhangup": 153, "settimeofday": 164, "clock_settime": 227, "sethostname": 170,
         "setdomainname": 171, "open_by_handle_at": 304, "lookup_dcookie": 212,
-        "clone": 56, "clone3": 435, "personality": 135, "seccomp": 317,
+        "clone": 56, "clone3": 435, "personality": 135, "seccomp": 317, "rt_sigaction": 13,
     },
     "aarch64": {  # no iopl/ioperm on arm64
         "add_key": 217, "request_key": 218, "keyctl": 219, "ptrace": 117, "process_vm_readv": 270,
@@ -80,7 +80,7 @@ SYSCALLS: dict[str, dict[str, int]] = {
         "swapon": 224, "swapoff": 225, "acct": 89, "quotactl": 60, "quotactl_fd": 443,
         "syslog": 116, "vhangup": 58, "settimeofday": 170, "clock_settime": 112, "sethostname": 161,
         "setdomainname": 162, "open_by_handle_at": 265, "lookup_dcookie": 18,
-        "clone": 220, "clone3": 435, "personality": 92, "seccomp": 277,
+        "clone": 220, "clone3": 435, "personality": 92, "seccomp": 277, "rt_sigaction": 134,
     },
 }
 AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}  # AUDIT_ARCH_X86_64, AUDIT_ARCH_AARCH64
@@ -271,18 +271,16 @@ def reset_signals(python: bool = True) -> None:
 
 
 RESERVED_SIGNALS = (32, 33)  # glibc's own real-time signals: neither it nor Python will set them
-_RT_SIGACTION = {"x86_64": 13, "aarch64": 134}
 
 
 def _raw_default(sig: int) -> None:
     """SIG_DFL for a signal the C library will not let Python set, through the rt_sigaction system call itself: a
     parent that ignored one (some job runners do) must not pass that on to a worker."""
-    nr = _RT_SIGACTION.get(machine())
+    nr = SYSCALLS.get(machine(), {}).get("rt_sigaction")
     if nr is None:
         return
     act = (ctypes.c_ulong * 4)()  # handler SIG_DFL, no flags, no restorer, an empty mask
-    ctypes.CDLL(None, use_errno=True).syscall(ctypes.c_long(nr), ctypes.c_int(sig), ctypes.byref(act), None,
-                                              ctypes.c_size_t(8))
+    _libc.syscall(ctypes.c_long(nr), ctypes.c_long(sig), ctypes.byref(act), None, ctypes.c_long(8))
 
 
 def contain(profile: str, mode: str) -> str:
