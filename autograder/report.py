@@ -337,8 +337,7 @@ def instructor_log(result: GradeResult, sandbox: str = "") -> str:
     parts = ["\n".join(header)]
     parts.append("--- warnings and failed hidden tests (details for instructors) ---\n"
                  + (cut_middle(result.instructor_log, NOTES_MAX) or "(none)"))
-    parts.append("--- worker output ---\n" + (cut_middle(visible(result.worker_output), WORKER_OUTPUT_MAX)
-                                              or "(none)"))
+    parts.append("--- worker output ---\n" + (cut_middle(result.worker_output, WORKER_OUTPUT_MAX) or "(none)"))
     # every text from the submission (its output, messages, names) with control characters escaped
     return cut_bytes(visible("\n\n".join(parts)) + "\n", INSTRUCTOR_LOG_MAX,
                      f"... (instructor.log is limited to {INSTRUCTOR_LOG_MAX // 1024} KiB)\n")
