@@ -1,7 +1,8 @@
 """Release: nbgrader's own generate_assignment turns solutions/ into assignments/.
 
 nbgrader generates in a scratch folder; the result is then copied into ``assignments/<id>/`` together
-with the files listed in course.yml. course.yml is the one source of points: the copy nbgrader generates from gets
+with the files listed in course.yml and ``.autograder-checks.json``, the visible checks a student's
+``autograder validate`` runs (:mod:`autograder.student_copy`). course.yml is the one source of points: the copy nbgrader generates from gets
 each question's points from course.yml (in its grade cell's nbgrader metadata, by grade_id), and prose "(N points)"
 in a question's text that disagrees is refused. A release records the assignment (notebook, grade cells, points,
 locked cells' checksums, due date) in the course's gradebook, which nbgrader's autograde, formgrader,
@@ -29,6 +30,7 @@ from autograder.config import (
     solution_cell_problems,
 )
 from autograder.errors import ConfigError, ReleaseError
+from autograder.student_copy import write_checks_file
 
 
 def check_source(course: Course, assignment: Assignment) -> None:
@@ -90,6 +92,7 @@ def _generate(course: Course, assignment: Assignment, scratch: Path, db_url: str
     released = scratch / "release" / assignment.id
     for f in assignment.files:
         shutil.copy2(course.root / f, released / Path(f).name)
+    write_checks_file(course, assignment, released)  # what `autograder validate` needs in a student's folder
     return released
 
 

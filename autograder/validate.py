@@ -20,25 +20,17 @@ notebook that can be run at all.
 from __future__ import annotations
 
 import ast
-import dataclasses
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-
 from autograder.bounds import OMITTED, bound_cells
 from autograder.config import Assignment, Course
 from autograder.errors import SubmissionError
-from autograder.grade import (
-    Ungradable,
-    read_notebook,
-    released_test_sources,
-    select_cells,
-    worker_spec,
-)
+from autograder.grade import Ungradable, make_worker_spec, read_notebook, select_cells
 from autograder.session import CELL_MESSAGE_CAP, BudgetExhausted, CellOutcome, NotebookSession, StudentCodeProblem
+from autograder.student_copy import ValidationTarget, target_from_course
 
 # Longest statement quoted in the output; a longer one (a big compound statement) is cut with a note.
 MAX_QUOTED_LINES = 12
@@ -56,13 +48,7 @@ def guess_assignment(course: Course, notebook: Path) -> Assignment:
 
 def visible_tests(course: Course, assignment: Assignment) -> list[tuple[str, str]]:
     """(grade_id, source) of the released notebook's visible test cells, in notebook order."""
-    released = nbformat.read(str(course.released_notebook(assignment)), 4)
-    tests = []
-    for cell in released.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
-            tests.append((str(meta["grade_id"]), cell.source))
-    return tests
+    return [(t.grade_id, t.source) for t in target_from_course(course, assignment).tests]
 
 
 @dataclass(frozen=True)
@@ -130,6 +116,7 @@ class ValidateResult:
     checks: list[VisibleCheck] = field(default_factory=list)
     cells: list[CellOutcome] = field(default_factory=list)
     execution_time: float = 0.0
+    sandbox: str = ""  # how the notebook ran, when not in the grader's sandbox (a student's own machine)
 
     @property
     def passed(self) -> int:
@@ -140,42 +127,59 @@ class ValidateResult:
         return self.passed == len(self.checks)
 
 
-def released_files(course: Course, assignment: Assignment) -> list[Path]:
+def released_files(target: ValidationTarget) -> list[Path]:
     """The files released beside the notebook (course.yml's ``files:``, as `autograder release` copies them into
     the assignment's folder): what a student has, and what their notebook reads. A missing one is refused with
     what to do, before anything runs."""
-    folder = course.released_notebook(assignment).parent
-    files = [folder / Path(f).name for f in assignment.files]
+    files = list(target.files)
     missing = [p for p in files if not p.is_file()]
     if missing:
+        folder = missing[0].parent
         raise SubmissionError(
-            f"{', '.join(str(p) for p in missing)} missing: the notebook of {assignment.id} reads "
-            f"{'it' if len(missing) == 1 else 'them'}. Copy the whole released folder {folder} again (an instructor: "
-            f"run `autograder release {assignment.id}`). Nothing was checked.")
+            f"{', '.join(str(p) for p in missing)} missing: the notebook of {target.assignment} reads "
+            f"{'it' if len(missing) == 1 else 'them'}. Fetch or copy the whole released folder again (it holds "
+            f"{'them' if len(missing) > 1 else 'it'} beside the notebook; an instructor: run `autograder release "
+            f"{target.assignment}`), or put {'them' if len(missing) > 1 else 'it'} into {folder}. Nothing was "
+            "checked.")
     return files
 
 
-def validate_notebook(course: Course, assignment: Assignment, notebook: Path) -> ValidateResult:
-    """Run ``notebook`` in the worker, then each released visible test cell statement by statement.
+def sandbox_note() -> str:
+    """"" when the worker runs in the grader's sandbox (bubblewrap), else a sentence saying it does not and what
+    that means for a student checking their own notebook."""
+    from autograder.sandbox import isolation
+
+    probe = isolation.probe()
+    if probe.mode == "bwrap":
+        return ""
+    return (f"Not sandboxed on this machine ({probe.bwrap_problem}): your notebook ran as you, with your files, as "
+            "it does in Jupyter. That is fine for your own code; at grading time it runs in the grader's sandbox.")
+
+
+def validate_notebook(target: ValidationTarget, notebook: Path) -> ValidateResult:
+    """Run ``notebook`` in the worker, then each released visible test cell statement by statement. ``target``:
+    the facts of :mod:`autograder.student_copy`, from a course or from the folder a student fetched.
 
     Raises :class:`~autograder.errors.SubmissionError` when the file cannot be a notebook (empty, too large,
     not JSON...)."""
-    limits = course.limits_for(assignment)
+    limits = target.limits
     started = time.monotonic()
     try:
         nb = read_notebook(notebook, limits)
     except Ungradable as exc:
         raise SubmissionError(f"{notebook}: {exc} Nothing was checked.") from None
-    result = ValidateResult(assignment=assignment.id, title=assignment.title, notebook=str(notebook))
-    cells = select_cells(nb, released_test_sources(course, assignment))
-    spec = dataclasses.replace(worker_spec(course, assignment), files=released_files(course, assignment))
+    result = ValidateResult(assignment=target.assignment, title=target.title, notebook=str(notebook))
+    cells = select_cells(nb, target.test_sources)
+    spec = make_worker_spec(limits=limits, files=released_files(target), run_training_cells=target.run_training_cells,
+                            warm_start=target.warm_start, preload=target.preload, secret=target.secret)
+    result.sandbox = sandbox_note()
     with NotebookSession(cells, spec, deadline=started + limits.total_timeout_s) as session:
         try:
             session.start()
         except (BudgetExhausted, StudentCodeProblem):
             pass
-        for qid, source in visible_tests(course, assignment):
-            result.checks.append(_run_check(session, qid, assignment.question(qid).title, source))
+        for test in target.tests:
+            result.checks.append(_run_check(session, test.grade_id, test.title, test.source))
         result.cells = [session.outcomes[i] for i, _ in cells if i in session.outcomes]
     # at most 20 problem cells listed, the rest counted: "... and 1,480 more cells raised errors (not shown)"
     result.cells = bound_cells(result.cells, max_cells=len(result.cells))
@@ -285,6 +289,8 @@ def validate_markdown(result: ValidateResult) -> str:
         "cases than these.",
         "",
     ]
+    if result.sandbox:
+        lines += [result.sandbox, ""]
     if result.checks:
         lines += ["| Question | Visible check |", "|---|---|"]
         lines += [f"| {c.title} (`{c.grade_id}`) | {c.status} |" for c in result.checks]

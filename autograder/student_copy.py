@@ -1,0 +1,181 @@
+"""What ``autograder validate`` needs, in the folder a student works in.
+
+A student never has the course: ``nbgrader fetch_assignment`` gives them the released notebook and the files
+released beside it (the workbooks), nothing else. ``autograder release`` therefore writes one more file beside the
+released notebook, :data:`CHECKS_FILE`: the assignment's id and title, the notebook's name, its limits, the files
+released with it, what the released notebook imports (a warm worker preloads it), and the VISIBLE test cells of the
+released notebook, each with its question's title. Everything in it is already in the released notebook or in
+course.yml's public part: no solution, hidden test, hidden input or training recipe (``tests/test_student_copy.py``
+checks that the file holds no line of the solution or the hidden suite).
+
+``autograder validate NOTEBOOK`` with no course.yml in sight reads the file beside NOTEBOOK
+(:func:`target_from_folder`); with a course (``--course``, or a course.yml above the current folder), it reads the
+same facts from the course (:func:`target_from_course`). Either way validate runs a :class:`ValidationTarget`.
+
+Grading never reads this file: it is part of what a student hands in (nbgrader submits the whole folder), so it is
+student data there. Grading takes the visible tests from the course's own released notebook.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from autograder.config import Assignment, Course, Limits
+from autograder.errors import ConfigError
+
+CHECKS_FILE = ".autograder-checks.json"
+FORMAT = 1
+MAX_CHECKS_FILE_BYTES = 2 * 2**20  # the 01 file is about 10 KiB
+
+
+@dataclass(frozen=True)
+class VisibleTest:
+    """One visible test cell of the released notebook: the question's id (the cell's grade_id), its title, the
+    cell's source."""
+
+    grade_id: str
+    title: str
+    source: str
+
+
+@dataclass(frozen=True)
+class ValidationTarget:
+    """Everything validate runs a notebook against, whichever copy of the course it came from."""
+
+    assignment: str
+    title: str
+    notebook: str
+    limits: Limits
+    tests: tuple[VisibleTest, ...]
+    files: tuple[Path, ...]  # released beside the notebook; placed in the worker's job directory
+    preload: tuple[str, ...]  # what the released notebook imports (a warm zygote imports it first)
+    run_training_cells: bool
+    warm_start: bool
+    secret: tuple[str, ...]  # paths the worker must not see (the course's solutions and hidden suites)
+    source: str  # where these facts came from: the course's course.yml, or the checks file
+
+    @property
+    def test_sources(self) -> frozenset[str]:
+        """The visible test cells' sources, as :func:`autograder.grade.select_cells` leaves them out."""
+        return frozenset(t.source.strip() for t in self.tests)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Check(_Strict):
+    grade_id: str
+    title: str
+    source: str
+
+
+class ChecksFile(_Strict):
+    """The JSON of :data:`CHECKS_FILE` (written by ``autograder release``)."""
+
+    format: int = Field(description="Version of this file's layout.")
+    course_id: str
+    assignment: str
+    title: str
+    notebook: str
+    files: list[str] = Field(description="Names of the files released beside the notebook.")
+    limits: Limits
+    run_training_cells: bool
+    preload: list[str]
+    checks: list[_Check]
+
+    def model_post_init(self, __context: Any) -> None:
+        for name in [self.notebook, *self.files]:
+            if not name or Path(name).name != name or name in (".", ".."):
+                raise ValueError(f"{name!r} is not a file name (files are released beside the notebook)")
+
+
+def visible_tests(notebook: Path, assignment: Assignment) -> tuple[VisibleTest, ...]:
+    """The visible test cells of a released notebook (grade cells that are not answers), in notebook order."""
+    released = nbformat.read(str(notebook), 4)
+    tests = []
+    for cell in released.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+            qid = str(meta["grade_id"])
+            tests.append(VisibleTest(qid, assignment.question(qid).title, cell.source))
+    return tuple(tests)
+
+
+def checks_document(course: Course, assignment: Assignment, released_notebook: Path) -> dict[str, Any]:
+    """The content of :data:`CHECKS_FILE` for ``released_notebook`` (the notebook nbgrader generated)."""
+    from autograder.grade import read_released_facts
+
+    _, _, imports = read_released_facts(released_notebook)
+    document = ChecksFile(
+        format=FORMAT, course_id=course.course_id, assignment=assignment.id, title=assignment.title,
+        notebook=assignment.notebook, files=[Path(f).name for f in assignment.files],
+        limits=course.limits_for(assignment), run_training_cells=assignment.run_training_cells,
+        preload=list(imports),
+        checks=[_Check(grade_id=t.grade_id, title=t.title, source=t.source)
+                for t in visible_tests(released_notebook, assignment)],
+    )
+    return document.model_dump(mode="json")
+
+
+def write_checks_file(course: Course, assignment: Assignment, folder: Path) -> Path:
+    """Write :data:`CHECKS_FILE` into ``folder``, the generated release holding the notebook."""
+    path = folder / CHECKS_FILE
+    text = json.dumps(checks_document(course, assignment, folder / assignment.notebook), indent=1, sort_keys=True)
+    path.write_text(text + "\n", encoding="utf-8")
+    return path
+
+
+def target_from_course(course: Course, assignment: Assignment) -> ValidationTarget:
+    """The facts validate needs, read from a course (the instructor's, or a students' copy of it)."""
+    from autograder.grade import released_imports
+    from autograder.sandbox import isolation
+
+    folder = course.released_notebook(assignment).parent
+    return ValidationTarget(
+        assignment=assignment.id, title=assignment.title, notebook=assignment.notebook,
+        limits=course.limits_for(assignment),
+        tests=visible_tests(course.released_notebook(assignment), assignment),
+        files=tuple(folder / Path(f).name for f in assignment.files),
+        preload=released_imports(course, assignment), run_training_cells=assignment.run_training_cells,
+        warm_start=course.sandbox.warm, secret=isolation.course_secrets(course),
+        source=str(course.source or course.root / "course.yml"),
+    )
+
+
+def target_from_folder(notebook: Path) -> ValidationTarget | None:
+    """The facts validate needs, from the :data:`CHECKS_FILE` beside ``notebook`` (a student's fetched folder);
+    ``None`` when there is none. A file that is there but cannot be read raises :class:`ConfigError` saying so."""
+    path = notebook.absolute().parent / CHECKS_FILE
+    if not path.is_file():
+        return None
+    again = ("Fetch the assignment again into a new folder (nbgrader: the Assignments tab or `nbgrader "
+             "fetch_assignment`), or ask your instructor for the released folder; copy your notebook into it.")
+    try:
+        if path.stat().st_size > MAX_CHECKS_FILE_BYTES:
+            raise ValueError(f"it is larger than {MAX_CHECKS_FILE_BYTES // 2**20} MiB")
+        document = ChecksFile.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        where = ".".join(str(p) for p in e["loc"])
+        raise ConfigError(f"{path} cannot be read ({where + ': ' if where else ''}{e['msg']}), so the visible "
+                          f"checks are unknown. {again}") from None
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{path} cannot be read ({first}), so the visible checks are unknown. {again}") from None
+    if document.format != FORMAT:
+        raise ConfigError(f"{path} has layout {document.format}; this autograder reads layout {FORMAT}. Install the "
+                          f"autograder version your course uses, or {again[0].lower()}{again[1:]}")
+    return ValidationTarget(
+        assignment=document.assignment, title=document.title, notebook=document.notebook, limits=document.limits,
+        tests=tuple(VisibleTest(c.grade_id, c.title, c.source) for c in document.checks),
+        files=tuple(path.parent / name for name in document.files),
+        preload=tuple(document.preload), run_training_cells=document.run_training_cells,
+        warm_start=True, secret=(), source=str(path),
+    )
