@@ -15,16 +15,22 @@ import shutil
 import sqlite3
 import sys
 import warnings
-from dataclasses import dataclass
-from datetime import UTC
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autograder import names
 from autograder.config import Assignment, Course
 from autograder.errors import GradebookError
 
+if TYPE_CHECKING:
+    from autograder.late import Late
+
 CONFIG_FILE = "nbgrader_config.py"
+# What the LMS said of each file `nbgrader zip_collect` took (its LATE mark, its time), by the file's sha256, in
+# <course>/downloaded/<assignment>/: written by autograder.nbgrader_plugins.CanvasZipCollector.
+LMS_MARKS = "lms_marks.json"
 # The course's nbgrader_config.py: this package's template, which the repository's own course links to.
 CONFIG_TEMPLATE = Path(__file__).with_name("nbgrader_config_template.py")
 
@@ -191,6 +197,7 @@ class SyncOutcome:
     ok: bool
     message: str = ""
     skipped: bool = False  # not an error: e.g. an ungradable file, which nbgrader cannot read either
+    notes: list[str] = field(default_factory=list)  # recorded, with something the instructor must know
 
 
 def submitted_student(course: Course, assignment: Assignment, notebook: Path) -> str | None:
@@ -221,11 +228,15 @@ def _symlinks(folder: Path) -> list[Path]:
 def sync(course: Course, assignment: Assignment, students: list[str], results_dir: Path) -> list[SyncOutcome]:
     """Run nbgrader's autograde (our pipeline) for ``students``; one outcome each, none stops the others.
 
-    Before nbgrader touches a student's submission: the student must be in the gradebook, the submission
-    folder must hold no symbolic link (nbgrader would copy what it points to), and our result must be for
-    exactly the submitted file. A student who fails a check gets no gradebook write at all. ``students`` are
-    the names of the folders in ``submitted/``; one that is not its own student id (:mod:`autograder.names`:
-    nbgrader would take ``*?[]`` as a glob, strip spaces, ...) is not recorded, with what to rename.
+    Before nbgrader touches a student's submission: the student must be in the gradebook (or is added, as
+    ``c.Autograde.create_student`` in the course's nbgrader config says: nbgrader's default True adds them, with a
+    note; False refuses them with what to do), the submission folder must hold no symbolic link (nbgrader would
+    copy what it points to), and our result must be for exactly the submitted file. A student who fails a check
+    gets no gradebook write at all. A submission without timestamp.txt whose file is not the one recorded last
+    does not keep the earlier file's time in the gradebook (nbgrader would keep it): see :func:`_submission_time`.
+    ``students`` are the names of the folders in ``submitted/``; one that is not its own student id
+    (:mod:`autograder.names`: nbgrader would take ``*?[]`` as a glob, strip spaces, ...) is not recorded, with
+    what to rename.
     """
     from nbgrader.api import Gradebook
 
@@ -235,6 +246,8 @@ def sync(course: Course, assignment: Assignment, students: list[str], results_di
                                                 "grade_missing": False})
     url = check_gradebook(course, assignment, config)
     api = nbgrader_api(config)
+    create_student = bool(config.Autograde.get("create_student", True))  # nbgrader's default: True
+    marks = lms_marks(course, assignment)
     with Gradebook(url, course.course_id) as gb:
         roster = {str(s.id) for s in gb.students}
     outcomes: list[SyncOutcome] = []
@@ -250,12 +263,20 @@ def sync(course: Course, assignment: Assignment, students: list[str], results_di
                                         "points to into autograded/. Replace it with the file itself (or remove it) "
                                         "and run the same command again."))
             continue
-        if student not in roster:
+        notes: list[str] = []
+        if student not in roster and not create_student:
             outcomes.append(SyncOutcome(student, False, f"student {student!r} is not in the gradebook: add them "
                                         f"with `nbgrader db student add {student} --last-name=... --first-name=... "
                                         "--lms-user-id=...` (or `nbgrader db student import roster.csv`), then run "
-                                        "the same command again."))
+                                        "the same command again (c.Autograde.create_student is False in "
+                                        f"{CONFIG_FILE}: students are not added by grading)."))
             continue
+        if student not in roster:
+            notes.append(f"not in the roster: added to the gradebook without a name or lms_user_id "
+                         f"(c.Autograde.create_student is True, nbgrader's default). Give them theirs with "
+                         f"`nbgrader db student add {student} --last-name=... --first-name=... --lms-user-id=...` "
+                         f"(the Canvas export matches on lms_user_id), or set c.Autograde.create_student = False "
+                         f"in {CONFIG_FILE} to refuse students outside the roster.")
         if not (folder / assignment.notebook).is_file():  # e.g. only convolution-Copy1.ipynb was submitted
             outcomes.append(SyncOutcome(student, False, f"not recorded: no {assignment.notebook} in {folder} (the "
                                         "student's feedback.md says what to rename; they must submit again)",
@@ -271,16 +292,135 @@ def sync(course: Course, assignment: Assignment, students: list[str], results_di
                                         "(the student's feedback.md says so; enter a grade in the formgrader "
                                         "if your policy gives one)", skipped=True))
             continue
+        notes += _submission_time(url, course, assignment, student, folder, results_dir, data, marks)
         with warnings.catch_warnings():
             # nbgrader's update_or_create_submission triggers SQLAlchemy autoflush warnings of its own
             # ("... not in session, add operation ... will not proceed"); the rows are added right after.
             warnings.filterwarnings("ignore", module="nbgrader", message=".*not in session.*")
-            outcome = api.autograde(assignment.id, student, force=True, create=False)
+            outcome = api.autograde(assignment.id, student, force=True, create=student not in roster)
         if outcome.get("success"):
-            outcomes.append(SyncOutcome(student, True))
+            outcomes.append(SyncOutcome(student, True, notes=notes))
         else:
             outcomes.append(SyncOutcome(student, False, "nbgrader autograde failed: " + _failure(outcome)))
     return outcomes
+
+
+def lms_marks(course: Course, assignment: Assignment) -> dict[str, dict[str, Any]]:
+    """What the LMS said of the files `nbgrader zip_collect` took for ``assignment``, by sha256 ({} if none)."""
+    import json
+
+    path = course.root / "downloaded" / assignment.id / LMS_MARKS
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): v for k, v in data.items() if isinstance(v, dict)} if isinstance(data, dict) else {}
+
+
+def lms_late_without_time(marks: dict[str, dict[str, Any]], data: dict[str, Any]) -> bool:
+    """The LMS marked exactly this graded file (``data``: its results.json) LATE and gave no time."""
+    mark = marks.get(str(data.get("submission_sha256", "")))
+    return bool(mark and mark.get("late") and not mark.get("timestamp"))
+
+
+def _submission_time(url: str, course: Course, assignment: Assignment, student: str, folder: Path,
+                     results_dir: Path, data: dict[str, Any], marks: dict[str, dict[str, Any]]) -> list[str]:
+    """Before nbgrader records ``student``'s submission: nbgrader keeps the gradebook's time when the folder has no
+    timestamp.txt (an LMS download, a file placed by hand), so a resubmission would keep the time of the file
+    before it. When the file is not the one recorded last (its sync record), that old time is cleared: the
+    submission is recorded without a time (no penalty) and the instructor is told. Returns notes for the
+    instructor (also: the LMS marked this file LATE without a time)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from autograder.nbgrader_bridge import SYNC_RECORD, _read_sync
+
+    notes: list[str] = []
+    late_mark = lms_late_without_time(marks, data)
+    if (folder / "timestamp.txt").is_file():
+        return notes
+    if _read_sync(results_dir / student / SYNC_RECORD) != data.get("submission_sha256"):
+        with Gradebook(url, course.course_id) as gb:
+            try:
+                sub = gb.find_submission(assignment.id, student)
+            except MissingEntry:
+                sub = None
+            if sub is not None and sub.timestamp is not None:
+                notes.append(f"the time of the previous file ({sub.timestamp:%Y-%m-%d %H:%M:%S} UTC) was not kept "
+                             f"for this new file, which has no timestamp.txt")
+                sub.timestamp = None
+                gb.db.commit()
+    if late_mark:
+        notes.append(f"the LMS marked this file LATE but gave no time, so no late penalty was computed: write the "
+                     f"time the LMS shows (UTC, e.g. 2027-01-26 14:03:00) into {folder / 'timestamp.txt'} and run "
+                     "the same command again")
+    elif notes:
+        notes.append(f"recorded without a submission time (no late penalty): if it was late, write its time into "
+                     f"{folder / 'timestamp.txt'} and run the same command again")
+    return notes
+
+
+@dataclass
+class Recorded:
+    """A submission as the gradebook holds it after nbgrader's autograde: what the student's files must say."""
+
+    student: str
+    score: float  # nbgrader's: auto scores and a TA's scores so far, before the penalty
+    max_score: float
+    penalty: float
+    seconds_late: float
+    submitted_at: datetime | None
+    due: datetime | None  # with the student's extension
+    pending: list[tuple[str, float]]  # (grade id, points) a TA has not graded yet
+    lms_late: bool = False  # the LMS marked the file LATE without a time: no penalty could be computed
+
+    def late(self, percent_per_day: float) -> Late | None:
+        """The penalty as the student is told it: exactly the gradebook's (extensions included); None if on time."""
+        from autograder.late import Late
+
+        when = f"{self.submitted_at:%Y-%m-%d %H:%M:%S}" if self.submitted_at else ""
+        due = f"{self.due:%Y-%m-%d %H:%M:%S}" if self.due else ""
+        if self.lms_late:
+            return Late("lms-mark", None, percent_per_day, self.score, self.max_score, 0.0, when, due)
+        if self.seconds_late <= 0:
+            return None
+        return Late("gradebook", self.seconds_late, percent_per_day, self.score, self.max_score, self.penalty, when,
+                    due)
+
+
+def recorded(course: Course, assignment: Assignment, students: list[str],
+             results_dir: Path | None = None) -> dict[str, Recorded]:
+    """The gradebook's view of ``students``' submissions of ``assignment`` (those it has)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from autograder.report import read_result
+
+    marks = lms_marks(course, assignment)
+    found: dict[str, Recorded] = {}
+    with Gradebook(db_url(load_config(course)), course.course_id) as gb:
+        for student in students:
+            try:
+                sub = gb.find_submission(assignment.id, student)
+            except MissingEntry:
+                continue
+            grades = [g for nb in sub.notebooks for g in nb.grades]
+            pending = [(str(g.name), float(g.max_score or 0.0)) for g in grades
+                       if g.auto_score is None and g.manual_score is None]
+            data = read_result(results_dir, student) if results_dir is not None else None
+            found[student] = Recorded(
+                student=student, score=float(sub.score or 0.0), max_score=float(sub.max_score or 0.0),
+                penalty=float(sum(float(nb.late_submission_penalty or 0.0) for nb in sub.notebooks)),
+                seconds_late=float(sub.total_seconds_late or 0.0), submitted_at=sub.timestamp, due=sub.duedate,
+                pending=pending,
+                lms_late=bool(data) and sub.timestamp is None and lms_late_without_time(marks, data or {}))
+    return found
+
+
+def without_secret(course: Course, assignment: Assignment, students: list[str]) -> list[str]:
+    """Of ``students`` with feedback, those whose submission has no submission_secret.txt: nbgrader's exchange
+    cannot return their feedback (collected by zip_collect, placed by hand)."""
+    return [s for s in students
+            if not (course.root / "autograded" / s / assignment.id / "submission_secret.txt").is_file()
+            and not (course.root / "submitted" / s / assignment.id / "submission_secret.txt").is_file()]
 
 
 def _failure(outcome: dict[str, Any]) -> str:

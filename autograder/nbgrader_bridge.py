@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from fractions import Fraction
@@ -44,6 +45,7 @@ from nbformat.notebooknode import NotebookNode, from_dict
 from nbgrader import utils
 from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
+from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
 from nbgrader.preprocessors import NbGraderPreprocessor, SaveAutoGrades
 from traitlets import Bool, Float, Unicode
 from traitlets.config import Config
@@ -91,6 +93,9 @@ def configure(c: Config, config_file: str) -> None:
     # once more as it is rendered, and the feedback pages carry a Content-Security-Policy.
     c.HTMLExporter.preprocessors = ["autograder.nbgrader_bridge.SanitiseStudentCells"]
     c.GenerateFeedback.exporter_class = "autograder.nbgrader_bridge.FeedbackHTMLExporter"
+    # release_feedback returns what it can and skips (with a warning) submissions that did not come through the
+    # exchange (no submission_secret.txt); nbgrader's own stops at the first with a traceback.
+    c.ExchangeFactory.release_feedback = "autograder.nbgrader_bridge.ReleaseFeedbackSkippingUnreturnable"
     install_formgrader_csp()
     # LMS downloads (`nbgrader zip_collect`): Canvas's file names, Canvas user id -> student by lms_user_id.
     c.ZipCollectApp.collector_plugin = "autograder.nbgrader_plugins.CanvasZipCollector"
@@ -318,21 +323,144 @@ class SanitiseStudentCells(NbGraderPreprocessor):
         return nb, resources
 
 
+_PENDING = float("nan")  # a cell's score while a TA has not graded it: nbgrader's template prints it as "nan"
+_PENDING_SCORE = re.compile(r"Score: nan / ([0-9.]+)")
+
+
 class FeedbackHTMLExporter(HTMLExporter):
     """nbgrader's HTML feedback (``generate_feedback``) with a Content-Security-Policy ``<meta>`` first in its head
-    (:data:`autograder.sanitise.NBGRADER_FEEDBACK_CSP`): no inline script runs, nothing but MathJax is loaded."""
+    (:data:`autograder.sanitise.NBGRADER_FEEDBACK_CSP`): no inline script runs, nothing but MathJax is loaded.
+
+    It tells the story the student's feedback.md tells: a question a TA has not graded yet reads "not graded yet:
+    2 points still to be graded by a TA" (nbgrader would show "0.0 / 2.0"), and the late penalty is described with
+    the score before and after it (:mod:`autograder.late`), below nbgrader's own "Late submission penalty" line."""
+
+    def _preprocess(self, nb: NotebookNode, resources: Any) -> tuple[NotebookNode, Any]:
+        nb, resources = super()._preprocess(nb, resources)
+        info = resources.get("nbgrader") if isinstance(resources, dict) else None
+        if isinstance(info, dict) and info.get("db_url") and info.get("student"):
+            self._mark_story(nb, resources, info)
+        return nb, resources
+
+    def _mark_story(self, nb: NotebookNode, resources: Any, info: dict[str, Any]) -> None:
+        from nbgrader.api import MissingEntry
+
+        from autograder.late import Late
+
+        pending: list[tuple[str, float]] = []
+        story: dict[str, Any] = {"pending": pending, "late": ""}
+        resources["autograder_story"] = story
+        try:
+            with Gradebook(info["db_url"]) as gb:
+                sub = gb.find_submission(info["assignment"], info["student"])
+                notebook = gb.find_submission_notebook(info["notebook"], info["assignment"], info["student"])
+                grades = {str(g.name): g for g in notebook.grades}
+                for cell in nb.cells:
+                    meta = cell.get("metadata", {}).get("nbgrader", {})
+                    grade = grades.get(str(meta.get("grade_id"))) if meta.get("grade") or meta.get("task") else None
+                    if grade is not None and grade.auto_score is None and grade.manual_score is None:
+                        meta["score"] = _PENDING
+                        pending.append((str(grade.name), float(grade.max_score or 0.0)))
+                seconds = float(sub.total_seconds_late or 0.0)
+                if seconds > 0:
+                    percent = float(self.config.PercentPerDayLatePenalty.get("percent_per_day", 0.0))
+                    story["late"] = Late("gradebook", seconds, percent, float(notebook.score or 0.0),
+                                         float(notebook.max_score or 0.0),
+                                         float(notebook.late_submission_penalty or 0.0)).line()
+        except MissingEntry:
+            return
 
     def from_notebook_node(  # type: ignore[override]
         self, nb: NotebookNode, resources: dict[str, Any] | None = None, **kw: Any
     ) -> tuple[str, dict[str, Any]]:
+        import html
+
+        from autograder.report import points_text
         from autograder.sanitise import NBGRADER_FEEDBACK_CSP, csp_meta
 
         output, resources = super().from_notebook_node(nb, resources, **kw)
+        output = _PENDING_SCORE.sub(lambda m: f"not graded yet: {points_text(float(m.group(1)))} points still to be "
+                                    "graded by a TA", output)
+        story = resources.get("autograder_story") or {}
+        items = []
+        if story.get("late"):
+            items.append(f'<li class="late-penalty">{html.escape(story["late"])}</li>')
+        pending = story.get("pending") or []
+        if pending:
+            total = sum(p for _, p in pending)
+            names = ", ".join(f"{gid} ({points_text(p)})" for gid, p in pending)
+            items.append(f'<li class="pending-grading">{points_text(total)} point{"s" if total != 1 else ""} still '
+                         f"to be graded by a TA: {html.escape(names)}</li>")
+        toc = output.find('<div id="toc">')
+        end = output.find("</ol>", toc) if toc >= 0 else -1
+        if items and end >= 0:
+            output = output[:end] + "\n".join(items) + "\n" + output[end:]
         head = output.find("<head>")
         if head < 0:
             raise ValueError("nbgrader's feedback template has no <head>: cannot add its Content-Security-Policy")
         at = head + len("<head>")
         return f"{output[:at]}\n{csp_meta(NBGRADER_FEEDBACK_CSP)}{output[at:]}", resources
+
+
+class ReleaseFeedbackSkippingUnreturnable(ExchangeReleaseFeedback):
+    """``nbgrader release_feedback`` that releases every feedback file it can and skips, with a warning naming the
+    student and where the file is, those it cannot return through the exchange: a submission that did not come
+    through ``nbgrader submit``/``collect`` (zip_collect from an LMS, placed by hand) has no submission_secret.txt
+    (nbgrader's own class stops at the first with a FileNotFoundError and releases nothing after it).
+
+    ``c.ExchangeFactory.release_feedback = "autograder.nbgrader_bridge.ReleaseFeedbackSkippingUnreturnable"``
+    (set by :func:`configure`)."""
+
+    def copy_files(self) -> None:
+        import glob
+        import re as regex
+        import shutil
+
+        from nbgrader.utils import notebook_hash
+
+        exclude = set(self.coursedir.student_id_exclude.split(",")) if self.coursedir.student_id_exclude else set()
+        pattern = regex.escape(os.path.sep).join([
+            self.coursedir.format_path(self.coursedir.feedback_directory, "(?P<student_id>.*)",
+                                       self.coursedir.assignment_id, escape=True),
+            "(?P<notebook_id>.*).html"])
+        skipped: list[str] = []
+        released = 0
+        for html_file in sorted(glob.glob(os.path.join(self.src_path, "*.html"))):
+            m = regex.match(pattern, html_file)
+            if m is None:
+                self.log.error("Could not match '%s' with regexp '%s'", html_file, pattern)
+                continue
+            student_id, notebook_id = m.group("student_id"), m.group("notebook_id")
+            if student_id in exclude:
+                continue
+            folder = os.path.dirname(html_file)
+            try:
+                with open(os.path.join(folder, "submission_secret.txt")) as fh:
+                    secret = fh.read()
+            except OSError:
+                skipped.append(f"{student_id}: {html_file}")
+                self.log.warning(
+                    "Not released: %s. Student %r's submission did not come through the exchange (no "
+                    "submission_secret.txt: collected by zip_collect or placed by hand), so `nbgrader fetch_feedback` "
+                    "could not find it. Give them the file another way (e.g. upload it to the LMS).",
+                    html_file, student_id)
+                continue
+            try:
+                with open(os.path.join(folder, "timestamp.txt")) as fh:
+                    timestamp = fh.read()
+            except OSError:
+                timestamp = "no timestamp.txt"
+            checksum = notebook_hash(secret=secret, notebook_id=notebook_id)
+            dest = os.path.join(self.dest_path, f"{checksum}-tmp.html")
+            self.log.info("Releasing feedback for student '%s' on assignment '%s/%s/%s' (%s)", student_id,
+                          self.coursedir.course_id, self.coursedir.assignment_id, notebook_id, timestamp)
+            shutil.copy(html_file, dest)
+            shutil.move(dest, os.path.join(self.dest_path, f"{checksum}.html"))
+            released += 1
+        if skipped:
+            self.log.warning("Released %d feedback file(s); skipped %d that cannot go through the exchange (no "
+                             "submission_secret.txt), give them to the students another way:\n  %s",
+                             released, len(skipped), "\n  ".join(skipped))
 
 
 # The formgrader's pages: its own templates have inline <script> blocks (one sets the submission's id) and onclick

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -322,7 +321,10 @@ class CanvasZipCollector(FileNameCollectorPlugin):
     from the gradebook at ``CourseDirectory.db_url``). A file whose Canvas id no student has is skipped with
     an error saying how to fix it, unless :attr:`lms_id_map_only` is False, in which case the Canvas id is used
     as the student id. Canvas puts no timestamp into the names, so none is returned (no ``timestamp.txt`` is
-    written); files Canvas marked ``LATE`` are reported in the log.
+    written) unless a custom :attr:`named_regexp` has a ``timestamp`` group. What the LMS said of each file (its
+    ``LATE`` mark, its time) is recorded by the file's sha256 in ``downloaded/<assignment>/lms_marks.json``:
+    ``autograder grade`` and ``autograder feedback`` report a LATE file without a time (no penalty could be
+    computed), and ``autograder grade`` never lets nbgrader keep an earlier submission's time for a new file.
 
     A resubmission suffix ``-N`` is removed from the notebook name unless the name with the suffix is itself
     one of the released notebooks (``release/ASSIGNMENT/``) and the name without it is not.
@@ -334,7 +336,8 @@ class CanvasZipCollector(FileNameCollectorPlugin):
             "Regular expression applied to the base name of each submitted file. It must provide the "
             "(?P<student_id>...) group (the Canvas user id) and the (?P<file_id>...) group (the notebook name; "
             "the file's extension is added back if the group does not end with it). Optional groups: "
-            "(?P<resubmission>...) (Canvas's -N suffix) and (?P<late>...)."
+            "(?P<resubmission>...) (Canvas's -N suffix), (?P<late>...) and (?P<timestamp>...) (the submission "
+            "time, for an LMS that puts one in its names)."
         ),
     ).tag(config=True)
 
@@ -368,14 +371,64 @@ class CanvasZipCollector(FileNameCollectorPlugin):
         student_id = self._student_for(canvas_id, submitted_file)
         if student_id is None:
             return None
-        if groups.get("late"):
+        timestamp = self._timestamp(groups, submitted_file)
+        late = bool(groups.get("late"))
+        if late and timestamp is None:
             self.log.warning(
-                "Canvas marked %s as LATE; its name has no time, so nbgrader cannot compute a late penalty "
-                "unless you write submitted/%s/<assignment>/timestamp.txt",
+                "Canvas marked %s as LATE; its name has no time, so nbgrader cannot compute a late penalty: "
+                "`autograder grade` and `autograder feedback` will list it until you write the time Canvas shows "
+                "into submitted/%s/<assignment>/timestamp.txt",
                 submitted_file,
                 student_id,
             )
-        return {"student_id": student_id, "file_id": self._notebook_name(groups, ext), "timestamp": None}
+        self._record_mark(submitted_file, student_id, late, timestamp)
+        return {"student_id": student_id, "file_id": self._notebook_name(groups, ext), "timestamp": timestamp}
+
+    # -- the LMS's time and LATE mark ------------------------------------------------------------------
+
+    def _timestamp(self, groups: dict[str, Any], submitted_file: str) -> str | None:
+        """The submission time in the name when :attr:`named_regexp` has a ``timestamp`` group (other LMSs put
+        one there; Canvas does not), checked the way nbgrader will parse it; None otherwise."""
+        from nbgrader.utils import parse_utc
+
+        text = (groups.get("timestamp") or "").strip()
+        if not text:
+            return None
+        try:
+            parse_utc(text)
+        except ValueError:
+            self.log.error("%s: %r is not a time; collected without a submission time", submitted_file, text)
+            return None
+        return text
+
+    def _record_mark(self, submitted_file: str, student_id: str, late: bool, timestamp: str | None) -> None:
+        """Note what the LMS said about this exact file (by its sha256) in ``downloaded/<assignment>/``
+        (:data:`autograder.gradebook.LMS_MARKS`), where `autograder grade` and `autograder feedback` read it: a
+        LATE mark without a time is reported there, since no penalty can be computed for it."""
+        import hashlib
+        import json
+
+
+        try:
+            digest = hashlib.sha256(Path(submitted_file).read_bytes()).hexdigest()
+        except OSError:
+            return
+        path = self._marks_path()
+        try:
+            marks = json.loads(path.read_text(encoding="utf-8"))
+            marks = marks if isinstance(marks, dict) else {}
+        except (OSError, ValueError):
+            marks = {}
+        marks[digest] = {"student": student_id, "file": os.path.basename(submitted_file), "late": late,
+                         "timestamp": timestamp}
+        atomic_write(path, json.dumps(marks, indent=1, sort_keys=True))
+
+    def _marks_path(self) -> Path:
+        from autograder.gradebook import LMS_MARKS
+
+        coursedir = self._coursedir()
+        downloaded = getattr(self.parent, "downloaded_directory", "downloaded")
+        return Path(coursedir.root) / str(downloaded) / str(coursedir.assignment_id) / LMS_MARKS
 
     # -- the file name ---------------------------------------------------------------------------------
 
@@ -477,10 +530,12 @@ class PercentPerDayLatePenalty(LateSubmissionPlugin):
     ).tag(config=True)
 
     def late_submission_penalty(self, student_id: str, score: float, total_seconds_late: float) -> float:
-        """``min(score, score * percent_per_day / 100 * ceil(total_seconds_late / 86400))``; 0 if not late."""
-        if total_seconds_late <= 0 or score <= 0:
-            return 0.0
-        days = math.ceil(total_seconds_late / 86400)
-        penalty = min(float(score), float(score) * self.percent_per_day / 100.0 * days)
-        self.log.info("%s is %d day(s) late: penalty %s of %s points", student_id, days, penalty, score)
-        return penalty
+        """``min(score, score * percent_per_day / 100 * ceil(total_seconds_late / 86400))``; 0 if not late
+        (:func:`autograder.late.penalty`, which the student's feedback describes the penalty with too)."""
+        from autograder import late
+
+        value = late.penalty(float(score or 0.0), float(total_seconds_late or 0.0), float(self.percent_per_day))
+        if value:
+            self.log.info("%s is %d day(s) late: penalty %s of %s points", student_id,
+                          late.started_days(total_seconds_late), value, score)
+        return value

@@ -33,6 +33,7 @@ from autograder.bounds import (
 )
 from autograder.config import Assignment
 from autograder.grade import GradeResult
+from autograder.late import Late
 
 CSV_FIELDS = ["student", "assignment", "status", "score", "max_score", "execution_time", "feedback"]
 
@@ -187,7 +188,21 @@ def _cut(text: str, limit: int = FEEDBACK_CELL_MESSAGE) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def feedback_markdown(result: GradeResult, assignment: Assignment) -> str:
+def pending_text(pending: list[tuple[str, float]], assignment: Assignment) -> str:
+    """ "2 points still to be graded by a TA: In your own words... (`padding_written`)"; "" when none."""
+    if not pending:
+        return ""
+    titles = {q.id: q.title for q in assignment.questions}
+    total = sum(points for _, points in pending)
+    named = "; ".join(f"{titles[gid]} (`{gid}`, {points_text(points)})" if gid in titles else f"`{gid}`"
+                      f" ({points_text(points)})" for gid, points in pending)
+    return f"{points_text(total)} point{'s' if total != 1 else ''} still to be graded by a TA: {named}"
+
+
+def feedback_markdown(result: GradeResult, assignment: Assignment, *, late: Late | None = None,
+                      pending: list[tuple[str, float]] | None = None) -> str:
+    """The student's feedback.md. ``late``: the late penalty (the gradebook's, or computed from timestamp.txt) shown
+    with the score before and after it; ``pending``: (question id, points) a TA still grades (None: not known)."""
     manual = [q for q in assignment.questions if q.manual]
     lines = [
         f"# {assignment.id}: {assignment.title}",
@@ -196,6 +211,12 @@ def feedback_markdown(result: GradeResult, assignment: Assignment) -> str:
         f"**Score:** {points_text(result.score)} / {points_text(result.max_score)}  "
         + (f"(plus {points_text(assignment.max_score - assignment.auto_max_score)} points graded by a TA)  "
            if manual else ""),
+    ]
+    if late is not None and late.line():
+        lines.append(f"**Late:** {late.line()}  ")
+    if pending:
+        lines.append(f"**Not graded yet:** {pending_text(pending, assignment)}  ")
+    lines += [
         f"**Status:** {result.status}",
         "",
     ]
@@ -363,6 +384,50 @@ def write_result(result: GradeResult, assignment: Assignment, out_dir: Path, *, 
     atomic_write(folder / "instructor.log", instructor_log(result, sandbox), mode=mode)
     atomic_write(folder / "results.json", json.dumps(result.to_json(), indent=2), mode=mode)
     return folder
+
+
+def result_from_json(data: dict[str, Any]) -> GradeResult:
+    """results.json back into the GradeResult it was written from (the keys only results.json has are left out:
+    Gradescope's ``output``/``visibility``, the ``late`` and ``ta_grading`` blocks). A TypeError for one that is
+    not a result."""
+    from dataclasses import fields
+
+    known = {f.name for f in fields(GradeResult)}
+    return GradeResult.from_dict({k: v for k, v in data.items() if k in known})
+
+
+def tell_the_story(out_dir: Path, assignment: Assignment, student: str, *, late: Late | None,
+                   pending: list[tuple[str, float]] | None, mode: int | None = None) -> bool:
+    """Rewrite ``student``'s feedback.md, feedback.html and results.json (not instructor.log, nor the pictures)
+    so they say what the gradebook says: the late penalty with the score before and after it, and the questions a TA
+    still grades. results.json keeps every key and gets ``late`` (None when on time or unknown) and ``ta_grading``
+    blocks. False when there is no readable result to rewrite."""
+    folder = student_dir(out_dir, student)
+    data = read_result(out_dir, student)
+    if data is None:
+        return False
+    try:
+        result = result_from_json(data)
+    except (TypeError, ValueError):
+        return False
+    images: dict[str, bytes] = {}
+    for _, path, _ in result_pictures(result):
+        try:
+            images[path] = (folder / path).read_bytes()
+        except OSError:
+            continue
+    markdown = feedback_markdown(result, assignment, late=late, pending=pending)
+    atomic_write(folder / "feedback.md", markdown, mode=mode)
+    atomic_write(folder / "feedback.html", feedback_html(markdown, images, f"{assignment.id}: {result.student}"),
+                 mode=mode)
+    data["late"] = late.to_json() if late is not None and late.is_late else None
+    titles = {q.id: q.title for q in assignment.questions}
+    data["ta_grading"] = None if pending is None else {
+        "pending_points": sum(p for _, p in pending),
+        "pending": [{"id": gid, "title": titles.get(gid, gid), "points": p} for gid, p in pending],
+    }
+    atomic_write(folder / "results.json", json.dumps(data, indent=2), mode=mode)
+    return True
 
 
 def read_result(out_dir: Path, student: str) -> dict[str, object] | None:
