@@ -205,6 +205,13 @@ def _released_facts(course: Course, assignment: Assignment) -> tuple[frozenset[s
     return _read_released(str(path), st.st_mtime_ns, st.st_size)
 
 
+def read_released_facts(path: Path) -> tuple[frozenset[str], frozenset[str], tuple[str, ...]]:
+    """(visible test cell sources, top-level function names, imported modules) of the released notebook at
+    ``path`` (:func:`_read_released`)."""
+    st = path.stat()
+    return _read_released(str(path), st.st_mtime_ns, st.st_size)
+
+
 @functools.lru_cache(maxsize=16)
 def _read_released(path: str, mtime_ns: int, size: int) -> tuple[frozenset[str], frozenset[str], tuple[str, ...]]:
     """(visible test cell sources, top-level function names, imported modules) of a released notebook, read
@@ -430,13 +437,27 @@ def memory_bucket(mib: float) -> float:
 
 def worker_spec(course: Course, assignment: Assignment, runner: str = "cpu") -> WorkerSpec:
     """How the worker for this assignment is set up: limits, files next to the notebook, converters."""
-    return WorkerSpec(
+    return make_worker_spec(
         limits=course.limits_for(assignment),
         files=[course.root / f for f in assignment.files],  # released with the notebook (e.g. workbooks)
-        extensions=[KERAS_EXT],  # Keras models and datasets as plain data; fit() skipped in cells
-        trusted_ext=trusted_extensions(),
-        cell_options={"skip_training": not assignment.run_training_cells},
+        run_training_cells=assignment.run_training_cells,
         warm_start=course.sandbox.warm,
         preload=released_imports(course, assignment),
         secret=isolation.course_secrets(course),
+    )
+
+
+def make_worker_spec(*, limits: Limits, files: list[Path], run_training_cells: bool, warm_start: bool,
+                     preload: tuple[str, ...], secret: tuple[str, ...]) -> WorkerSpec:
+    """A worker for a course's notebooks (grading, and validate in a student's folder): its limits and files,
+    Keras models and datasets as plain data, fit() in notebook cells skipped unless ``run_training_cells``."""
+    return WorkerSpec(
+        limits=limits,
+        files=files,
+        extensions=[KERAS_EXT],
+        trusted_ext=trusted_extensions(),
+        cell_options={"skip_training": not run_training_cells},
+        warm_start=warm_start,
+        preload=preload,
+        secret=secret,
     )
