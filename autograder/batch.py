@@ -20,7 +20,8 @@ import json
 import os
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from autograder.bounds import visible
 from autograder.cluster import LOCAL, ClusterChoice
 from autograder.config import Assignment, Course, Limits
 from autograder.errors import SubmissionError
-from autograder.grade import GradeResult, SubmissionInput, grade_submission, sha256_file
+from autograder.grade import GradeResult, OtherFile, SubmissionInput, grade_submission, sha256_file
 from autograder.names import shown
 from autograder.report import all_results, csv_rows, read_result, write_csv, write_result
 from autograder.sandbox import isolation
@@ -62,7 +63,10 @@ def scan_submissions(assignment: Assignment, paths: Iterable[Path]) -> tuple[lis
     """The submissions in ``paths`` (notebook files, nbgrader ``<student>/<assignment>/`` folders, a student's
     folder, or a ``submitted/`` root) with their student ids (:func:`autograder.names.student_id`), and those
     refused by name: an id too long, or names that would collide. A path that does not exist, or holds no
-    submission, stops everything (:class:`SubmissionError`): that is a typo in the command."""
+    submission, stops everything (:class:`SubmissionError`): that is a typo in the command. A submission found
+    in a folder carries the other notebooks of its folder (``convolution-Copy1.ipynb``: :func:`other_notebooks`),
+    which are not graded and which its feedback names."""
+    paths = [Path(p) for p in paths]
     found: list[tuple[str, Path]] = []  # (name, notebook)
     nb_name = assignment.notebook
     for path in paths:
@@ -91,9 +95,56 @@ def scan_submissions(assignment: Assignment, paths: Iterable[Path]) -> tuple[lis
         else:
             raise SubmissionError(f"{visible(str(path))}: no such file or folder.")
     bad = names.problems(n for n, _ in found)
-    subs = [SubmissionInput(names.student_id(n), nb) for n, nb in found if n not in bad]
+    # a folder given (not a file): the other notebooks beside the graded one are named in its feedback, not graded
+    given = {p for p in paths if p.is_file()}
+    subs = [SubmissionInput(names.student_id(n), nb, () if nb in given else other_notebooks(nb))
+            for n, nb in found if n not in bad]
     refused = [Refused(names.student_id(n), n, nb, bad[n]) for n, nb in found if n in bad]
     return subs, refused
+
+
+MAX_OTHER_FILES = 20  # other notebooks named per submission
+
+
+def other_notebooks(notebook: Path) -> tuple[OtherFile, ...]:
+    """The notebooks beside ``notebook`` (``convolution-Copy1.ipynb``, ``Untitled.ipynb``), with their size and
+    modification time, when ``notebook`` exists (a folder with only a copy is ungradable: :func:`misnamed_message`).
+    Hidden files (Jupyter's ``.ipynb_checkpoints/``) are not looked at."""
+    if not notebook.is_file():
+        return ()
+    out = []
+    for p in sorted(notebook.parent.glob("*.ipynb")):
+        if p.name == notebook.name or p.name.startswith("."):
+            continue
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        when = datetime.fromtimestamp(st.st_mtime, UTC).strftime("%Y-%m-%d %H:%M")
+        out.append(OtherFile(p.name, st.st_size, when))
+    return tuple(out[:MAX_OTHER_FILES])
+
+
+def human_size(size: int) -> str:
+    """``812 bytes``, ``12.3 KiB``, ``47.7 MiB``."""
+    if size < 1024:
+        return f"{size} bytes"
+    return f"{size / 1024:.1f} KiB" if size < 1024 * 1024 else f"{size / 2**20:.1f} MiB"
+
+
+def ignored_message(expected: str, ignored: Iterable[OtherFile]) -> str:
+    """What a student reads at the top of the feedback when other notebooks were handed in beside the graded one."""
+    files = "; ".join(f"{shown(f.name)} ({human_size(f.size)}, modified {f.modified} UTC)" for f in ignored)
+    return (f"Also handed in, and NOT graded: {files}. Only {expected} is graded, as released: if your work is in "
+            f"another file, rename that file to {expected} and submit again.")
+
+
+def note_ignored(result: GradeResult, sub: SubmissionInput, expected: str) -> None:
+    """Record in ``result`` the other notebooks of ``sub`` (not graded), and say so first in its message."""
+    if not sub.ignored:
+        return
+    result.ignored_files = [asdict(f) for f in sub.ignored]
+    result.message = " ".join(x for x in (ignored_message(expected, sub.ignored), result.message) if x)
 
 
 def find_submissions(assignment: Assignment, paths: Iterable[Path]) -> list[SubmissionInput]:
@@ -198,6 +249,7 @@ def grade_batch(
             summary.skipped += 1
     bar = tqdm(total=len(todo), desc=f"grading {assignment.id}", unit="nb", disable=not progress, file=sys.stderr)
     recorded: set[str] = set()
+    by_student = {s.student: s for s in todo}
     summary.where = "this process" if _in_this_process(cluster, jobs, len(todo)) else cluster.describe()
     for outcome in _grade_all(course, assignment, todo, runner, jobs, cluster):
         if outcome.result is None:  # an infrastructure failure: nothing recorded, the next run grades it
@@ -205,6 +257,8 @@ def grade_batch(
             journal.record({"infra_failed": outcome.student, "error": outcome.error[:500]})
         elif outcome.student not in recorded:  # the first result of a submission wins
             result = outcome.result
+            if result.student in by_student:
+                note_ignored(result, by_student[result.student], assignment.notebook)
             result.fingerprint = {"notebook": result.submission_sha256, **current}
             result.previous = before.get(result.student, {})
             write_result(result, assignment, out_dir, mode=mode, sandbox=sandbox)

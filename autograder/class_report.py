@@ -10,6 +10,8 @@ embedded in it, nothing is fetched) beside the CSV:
 - per question, the most common failure messages (the student-visible message of each failed test, as
   feedback.md shows it: never a hidden input) with how many students got each;
 - the submissions that were not graded, with their status and message;
+- the notebooks handed in beside the graded one (``convolution-Copy1.ipynb``), which were not graded: their
+  student, name, size and modification time;
 - regrade deltas: who changed, by how much and why, from the last regrade of each student (a fixed test, a new
   workbook, a resubmission);
 - for the Keras assignments, the held-out accuracies the grader's training reached, against the threshold;
@@ -73,6 +75,19 @@ def regrades(results: list[dict[str, Any]]) -> dict[str, Any]:
     return {"regraded": len(rows), "changed": changed,
             "mean_delta": round(statistics.fmean(float(x["delta"]) for x in rows if x["delta"] is not None), 3)
             if any(x["delta"] is not None for x in rows) else None}
+
+
+def ignored_files(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The notebooks handed in beside a graded one and not graded (results' ``ignored_files``), by student."""
+    rows = []
+    for r in sorted(results, key=lambda r: str(r.get("student"))):
+        files = r.get("ignored_files")
+        for f in files if isinstance(files, list) else []:
+            if isinstance(f, dict):
+                rows.append({"student": str(r.get("student")), "name": str(f.get("name", "")),
+                             "size": f.get("size") if isinstance(f.get("size"), int) else None,
+                             "modified": str(f.get("modified", ""))})
+    return rows
 
 
 def accuracies(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -143,6 +158,7 @@ def build(results: list[dict[str, Any]], assignment: Assignment,
         "not_graded": [{"student": str(r.get("student")), "status": str(r.get("status")),
                         "message": _first_line(str(r.get("message") or r.get("output") or ""))}
                        for r in sorted(results, key=lambda r: str(r.get("student"))) if r.get("status") != "graded"],
+        "ignored_files": ignored_files(results),
         "regrades": regrades(results),
         "accuracies": accuracies(results),
         "similar": similar or [],
@@ -213,6 +229,12 @@ def render_html(data: dict[str, Any], images: dict[str, str]) -> str:
         for q in data["questions"] if q["common_failures"])
     rows_n = "".join(f"<tr><td>{e(n['student'])}</td><td>{e(n['status'])}</td><td>{e(n['message'])}</td></tr>"
                      for n in data["not_graded"]) or "<tr><td colspan=3>none</td></tr>"
+    rows_i = "".join(
+        f"<tr><td>{e(x['student'])}</td><td>{e(x['name'])}</td><td>{_size(x['size'])}</td>"
+        f"<td>{e(x['modified'])} UTC</td><td>not graded</td></tr>" for x in data.get("ignored_files", []))
+    ignored_html = (f"<p>Notebooks handed in beside the graded one, which were not graded (each student's feedback "
+                    f"says so):</p><table id=\"ignored\"><tr><th>student</th><th>file</th><th>size</th>"
+                    f"<th>modified</th><th></th></tr>{rows_i}</table>" if rows_i else "<p>none</p>")
     counts = ", ".join(f"{e(k)} {v}" for k, v in data["status_counts"].items())
     rg = data["regrades"]
     rows_r = "".join(
@@ -248,11 +270,18 @@ td,th{{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}
 <h2>Most common failure messages</h2>{failures or '<p>none</p>'}
 <h2>Not graded</h2>
 <table id="not-graded"><tr><th>student</th><th>status</th><th>message</th></tr>{rows_n}</table>
+<h2>Files not graded</h2>{ignored_html}
 <h2>Regrades</h2>{regrade_html}
 {'<h2>Held-out accuracy of the trained models</h2>' + accuracy_html if accuracy_html else ''}
 <h2>Similar submissions</h2><div id="similar">{similar_html}</div>
 </body></html>
 """
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return "-"
+    return f"{size} bytes" if size < 1024 else f"{size / 1024:.1f} KiB" if size < 2**20 else f"{size / 2**20:.1f} MiB"
 
 
 def _signed(value: float | None) -> str:

@@ -39,7 +39,14 @@ class Limits(_Strict):
     output_bytes: int = Field(
         200_000, ge=1000, description="Bytes of the worker's stdout/stderr kept (half head, half tail)."
     )
-    max_notebook_mb: float = Field(20, gt=0, description="Submissions larger than this are ungradable.")
+    max_notebook_mb: float = Field(
+        20, gt=0, description="Largest notebook graded, its outputs left out (grading never uses outputs): a file "
+        "over it only because of its outputs is graded without them, and the feedback says so."
+    )
+    max_submission_mb: float = Field(
+        100, gt=0, description="Largest submitted file the grader reads at all, outputs included (the trusted "
+        "process parses it to leave the outputs out); larger files are ungradable, unread."
+    )
     max_processes: int = Field(
         256, ge=16, description="Processes/threads the worker's user may run (RLIMIT_NPROC, when it has its own uid)."
     )
@@ -59,6 +66,7 @@ class LimitsOverride(_Strict):
     memory_mb: int | None = Field(None, ge=256)
     output_bytes: int | None = Field(None, ge=1000)
     max_notebook_mb: float | None = Field(None, gt=0)
+    max_submission_mb: float | None = Field(None, gt=0)
     max_processes: int | None = Field(None, ge=16)
     max_file_mb: int | None = Field(None, ge=1)
     job_disk_mb: int | None = Field(None, ge=16)
@@ -484,6 +492,10 @@ def limit_problems(course: Course) -> list[str]:
                 problems.append(f"{where}: {key} ({getattr(limits, key):g} s) is above total_timeout_s "
                                 f"({limits.total_timeout_s:g} s), the time for the whole submission: lower {key} or "
                                 "raise total_timeout_s")
+        if limits.max_submission_mb < limits.max_notebook_mb:
+            problems.append(f"{where}: max_submission_mb ({limits.max_submission_mb:g} MiB) is below max_notebook_mb "
+                            f"({limits.max_notebook_mb:g} MiB): raise max_submission_mb, the largest file read at "
+                            "all, to at least max_notebook_mb")
     return problems
 
 

@@ -13,9 +13,11 @@ import ast
 import functools
 import hashlib
 import importlib
+import json
 import math
 import threading
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -23,7 +25,7 @@ from typing import Any
 
 import nbformat
 
-from autograder.bounds import bound_result
+from autograder.bounds import bound_result, visible
 from autograder.config import SKIP_TAG, Assignment, Course, Limits
 from autograder.course_functions import CourseFunctions
 from autograder.errors import ConfigError
@@ -48,10 +50,20 @@ class Ungradable(Exception):
     """The submission cannot be graded at all; the message tells the student why."""
 
 
+@dataclass(frozen=True)
+class OtherFile:
+    """A notebook handed in beside the graded one (``convolution-Copy1.ipynb``): not graded, said so."""
+
+    name: str
+    size: int  # bytes
+    modified: str  # UTC, "2026-12-07 14:03"
+
+
 @dataclass
 class SubmissionInput:
     student: str
     notebook: Path
+    ignored: tuple[OtherFile, ...] = ()  # other notebooks in the submission's folder, not graded
 
 
 @dataclass
@@ -106,6 +118,9 @@ class GradeResult:
     worker_start: str = ""  # how its workers started: "warm" (forked from a zygote), "cold", or both
     # when this result replaced an earlier one: its score and status, and why it was graded again
     previous: dict[str, Any] = field(default_factory=dict)
+    # other notebooks handed in beside the graded one, not graded (OtherFile as dicts; results.json has the key
+    # only when there are some)
+    ignored_files: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GradeResult:
@@ -134,6 +149,8 @@ class GradeResult:
         data.pop("worker_output")
         data.pop("instructor_log")
         data.pop("worker_start")
+        if not data["ignored_files"]:
+            data.pop("ignored_files")
         data["output"] = self.message
         data["visibility"] = "visible"
         return data
@@ -141,20 +158,62 @@ class GradeResult:
 
 # --- step 1 --------------------------------------------------------------------------------------
 def read_notebook(path: Path, limits: Limits) -> nbformat.NotebookNode:
-    """Parse a submission as a notebook (v3 is upgraded), refusing files that cannot be one."""
+    """Parse a submission as a notebook (v3 is upgraded), refusing files that cannot be one
+    (:func:`read_submission`, without its note)."""
+    return read_submission(path, limits)[0]
+
+
+def read_submission(path: Path, limits: Limits) -> tuple[nbformat.NotebookNode, str]:
+    """Parse a submission as a notebook (v3 is upgraded), refusing (:class:`Ungradable`, saying what to do) files
+    that cannot be one; with a note for the student ("" when none).
+
+    ``limits.max_notebook_mb`` applies to what grading uses: a file over it is parsed, its outputs left out (the
+    note says how many and how large), and refused only if it is still over it without them. A file over
+    ``limits.max_submission_mb`` is refused unread. A file that is not UTF-8 is refused with where (line and
+    column, and which cell) and how to convert it; no other encoding is guessed.
+    """
     size = path.stat().st_size
     if size == 0:
         raise Ungradable("The submitted file is empty.")
-    if size > limits.max_notebook_mb * 1024 * 1024:
+    limit = limits.max_notebook_mb * 1024 * 1024
+    if size > limits.max_submission_mb * 1024 * 1024:
         raise Ungradable(
-            f"The submitted file is {size / 2**20:.1f} MiB, over the limit of {limits.max_notebook_mb:g} MiB "
-            "(clear large outputs: Kernel > Restart & Clear Output, then save)."
+            f"The submitted file is {size / 2**20:.1f} MiB, over the limit of {limits.max_notebook_mb:g} MiB; a "
+            f"notebook over it is graded without its outputs, but a file over {limits.max_submission_mb:g} MiB is "
+            "not read at all (clear large outputs: Kernel > Restart & Clear Output, then save and submit again)."
         )
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise Ungradable("The submitted file is not a text file, so it cannot be a Jupyter notebook.") from None
+        raise Ungradable(not_utf8_message(raw)) from None
+    if size <= limit:
+        return _parse(text), ""
+    try:
+        data = json.loads(text)
+        del text, raw
+        cells, output_bytes = strip_outputs(data)
+        stripped = json.dumps(data, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    except (ValueError, RecursionError) as exc:  # (RecursionError: arrays nested thousands deep)
+        raise Ungradable(f"The submitted file is not a valid Jupyter notebook ({type(exc).__name__}: "
+                         f"{str(exc)[:200]}).") from None
+    if len(stripped) > limit:
+        raise Ungradable(
+            f"The submitted file is {size / 2**20:.1f} MiB, over the limit of {limits.max_notebook_mb:g} MiB even "
+            f"without its outputs ({len(stripped) / 2**20:.1f} MiB of code, text, pasted images and metadata): "
+            "remove what makes it large (data pasted into cells, images pasted into text cells), save and submit "
+            "again."
+        )
+    nb = _parse(stripped.decode("utf-8", "surrogatepass"))
+    if not cells:
+        return nb, ""  # (over the limit only by its layout: nothing was left out)
+    return nb, (f"Your notebook is {size / 2**20:.1f} MiB, over the limit of {limits.max_notebook_mb:g} MiB, because "
+                f"of its outputs: the outputs of {cells} cell{'s' if cells != 1 else ''} "
+                f"({output_bytes / 2**20:.1f} MiB) were left out before grading (grading never uses outputs). Your "
+                "notebook was graded.")
+
+
+def _parse(text: str) -> nbformat.NotebookNode:
     try:
         nb = nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises several types for malformed JSON / schema
@@ -163,6 +222,111 @@ def read_notebook(path: Path, limits: Limits) -> nbformat.NotebookNode:
     if not isinstance(nb.get("cells"), list):
         raise Ungradable("The submitted notebook has no list of cells.")
     return nb
+
+
+def _raw_cells(data: Any) -> list[Any]:
+    """The cells of a parsed notebook's JSON, v4 (``cells``) or v3 (``worksheets[].cells``), in order."""
+    if not isinstance(data, dict):
+        return []
+    if isinstance(data.get("cells"), list):
+        return list(data["cells"])
+    sheets = data.get("worksheets")
+    return [c for w in sheets if isinstance(w, dict) and isinstance(w.get("cells"), list) for c in w["cells"]] \
+        if isinstance(sheets, list) else []
+
+
+def strip_outputs(data: Any) -> tuple[int, int]:
+    """Empty the outputs of every code cell of a notebook's parsed JSON, in place; (cells that had outputs, bytes of
+    those outputs as JSON)."""
+    cells = size = 0
+    for cell in _raw_cells(data):
+        if isinstance(cell, dict) and cell.get("outputs"):
+            cells += 1
+            size += len(json.dumps(cell["outputs"], ensure_ascii=False).encode("utf-8", "surrogatepass"))
+            cell["outputs"] = []
+    return cells, size
+
+
+def not_utf8_message(raw: bytes) -> str:
+    """What a student reads when the file is not UTF-8: where the first byte that is not is (line and column of
+    the file; the cell and its line when the file is a notebook otherwise), how many there are, how to fix it. A
+    file with NUL bytes is no text at all."""
+    if b"\0" in raw:
+        return "The submitted file is not a text file, so it cannot be a Jupyter notebook."
+    text = raw.decode("utf-8", "surrogateescape")  # each byte that is not UTF-8 becomes one lone surrogate
+    bad = [i for i, ch in enumerate(text) if "\udc80" <= ch <= "\udcff"]
+    first = bad[0]
+    line = text.count("\n", 0, first) + 1
+    column = first - (text.rfind("\n", 0, first) + 1) + 1
+    where = f"line {line}, column {column} of the file"
+    cell = _cell_of_bad_byte(text)
+    if cell:
+        where += f" ({cell})"
+    more = f"; {len(bad) - 1} more such byte{'s' if len(bad) > 2 else ''} after it" if len(bad) > 1 else ""
+    byte = ord(text[first]) - 0xDC00
+    start = (f"The submitted file is not UTF-8 text, as every Jupyter notebook is: byte 0x{byte:02X} at {where} is not "
+             f"UTF-8{more}. It was probably edited outside Jupyter and saved in another encoding (e.g. Latin-1 or "
+             "Windows-1252); Jupyter cannot open it either.")
+    if any(ch > "\x7f" and not "\udc80" <= ch <= "\udcff" for ch in text):
+        # UTF-8 elsewhere (a "×" of the notebook's text): converting the whole file would garble those characters
+        return (f"{start} The rest of the file is UTF-8, so do not convert the whole file: open it in a text editor "
+                "as UTF-8, retype the character shown as � at that place (and any other), save it as UTF-8, check "
+                "that Jupyter opens it, and submit again.")
+    return (f"{start} Convert it to UTF-8 (iconv -f latin1 -t utf-8 old.ipynb > new.ipynb, or your editor's Save As "
+            "with the encoding UTF-8), check that Jupyter opens it (File > Save there), and submit again.")
+
+
+def _cell_of_bad_byte(text: str) -> str:
+    """Where the first undecodable byte of a notebook is, as "in cell 3, a code cell, line 2 of its source" (or of
+    its outputs / metadata); "" when the file does not parse as a notebook's JSON."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return ""
+    for number, cell in enumerate(_raw_cells(data), 1):
+        if not isinstance(cell, dict):
+            continue
+        kind = str(cell.get("cell_type", "?"))[:20]
+        source = cell.get("source", cell.get("input", ""))  # (v3 code cells: "input")
+        source = "".join(str(s) for s in source) if isinstance(source, list) else str(source)
+        if _has_surrogate(source):
+            index = next(i for i, ch in enumerate(source) if "\udc80" <= ch <= "\udcff")
+            return f"in cell {number}, a {visible(kind)} cell, line {source.count(chr(10), 0, index) + 1} of its source"
+        for part in ("outputs", "metadata", "attachments"):
+            if _has_surrogate(json.dumps(cell.get(part, ""), ensure_ascii=False)):
+                return f"in cell {number}, a {visible(kind)} cell, in its {part}"
+    return "outside its cells"
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+def has_code(nb: nbformat.NotebookNode, test_sources: frozenset[str] = frozenset()) -> bool:
+    """Whether the notebook has a code cell with code in it (a line that is not blank or a comment), other than
+    the released visible test cells (``test_sources``)."""
+    for cell in nb.cells:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        source = cell_source(cell)
+        if source.strip() in test_sources:
+            continue
+        if any(line.strip() and not line.strip().startswith("#") for line in source.splitlines()):
+            return True
+    return False
+
+
+def no_code_message(nb: nbformat.NotebookNode, notebook: str) -> str:
+    """What a student reads when the notebook has no code (:func:`has_code`): one line, not a failed test each."""
+    cells = [c for c in nb.cells if isinstance(c, dict)]
+    if not cells:
+        what = "it has no cells at all"
+    else:
+        kinds = Counter(str(c.get("cell_type", "?")) for c in cells)
+        listed = ", ".join(f"{n} {visible(k)}" for k, n in sorted(kinds.items()))
+        what = f"none of its {len(cells)} cells ({listed}) has code in it, other than the released test cells"
+    return (f"Your notebook has no code: {what}. Did you submit the right file? Open your {notebook} in Jupyter, "
+            "check that your code is in it, save it (File > Save), and submit again. Nothing was graded.")
 
 
 # --- step 2 --------------------------------------------------------------------------------------
@@ -356,15 +520,20 @@ def grade_submission(
         max_score=assignment.auto_max_score, runner=runner, submission_sha256=sha256_file(sub.notebook),
     )
     spec = worker_spec(course, assignment, runner)
-    if sub.notebook.stat().st_size <= limits.max_notebook_mb * 1024 * 1024:  # (else refused below, unread)
+    if sub.notebook.stat().st_size <= limits.max_submission_mb * 1024 * 1024:  # (else refused below, unread)
         prestart_worker(spec)  # a warm zygote's imports run while this process reads the notebook and the suite
         _preimport_keras(spec.preload)
     try:
-        nb = read_notebook(sub.notebook, limits)  # 1
+        nb, note = read_submission(sub.notebook, limits)  # 1
     except Ungradable as exc:
         result.status, result.message = "ungradable", str(exc)
         return result
-    cells = select_cells(nb, released_test_sources(course, assignment))  # 2
+    test_sources = released_test_sources(course, assignment)
+    if not has_code(nb, test_sources):  # one line for the student, not a failed test per function
+        result.status, result.message = "ungradable", no_code_message(nb, assignment.notebook)
+        return result
+    result.message = note  # (the outputs left out, if any)
+    cells = select_cells(nb, test_sources)  # 2
     deadline = started + limits.total_timeout_s
     with NotebookSession(list(cells), spec, deadline=deadline) as session, \
             CourseFunctions(course, assignment, spec, deadline=deadline) as course_functions:
@@ -402,7 +571,8 @@ def grade_submission(
     result.instructor_log = "\n\n".join(sections)
     if timed_out:
         result.status = "timeout"
-        result.message = f"The submission used up its {limits.total_timeout_s:g} s time limit."
+        result.message = " ".join(x for x in (f"The submission used up its {limits.total_timeout_s:g} s time limit.",
+                                              note) if x)
     result.execution_time = round(time.monotonic() - started, 2)
     return bound_result(result)  # whatever the notebook did, its files stay small
 

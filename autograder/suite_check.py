@@ -128,6 +128,30 @@ def check_course(course: Course) -> tuple[list[AssignmentCheck], list[str]]:
     return [check_assignment(course, a) for a in course.assignments], limit_problems(course)
 
 
+NBGRADER_EXCHANGE_DEFAULT = "/srv/nbgrader/exchange"  # nbgrader's Exchange.root when nothing sets it
+
+
+def exchange_notes(course: Course) -> list[str]:
+    """What to set in the course's nbgrader_config.py for nbgrader's exchange (``release_assignment``, ``collect``,
+    ``release_feedback``): a sentence when ``c.Exchange.root`` is not set there, nothing when it is. Not a problem:
+    a course that only uses ``zip_collect`` needs no exchange."""
+    from autograder.errors import GradebookError
+    from autograder.gradebook import load_config
+
+    path = course.root / "nbgrader_config.py"
+    try:
+        config = load_config(course)
+    except GradebookError as exc:
+        return [str(exc)]
+    if "root" in config.get("Exchange", {}):
+        return []
+    return [f"{path} does not set c.Exchange.root: nbgrader's release_assignment, collect and release_feedback "
+            f"would use {NBGRADER_EXCHANGE_DEFAULT} (and, run as root, create that system folder without a word). "
+            f"Add a line `c.Exchange.root = \"/path/to/exchange\"` to {path.name} (a folder the students' and the "
+            "instructor's accounts share; nbgrader's docs: 'Exchange'), or ignore this if you collect with "
+            "`nbgrader zip_collect` only."]
+
+
 def raise_problems(course: Course, checks: list[AssignmentCheck], course_problems: list[str]) -> None:
     """One :class:`ConfigError` naming every problem found, by assignment; nothing when there is none."""
     lines = [f"  - {p}" for p in course_problems]

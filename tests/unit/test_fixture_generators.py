@@ -24,6 +24,7 @@ GENERATORS = [
     "tests/hostile/make_corpus.py",
     "tests/fixtures/warm/make_warm.py",
     "tests/fixtures/make_student_html_fixture.py",
+    "tests/fixtures/bad_files/make_bad_files.py",
 ]
 
 
