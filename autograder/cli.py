@@ -343,9 +343,10 @@ def config_cmd(ctx: click.Context, describe: bool) -> None:
     Runs every check `grade` makes before or while grading: course.yml, the notebooks' questions and points (and the
     points their text states), limits that contradict each other, and each hidden suite as pytest collects it (it
     holds tests, each marked @question with a question course.yml auto-grades and a positive weight, and every
-    auto-graded question has a test). Prints a table per assignment; exit 2 listing every problem found.
+    auto-graded question has a test). Prints a table per assignment; exit 2 listing every problem found. Notes what
+    to set in nbgrader_config.py when it has no c.Exchange.root (nbgrader would use /srv/nbgrader/exchange).
     """
-    from autograder.suite_check import check_course, config_table, raise_problems
+    from autograder.suite_check import check_course, config_table, exchange_notes, raise_problems
 
     if describe:
         _echo(describe_schema())
@@ -355,6 +356,8 @@ def config_cmd(ctx: click.Context, describe: bool) -> None:
     raise_problems(course, checks, course_problems)
     _echo(config_table(course, checks))
     _echo(f"{course.root / 'course.yml'}: OK ({len(course.assignments)} assignments)")
+    for note in exchange_notes(course):
+        _echo(f"Note: {note}")
 
 
 @cli.command("check-solution")
