@@ -234,7 +234,7 @@ def _quoted(chunk: Chunk) -> str:
     return "\n".join(lines[:MAX_QUOTED_LINES] + [f"# ... {len(lines) - MAX_QUOTED_LINES} more lines"])
 
 
-def _check_section(check: VisibleCheck) -> list[str]:
+def check_section(check: VisibleCheck) -> list[str]:
     lines = [f"### {check.title} (`{check.grade_id}`)", ""]
     where = (f"{_lines_label(check.chunk, check.lines_in_cell)} of its visible test cell"
              if check.chunk is not None else "its visible test cell")
@@ -260,7 +260,7 @@ def _check_section(check: VisibleCheck) -> list[str]:
     return lines
 
 
-def _cell_line(c: CellOutcome) -> list[str]:
+def cell_line(c: CellOutcome) -> list[str]:
     if c.status == OMITTED:
         return [f"- {c.error_message}"]
     if c.status == "error":
@@ -299,11 +299,11 @@ def validate_markdown(result: ValidateResult) -> str:
     if problems:  # first: a cell that did not run (an import, a definition) is often why checks fail
         lines += ["## Your notebook", ""]
         for cell in problems:
-            lines += _cell_line(cell)
+            lines += cell_line(cell)
         lines.append("")
     failing = [c for c in result.checks if not c.passed]
     if failing:
         lines += ["## Visible checks that did not pass", ""]
         for c in failing:
-            lines += _check_section(c)
+            lines += check_section(c)
     return "\n".join(lines).rstrip("\n") + "\n"
