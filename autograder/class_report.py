@@ -327,8 +327,11 @@ def write(grades: Path, assignment: Assignment, *, mode: int | None = None,
           reference: Path | None = None) -> tuple[Path, Path]:
     """Build the report from ``grades``' results (and, given the ``submissions``, the released ``stub`` and the
     course's solution as ``reference``, the similar pairs) and write its JSON and HTML there; their paths."""
-    similar = similar_pairs(submissions or [], stub, reference=reference)
-    data = build([dict(r) for r in all_results(grades, assignment.id)], assignment, similar)
+    results = [dict(r) for r in all_results(grades, assignment.id)]
+    # a file that could not be graded (not a notebook, not UTF-8, no code, only a misnamed copy) is not compared
+    unreadable = {str(r.get("student")) for r in results if r.get("status") == "ungradable"}
+    similar = similar_pairs([s for s in submissions or [] if s.student not in unreadable], stub, reference=reference)
+    data = build(results, assignment, similar)
     json_path, html_path = grades / "class-report.json", grades / "class-report.html"
     atomic_write(json_path, json.dumps(data, indent=1) + "\n", mode=mode)
     atomic_write(html_path, render_html(data, charts(data)), mode=mode)

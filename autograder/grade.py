@@ -319,12 +319,15 @@ def has_code(nb: nbformat.NotebookNode, test_sources: frozenset[str] = frozenset
 def no_code_message(nb: nbformat.NotebookNode, notebook: str) -> str:
     """What a student reads when the notebook has no code (:func:`has_code`): one line, not a failed test each."""
     cells = [c for c in nb.cells if isinstance(c, dict)]
+    kinds = Counter(str(c.get("cell_type", "?")) for c in cells)
+    listed = ", ".join(f"{n} {visible(k)}" for k, n in sorted(kinds.items()))
     if not cells:
         what = "it has no cells at all"
+    elif not kinds["code"]:
+        what = f"it has {len(cells)} cell{'s' if len(cells) != 1 else ''} ({listed}), none of them a code cell"
     else:
-        kinds = Counter(str(c.get("cell_type", "?")) for c in cells)
-        listed = ", ".join(f"{n} {visible(k)}" for k, n in sorted(kinds.items()))
-        what = f"none of its {len(cells)} cells ({listed}) has code in it, other than the released test cells"
+        what = (f"its {kinds['code']} code cell{'s are' if kinds['code'] != 1 else ' is'} empty, comments only or "
+                f"the released test cells ({len(cells)} cells: {listed})")
     return (f"Your notebook has no code: {what}. Did you submit the right file? Open your {notebook} in Jupyter, "
             "check that your code is in it, save it (File > Save), and submit again. Nothing was graded.")
 

@@ -174,8 +174,10 @@ def test_no_code_message_says_what_is_there() -> None:
         "Your notebook has no code: it has no cells at all. Did you submit the right file? Open your "
         "convolution.ipynb in Jupyter, check that your code is in it, save it (File > Save), and submit again. "
         "Nothing was graded.")
-    assert "none of its 3 cells (1 code, 2 markdown) has code in it" in no_code_message(
-        nb(markdown("a"), markdown("b"), code("")), NB)
+    assert "Your notebook has no code: its 1 code cell is empty, comments only or the released test cells (3 " \
+           "cells: 1 code, 2 markdown). Did you" in no_code_message(nb(markdown("a"), markdown("b"), code("")), NB)
+    assert "Your notebook has no code: it has 2 cells (2 markdown), none of them a code cell. Did you" in \
+        no_code_message(nb(markdown("a"), markdown("b")), NB)
 
 
 # --- other notebooks beside the graded one ------------------------------------------------------------
