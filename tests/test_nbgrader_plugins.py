@@ -7,6 +7,7 @@ own course folder.
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import math
 import os
@@ -407,6 +408,37 @@ def test_collector_can_use_unknown_canvas_ids(collector: CanvasZipCollector, cap
         "student_id": "s1", "file_id": "convolution.ipynb", "timestamp": None}
 
 
+def test_collector_takes_the_lms_time_and_records_its_marks(collector: CanvasZipCollector, course: Path,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    """A LATE file without a time is recorded (by its sha256) for `autograder grade`/`feedback` to report; an LMS
+    whose names carry the time (a ``timestamp`` group) gives nbgrader that time, and a bad one is not used."""
+    import hashlib
+
+    _release(course, "ps1", "convolution.ipynb")
+    extracted = course / "downloaded" / "ps1" / "extracted"
+    extracted.mkdir(parents=True)
+    late = extracted / "turingalan_LATE_1002_9_convolution-1.ipynb"
+    late.write_bytes(_notebook("late"))
+    with caplog.at_level(logging.WARNING):
+        assert collector.collect(str(late)) == {"student_id": "s2", "file_id": "convolution.ipynb", "timestamp": None}
+    assert "`autograder grade` and `autograder feedback` will list it" in caplog.text
+    marks = json.loads((course / "downloaded" / "ps1" / "lms_marks.json").read_text())
+    assert marks == {hashlib.sha256(late.read_bytes()).hexdigest(): {
+        "student": "s2", "file": late.name, "late": True, "timestamp": None}}
+    collector.named_regexp = r"^(?P<student_id>\d+)_(?P<timestamp>[0-9-]+T[0-9:]+)_(?P<file_id>.+)$"
+    timed = extracted / "1001_2027-01-26T14:03:00_convolution.ipynb"
+    timed.write_bytes(_notebook("timed"))
+    info = collector.collect(str(timed))
+    assert info == {"student_id": "s1", "file_id": "convolution.ipynb", "timestamp": "2027-01-26T14:03:00"}
+    bad = extracted / "1001_2027-99-99T99:99:99_convolution.ipynb"
+    bad.write_bytes(_notebook("bad"))
+    with caplog.at_level(logging.ERROR):
+        assert collector.collect(str(bad))["timestamp"] is None  # type: ignore[index]
+    assert "is not a time; collected without a submission time" in caplog.text
+    marks = json.loads((course / "downloaded" / "ps1" / "lms_marks.json").read_text())
+    assert sorted(m["file"] for m in marks.values()) == sorted([late.name, timed.name, bad.name])
+
+
 def test_collector_refuses_ambiguous_ids(collector: CanvasZipCollector, gradebook: Gradebook,
                                          caplog: pytest.LogCaptureFixture) -> None:
     gradebook.update_or_create_student("s3", lms_user_id="1001")
@@ -446,8 +478,12 @@ def test_default_regexp_groups() -> None:
     (20.0, 86400.0, 0.0, 0.0),
 ])
 def test_percent_per_day(score: float, seconds_late: float, percent: float, expected: float) -> None:
+    from autograder import late
+
     plugin = PercentPerDayLatePenalty(percent_per_day=percent)
     assert plugin.late_submission_penalty("s1", score, seconds_late) == pytest.approx(expected)
+    # the student's feedback describes the penalty with the same arithmetic
+    assert late.penalty(score, seconds_late, percent) == plugin.late_submission_penalty("s1", score, seconds_late)
 
 
 def test_percent_per_day_is_configurable_and_defaults_to_ten() -> None:

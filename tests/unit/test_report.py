@@ -11,12 +11,14 @@ import pytest
 
 from autograder.config import Assignment, Question
 from autograder.grade import GradeResult, QuestionResult, TestResult
+from autograder.late import Late, duration_text, from_timestamp_file, penalty, started_days
 from autograder.report import (
     CSV_FIELDS,
     atomic_write,
     feedback_markdown,
     read_result,
     score_table,
+    tell_the_story,
     write_csv,
     write_result,
 )
@@ -260,3 +262,61 @@ def test_a_long_cell_error_is_kept_whole_in_results_but_cut_in_feedback() -> Non
     text = feedback_markdown(r, HW)
     assert f"- Cell 4 raised ValueError: {'y' * 300}…" in text and "y" * 301 not in text
     assert r.to_json()["cells"][0]["error_message"] == long
+
+
+# --- the late penalty and the questions a TA still grades (issue 21) -------------------------------------
+
+
+@pytest.mark.parametrize(("seconds", "days", "text"), [
+    (0, 0, "0 s"), (45, 1, "45 s"), (60, 1, "1 min"), (3 * 3600 + 20 * 60, 1, "3 h 20 min"), (86400, 1, "1 day"),
+    (29 * 3600, 2, "1 day 5 h"), (3 * 86400 + 1, 4, "3 days"),
+])
+def test_started_days_and_how_late(seconds: float, days: int, text: str) -> None:
+    assert (started_days(seconds), duration_text(seconds)) == (days, text)
+
+
+def test_the_late_line_has_the_score_before_and_after() -> None:
+    late = Late("gradebook", 29 * 3600, 10.0, 18.0, 20.0, penalty(18.0, 29 * 3600, 10.0))
+    assert late.line() == "Late by 1 day 5 h (2 started days x 10 %): -3.6 points -> 14.4 / 20"
+    assert late.to_json()["score_after"] == pytest.approx(14.4) and late.to_json()["started_days"] == 2
+    assert Late("gradebook", 0.0, 10.0, 18.0, 20.0, 0.0).line() == ""  # on time: nothing to say
+    assert "no submission time" in Late("lms-mark", None, 10.0, 18.0, 20.0, 0.0).line()
+
+
+def test_feedback_names_the_penalty_and_the_pending_questions() -> None:
+    late = Late("gradebook", 86400 + 1, 10.0, 5.0, 6.5, 1.0)
+    md = feedback_markdown(result(ALL_PASS), HW, late=late, pending=[("essay", 1.5)])
+    assert "**Late:** Late by 1 day (2 started days x 10 %): -1 points -> 4 / 6.5  " in md.splitlines()
+    assert "**Not graded yet:** 1.5 points still to be graded by a TA: Essay (`essay`, 1.5)  " in md.splitlines()
+    assert feedback_markdown(result(ALL_PASS), HW) == feedback_markdown(result(ALL_PASS), HW, late=None, pending=[])
+
+
+def test_a_timestamp_txt_outside_the_gradebook(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    stamp = tmp_path / "timestamp.txt"
+    stamp.write_text("2027-01-27 04:59:00.123456 UTC")
+    late = from_timestamp_file(stamp, datetime(2027, 1, 25, 23, 59), 10.0, 18.0, 20.0)
+    assert late is not None and late.line() == "Late by 1 day 5 h (2 started days x 10 %): -3.6 points -> 14.4 / 20"
+    assert from_timestamp_file(tmp_path / "missing.txt", datetime(2027, 1, 25), 10.0, 18.0, 20.0) is None
+    stamp.write_text("yesterday")
+    assert from_timestamp_file(stamp, datetime(2027, 1, 25), 10.0, 18.0, 20.0) is None
+
+
+def test_telling_the_story_rewrites_the_students_files_not_the_log(tmp_path: Path) -> None:
+    r = result(ALL_PASS, instructor_log="details")
+    folder = write_result(r, HW, tmp_path)
+    log = (folder / "instructor.log").read_text()
+    before = json.loads((folder / "results.json").read_text())
+    late = Late("gradebook", 3600, 10.0, 5.0, 6.5, 0.5)
+    assert tell_the_story(tmp_path, HW, "alice", late=late, pending=[("essay", 1.5)])
+    data = json.loads((folder / "results.json").read_text())
+    assert {k: v for k, v in data.items() if k not in ("late", "ta_grading")} == before  # Gradescope's keys kept
+    assert data["late"]["penalty"] == 0.5 and data["late"]["text"] == late.line()
+    assert data["ta_grading"] == {"pending_points": 1.5, "pending": [{"id": "essay", "title": "Essay", "points": 1.5}]}
+    assert late.line() in (folder / "feedback.md").read_text()
+    assert late.line().replace(">", "&gt;") in (folder / "feedback.html").read_text()
+    assert (folder / "instructor.log").read_text() == log
+    assert tell_the_story(tmp_path, HW, "alice", late=None, pending=[])  # again: on time, nothing pending
+    assert json.loads((folder / "results.json").read_text())["late"] is None
+    assert not tell_the_story(tmp_path, HW, "nobody", late=None, pending=None)
