@@ -87,6 +87,8 @@ class Late:
                     "been computed yet; your instructor will.")
         if not self.is_late:
             return ""
+        if self.percent_per_day <= 0 and not self.penalty:
+            return f"Late by {duration_text(self.seconds_late or 0)} (this course has no late penalty)"
         days = self.days
         how = f"{days} started day{'s' if days != 1 else ''} x {_points(self.percent_per_day)} %"
         return (f"Late by {duration_text(self.seconds_late or 0)} ({how}): -{_points(self.penalty)} points -> "

@@ -281,6 +281,7 @@ def test_the_late_line_has_the_score_before_and_after() -> None:
     assert late.to_json()["score_after"] == pytest.approx(14.4) and late.to_json()["started_days"] == 2
     assert Late("gradebook", 0.0, 10.0, 18.0, 20.0, 0.0).line() == ""  # on time: nothing to say
     assert "no submission time" in Late("lms-mark", None, 10.0, 18.0, 20.0, 0.0).line()
+    assert Late("gradebook", 90.0, 0.0, 18.0, 20.0, 0.0).line() == "Late by 1 min (this course has no late penalty)"
 
 
 def test_feedback_names_the_penalty_and_the_pending_questions() -> None:
