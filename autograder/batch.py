@@ -224,7 +224,10 @@ def grade_batch(
         tmp.unlink(missing_ok=True)
     mode = int(course.output_mode, 8)
     current = fingerprint.course_fingerprint(course, assignment, runner)
-    digests = {s.student: _digest(s.notebook) for s in subs}  # each file read once here
+    # the other notebooks of a submission's folder are part of what was handed in: adding or removing a copy
+    # regrades it ("submission changed"), so its feedback names the copies there are
+    others = {s.student: _others_digest(s) for s in subs}
+    digests = {s.student: _digest(s.notebook) + others[s.student] for s in subs}  # each file read once here
     journal = _Journal(out_dir / JOURNAL, assignment, digests, runner, force, mode)
     todo = []
     before: dict[str, dict[str, Any]] = {}  # student -> the result a regrade replaces (for the class report)
@@ -259,7 +262,7 @@ def grade_batch(
             result = outcome.result
             if result.student in by_student:
                 note_ignored(result, by_student[result.student], assignment.notebook)
-            result.fingerprint = {"notebook": result.submission_sha256, **current}
+            result.fingerprint = {"notebook": result.submission_sha256 + others.get(result.student, ""), **current}
             result.previous = before.get(result.student, {})
             write_result(result, assignment, out_dir, mode=mode, sandbox=sandbox)
             journal.record({"done": result.student, "worker": outcome.worker})
@@ -331,6 +334,14 @@ class _Journal:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _others_digest(sub: SubmissionInput) -> str:
+    """"" without other notebooks beside the graded one, else "+" and a digest of their names and contents."""
+    if not sub.ignored:
+        return ""
+    files = [[f.name, _digest(sub.notebook.parent / f.name)] for f in sub.ignored]
+    return "+" + hashlib.sha256(json.dumps(files).encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 def _digest(path: Path) -> str:

@@ -209,3 +209,18 @@ def test_config_says_what_to_set_for_the_exchange(batch: dict[str, Any]) -> None
         f.write(f"c.Exchange.root = {str(root.parent / 'exchange')!r}\n")
     proc = run_cli("--course", batch["course_yml"], "config", cwd=root)
     assert proc.returncode == 0 and "OK (5 assignments)" in proc.stdout and "Exchange" not in proc.stdout
+
+
+def test_adding_or_removing_a_copy_regrades_and_the_feedback_follows(batch: dict[str, Any]) -> None:
+    """(Last: it changes the course.) A copy is part of what was handed in: the same command regrades exactly
+    the submissions whose copies changed, and their feedback names the copies there are now."""
+    root, course_yml = batch["course"].root, batch["course_yml"]
+    batch["copy"].unlink()
+    (submitted(root, "alice") / "Untitled.ipynb").write_text("{}")
+    proc = run_cli("--course", course_yml, "grade", AID, "submitted/", "--no-progress", cwd=root)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Graded 2, already done 7." in proc.stdout and "2 regraded: submission changed (2)" in proc.stdout
+    assert "NOT graded" not in feedback(batch, "carol")
+    assert "Also handed in, and NOT graded: Untitled.ipynb (2 bytes, modified " in feedback(batch, "alice")
+    alice = json.loads((batch["out"] / "alice" / "results.json").read_text())
+    assert alice["score"] == 20.0 and [f["name"] for f in alice["ignored_files"]] == ["Untitled.ipynb"]
