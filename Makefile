@@ -19,7 +19,7 @@ $(STAMP): requirements-dev.txt constraints.txt pyproject.toml
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -r requirements-dev.txt
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt --no-build-isolation -e .
 	# an editable install leaves out the package's data files: enable the Validate extension as a wheel does
-	install -D -m 644 jupyter-config/jupyter_server_config.d/autograder.json \
+	install -D -m 644 autograder/jupyter-config/autograder.json \
 		$(VENV)/etc/jupyter/jupyter_server_config.d/autograder.json
 	touch $(STAMP)
 

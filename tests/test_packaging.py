@@ -95,5 +95,5 @@ def test_validate_runs_in_a_students_copy_without_hidden_suites(tmp_path: Path) 
     (student / "assignments" / a.id / "activation fn.xlsx").unlink()
     lost = run_cli("validate", mine, "--assignment", a.id, cwd=student)
     assert lost.returncode == 4, lost.stdout + lost.stderr
-    assert "activation fn.xlsx missing: the notebook of 01_convolution reads it. Copy the whole released folder" \
-        in lost.stderr and lost.stdout == ""
+    assert "activation fn.xlsx missing: the notebook of 01_convolution reads it. Fetch or copy the whole released " \
+        "folder again" in lost.stderr and lost.stdout == ""
