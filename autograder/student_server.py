@@ -18,6 +18,7 @@ sets as text.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 import textwrap
@@ -60,6 +61,8 @@ class VisibleChecksValidator(Validator):
         from autograder.validate import validate_notebook
 
         self.log.info("autograder: visible checks of %s for %s", target.assignment, filename)
+        # cold workers: a warm zygote (TensorFlow imported) would stay in this long-running server after the check
+        target = dataclasses.replace(target, warm_start=False)
         try:
             checked = validate_notebook(target, notebook)
         except AutograderError as exc:
