@@ -28,7 +28,7 @@ from typing import Any
 from tqdm import tqdm
 
 from autograder import class_report, fingerprint, names
-from autograder.bounds import visible
+from autograder.bounds import cut, visible
 from autograder.cluster import LOCAL, ClusterChoice
 from autograder.config import Assignment, Course, Limits
 from autograder.errors import SubmissionError
@@ -103,7 +103,8 @@ def scan_submissions(assignment: Assignment, paths: Iterable[Path]) -> tuple[lis
     return subs, refused
 
 
-MAX_OTHER_FILES = 20  # other notebooks named per submission
+MAX_OTHER_FILES = 20  # other notebooks recorded per submission (results.json's ignored_files)
+MAX_FILES_SAID = 5  # of which named in its message
 
 
 def other_notebooks(notebook: Path) -> tuple[OtherFile, ...]:
@@ -134,7 +135,11 @@ def human_size(size: int) -> str:
 
 def ignored_message(expected: str, ignored: Iterable[OtherFile]) -> str:
     """What a student reads at the top of the feedback when other notebooks were handed in beside the graded one."""
-    files = "; ".join(f"{shown(f.name)} ({human_size(f.size)}, modified {f.modified} UTC)" for f in ignored)
+    ignored = list(ignored)
+    files = "; ".join(f"{shown(f.name)} ({human_size(f.size)}, modified {f.modified} UTC)"
+                      for f in ignored[:MAX_FILES_SAID])
+    if len(ignored) > MAX_FILES_SAID:
+        files += f" and {len(ignored) - MAX_FILES_SAID} more"
     return (f"Also handed in, and NOT graded: {files}. Only {expected} is graded, as released: if your work is in "
             f"another file, rename that file to {expected} and submit again.")
 
@@ -144,7 +149,7 @@ def note_ignored(result: GradeResult, sub: SubmissionInput, expected: str) -> No
     if not sub.ignored:
         return
     result.ignored_files = [asdict(f) for f in sub.ignored]
-    result.message = " ".join(x for x in (ignored_message(expected, sub.ignored), result.message) if x)
+    result.message = cut(" ".join(x for x in (ignored_message(expected, sub.ignored), result.message) if x))
 
 
 def find_submissions(assignment: Assignment, paths: Iterable[Path]) -> list[SubmissionInput]:

@@ -222,6 +222,12 @@ def test_the_message_and_the_result_name_each_ignored_file() -> None:
     assert result.to_json()["ignored_files"][0] == {"name": "convolution-Copy1.ipynb", "size": 12_595,
                                                     "modified": "2026-12-07 14:03"}
     assert "ignored_files" not in GradeResult("a", AID, "graded", 0.0, 20.0).to_json()  # only when there are some
+    many = SubmissionInput("dee", Path("x") / NB, tuple(OtherFile(f"c{i}.ipynb", 10, "2026-12-07 14:03")
+                                                        for i in range(20)))
+    crowded = GradeResult("dee", AID, "graded", 0.0, 20.0, message="m" * 2000)
+    note_ignored(crowded, many, NB)
+    assert "c4.ipynb (10 bytes, modified 2026-12-07 14:03 UTC) and 15 more. Only" in crowded.message
+    assert len(crowded.message) <= 2001 and len(crowded.ignored_files) == 20  # (bounds.MESSAGE_MAX, and "…")
     data = json.loads(json.dumps(result.to_json()))  # results.json, read back (as from a Dask worker)
     del data["output"], data["visibility"]
     assert GradeResult.from_dict(data).ignored_files == result.ignored_files
