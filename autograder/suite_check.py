@@ -171,7 +171,8 @@ def config_table(course: Course, checks: list[AssignmentCheck]) -> str:
             f"{a.id}: {a.title}",
             f"  notebook {a.notebook}, hidden suite {a.hidden_suite}",
             f"  limits: cell {lim.cell_timeout_s:g} s, test {lim.test_timeout_s:g} s, total {lim.total_timeout_s:g} s, "
-            f"memory {lim.memory_mb} MiB, notebook {lim.max_notebook_mb:g} MiB",
+            f"memory {lim.memory_mb} MiB, notebook {lim.max_notebook_mb:g} MiB without its outputs (a file up to "
+            f"{lim.max_submission_mb:g} MiB is read)",
         ]
         width = max(len("question"), *(len(q.id) for q in a.questions))
         out.append(f"  {'question':<{width}}  {'points':>6}  {'graded':<6}  {'hidden tests':>12}")

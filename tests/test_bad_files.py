@@ -204,6 +204,7 @@ def test_config_says_what_to_set_for_the_exchange(batch: dict[str, Any]) -> None
     assert "does not set c.Exchange.root: nbgrader's release_assignment, collect and release_feedback would use " \
            "/srv/nbgrader/exchange" in proc.stdout
     assert "c.Exchange.root = \"/path/to/exchange\"" in proc.stdout
+    assert "notebook 20 MiB without its outputs (a file up to 50 MiB is read)" in proc.stdout
     root = batch["course"].root
     with (root / "nbgrader_config.py").open("a") as f:
         f.write(f"c.Exchange.root = {str(root.parent / 'exchange')!r}\n")

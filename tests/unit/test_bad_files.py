@@ -19,7 +19,7 @@ import pytest
 
 from autograder import class_report
 from autograder.batch import note_ignored, other_notebooks, scan_submissions
-from autograder.config import Assignment, Limits
+from autograder.config import Assignment, Course, Limits, limit_problems
 from autograder.grade import (
     GradeResult,
     OtherFile,
@@ -260,3 +260,10 @@ def test_the_class_report_lists_ignored_files_and_leaves_ungradable_out_of_the_s
     page = class_report.render_html(data, {"histogram": "", "questions": ""})
     assert ("<tr><td>carol</td><td>convolution-Copy1.ipynb</td><td>12.3 KiB</td><td>2026-12-07 14:03 UTC</td>"
             "<td>not graded</td></tr>") in page
+
+
+def test_a_hard_cap_below_the_limit_is_a_problem(course: Course) -> None:
+    bad = course.model_copy(update={"limits": Limits(max_notebook_mb=30, max_submission_mb=20)})
+    assert limit_problems(bad) == ["limits: max_submission_mb (20 MiB) is below max_notebook_mb (30 MiB): raise "
+                                   "max_submission_mb, the largest file read at all, to at least max_notebook_mb"]
+    assert limit_problems(course) == []
