@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from autograder.late import Late
 
 CONFIG_FILE = "nbgrader_config.py"
-# What the LMS said of each file `nbgrader zip_collect` took (its LATE mark, its time), by the file's sha256, in
+# What the LMS said of each file `nbgrader zip_collect` took (its LATE mark, its time), by student and sha256, in
 # <course>/downloaded/<assignment>/: written by autograder.nbgrader_plugins.CanvasZipCollector.
 LMS_MARKS = "lms_marks.json"
 # The course's nbgrader_config.py: this package's template, which the repository's own course links to.
@@ -306,7 +306,8 @@ def sync(course: Course, assignment: Assignment, students: list[str], results_di
 
 
 def lms_marks(course: Course, assignment: Assignment) -> dict[str, dict[str, Any]]:
-    """What the LMS said of the files `nbgrader zip_collect` took for ``assignment``, by sha256 ({} if none)."""
+    """What the LMS said of the files `nbgrader zip_collect` took for ``assignment``, by ``<student>/<sha256>``
+    ({} if none)."""
     import json
 
     path = course.root / "downloaded" / assignment.id / LMS_MARKS
@@ -318,8 +319,8 @@ def lms_marks(course: Course, assignment: Assignment) -> dict[str, dict[str, Any
 
 
 def lms_late_without_time(marks: dict[str, dict[str, Any]], data: dict[str, Any]) -> bool:
-    """The LMS marked exactly this graded file (``data``: its results.json) LATE and gave no time."""
-    mark = marks.get(str(data.get("submission_sha256", "")))
+    """The LMS marked exactly this student's graded file (``data``: its results.json) LATE and gave no time."""
+    mark = marks.get(f"{data.get('student', '')}/{data.get('submission_sha256', '')}")
     return bool(mark and mark.get("late") and not mark.get("timestamp"))
 
 

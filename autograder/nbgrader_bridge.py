@@ -440,9 +440,9 @@ class ReleaseFeedbackSkippingUnreturnable(ExchangeReleaseFeedback):
             except OSError:
                 skipped.append(f"{student_id}: {html_file}")
                 self.log.warning(
-                    "Not released: %s. Student %r's submission did not come through the exchange (no "
+                    "Not released: %s (student %r): the submission did not come through the exchange (no "
                     "submission_secret.txt: collected by zip_collect or placed by hand), so `nbgrader fetch_feedback` "
-                    "could not find it. Give them the file another way (e.g. upload it to the LMS).",
+                    "could not find it. Give the student the file another way (e.g. upload it to the LMS).",
                     html_file, student_id)
                 continue
             try:

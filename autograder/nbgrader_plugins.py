@@ -322,7 +322,7 @@ class CanvasZipCollector(FileNameCollectorPlugin):
     an error saying how to fix it, unless :attr:`lms_id_map_only` is False, in which case the Canvas id is used
     as the student id. Canvas puts no timestamp into the names, so none is returned (no ``timestamp.txt`` is
     written) unless a custom :attr:`named_regexp` has a ``timestamp`` group. What the LMS said of each file (its
-    ``LATE`` mark, its time) is recorded by the file's sha256 in ``downloaded/<assignment>/lms_marks.json``:
+    ``LATE`` mark, its time) is recorded by student and sha256 in ``downloaded/<assignment>/lms_marks.json``:
     ``autograder grade`` and ``autograder feedback`` report a LATE file without a time (no penalty could be
     computed), and ``autograder grade`` never lets nbgrader keep an earlier submission's time for a new file.
 
@@ -402,7 +402,8 @@ class CanvasZipCollector(FileNameCollectorPlugin):
         return text
 
     def _record_mark(self, submitted_file: str, student_id: str, late: bool, timestamp: str | None) -> None:
-        """Note what the LMS said about this exact file (by its sha256) in ``downloaded/<assignment>/``
+        """Note what the LMS said about this student's exact file (by student and sha256: two students may hand in
+        the same bytes) in ``downloaded/<assignment>/``
         (:data:`autograder.gradebook.LMS_MARKS`), where `autograder grade` and `autograder feedback` read it: a
         LATE mark without a time is reported there, since no penalty can be computed for it."""
         import hashlib
@@ -419,8 +420,8 @@ class CanvasZipCollector(FileNameCollectorPlugin):
             marks = marks if isinstance(marks, dict) else {}
         except (OSError, ValueError):
             marks = {}
-        marks[digest] = {"student": student_id, "file": os.path.basename(submitted_file), "late": late,
-                         "timestamp": timestamp}
+        marks[f"{student_id}/{digest}"] = {"student": student_id, "file": os.path.basename(submitted_file),
+                                           "late": late, "timestamp": timestamp}
         atomic_write(path, json.dumps(marks, indent=1, sort_keys=True))
 
     def _marks_path(self) -> Path:

@@ -423,7 +423,7 @@ def test_collector_takes_the_lms_time_and_records_its_marks(collector: CanvasZip
         assert collector.collect(str(late)) == {"student_id": "s2", "file_id": "convolution.ipynb", "timestamp": None}
     assert "`autograder grade` and `autograder feedback` will list it" in caplog.text
     marks = json.loads((course / "downloaded" / "ps1" / "lms_marks.json").read_text())
-    assert marks == {hashlib.sha256(late.read_bytes()).hexdigest(): {
+    assert marks == {"s2/" + hashlib.sha256(late.read_bytes()).hexdigest(): {
         "student": "s2", "file": late.name, "late": True, "timestamp": None}}
     collector.named_regexp = r"^(?P<student_id>\d+)_(?P<timestamp>[0-9-]+T[0-9:]+)_(?P<file_id>.+)$"
     timed = extracted / "1001_2027-01-26T14:03:00_convolution.ipynb"
