@@ -22,7 +22,9 @@ Trusted code: it runs inside nbgrader (``nbgrader autograde``, the formgrader's 
 
 Pages: the formgrader's responses carry a Content-Security-Policy header (:func:`install_formgrader_csp`, from
 ``configure`` when it runs inside a Jupyter server), and nbgrader's HTML feedback a ``<meta>`` one
-(:class:`FeedbackHTMLExporter`).
+(:class:`FeedbackHTMLExporter`), which also names the questions a TA still grades and describes the late penalty
+as the student's feedback.md does. ``release_feedback`` is :class:`ReleaseFeedbackSkippingUnreturnable`: every file
+it can return, a warning for each submission without submission_secret.txt.
 
 Everything else (students, submissions, timestamps, restoring locked cells, late penalties, autograded/)
 is nbgrader's default pipeline.
