@@ -256,3 +256,21 @@ def test_a_submission_outside_the_course_uses_its_timestamp_txt(world: World, tm
     md = (out / "frank" / "feedback.md").read_text()
     assert "Late by 1 min (1 started day x 10 %): -2 points -> 18 / 20" in md
     assert "2 points still to be graded by a TA" in md
+
+
+def test_an_extension_changes_the_penalty_everywhere(world: World) -> None:
+    """Last (it changes bob's submission): a 6 h extension makes bob 23 h late, one started day."""
+    from datetime import timedelta
+
+    with Gradebook(world.db, world.course.course_id) as gb:
+        sub = gb.find_submission(AID, "bob")
+        sub.extension = timedelta(hours=6)
+        gb.db.commit()
+    proc = autograder(world, "grade", AID, "submitted/bob", "--no-progress")  # current: recorded again only
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Graded 0, already done 1" in proc.stdout
+    with Gradebook(world.db, world.course.course_id) as gb:
+        assert gb.find_submission(AID, "bob").notebooks[0].late_submission_penalty == pytest.approx(2.0)
+    line = "Late by 23 h (1 started day x 10 %): -2 points -> 18 / 22"
+    assert f"**Late:** {line}" in (world.root / "grades" / AID / "bob" / "feedback.md").read_text()
+    assert results(world, "bob")["late"]["penalty"] == pytest.approx(2.0)
