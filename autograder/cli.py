@@ -18,6 +18,9 @@ from autograder.errors import AutograderError, ConfigError, ReleaseError
 
 if TYPE_CHECKING:
     from autograder.batch import Refused
+    from autograder.config import Assignment
+    from autograder.grade import SubmissionInput
+    from autograder.gradebook import Recorded
 
 
 def _echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:
@@ -174,6 +177,7 @@ def grade(ctx: click.Context, assignment_id: str, submissions: tuple[Path, ...],
     if not use_gradebook:
         if any(in_course.values()) and not no_gradebook:
             _echo("Gradebook: not updated (only submissions in the course's submitted/ folder are recorded).")
+        _late_from_timestamps(course, assignment, subs, out_dir)
         _infra_failures(summary.infra_failed)
         _refused(refused)
         return
@@ -185,12 +189,50 @@ def grade(ctx: click.Context, assignment_id: str, submissions: tuple[Path, ...],
     for o in outcomes:
         if o.skipped:
             _echo(f"  - {o.student}: {o.message}")
+        for note in o.notes:
+            _echo(f"  - {o.student}: {note}")
+    _tell_the_gradebooks_story(course, assignment, [o.student for o in outcomes if o.ok], out_dir)
     if failed:
         raise GradebookError("Not recorded in the gradebook (their sandbox results are kept):\n"
                              + "\n".join(f"  - {o.student}: {o.message}" for o in failed)
                              + (f"\nAlso {refused_message(refused)}" if refused else ""))
     _infra_failures(summary.infra_failed)
     _refused(refused)
+
+
+def _tell_the_gradebooks_story(course: Course, assignment: Assignment, students: list[str],
+                               out_dir: Path) -> dict[str, Recorded]:
+    """Rewrite the recorded students' feedback.md, feedback.html and results.json so they say what the gradebook
+    says (its late penalty, the questions a TA still grades); print who is late and without a penalty."""
+    from autograder import gradebook, report
+
+    states = gradebook.recorded(course, assignment, students, out_dir)
+    for student, state in states.items():
+        report.tell_the_story(out_dir, assignment, student, late=state.late(course.late_penalty_percent_per_day),
+                              pending=state.pending, mode=int(course.output_mode, 8))
+    late = [s for s, state in sorted(states.items()) if state.seconds_late > 0]
+    if late:
+        _echo(f"Late (penalty from the gradebook, in their feedback): {', '.join(late)}")
+    return states
+
+
+def _late_from_timestamps(course: Course, assignment: Assignment, subs: list[SubmissionInput], out_dir: Path) -> None:
+    """Submissions not recorded in the gradebook with a timestamp.txt beside the notebook: their feedback shows the
+    late penalty course.yml's policy gives for it, and every manual question as still to grade (without one, the
+    files stay as grading wrote them)."""
+    from autograder import late, report
+
+    pending = [(q.id, float(q.points)) for q in assignment.questions if q.manual]
+    for sub in subs:
+        data = report.read_result(out_dir, sub.student)
+        if data is None:
+            continue
+        found = late.from_timestamp_file(sub.notebook.parent / "timestamp.txt", assignment.due,
+                                         course.late_penalty_percent_per_day, float(str(data.get("score") or 0)),
+                                         float(str(data.get("max_score") or 0)))
+        if found is not None:  # without a timestamp.txt there is nothing to add to what grading wrote
+            report.tell_the_story(out_dir, assignment, sub.student, late=found, pending=pending,
+                                  mode=int(course.output_mode, 8))
 
 
 def _refused(refused: list[Refused]) -> None:
@@ -253,7 +295,10 @@ def feedback(ctx: click.Context, assignment_id: str, student: str | None) -> Non
     """Write nbgrader's HTML feedback (scores per question, our test messages, TA comments) for ASSIGNMENT.
 
     Runs `nbgrader generate_feedback --force`; files go to <course>/feedback/<student>/<assignment>/. Return them
-    with `nbgrader release_feedback ASSIGNMENT` (exchange) or upload them to the LMS.
+    with `nbgrader release_feedback ASSIGNMENT` (exchange) or upload them to the LMS. Also brings each student's
+    grades/<assignment>/<student>/feedback.md, feedback.html and results.json up to date with the gradebook (late
+    penalty, questions a TA still grades), and warns while manual grading is pending, about LATE marks without a
+    time, and about submissions release_feedback cannot return (no submission_secret.txt).
     """
     from autograder import gradebook
 
@@ -262,8 +307,30 @@ def feedback(ctx: click.Context, assignment_id: str, student: str | None) -> Non
     paths = gradebook.feedback(course, assignment, student)
     for path in paths:
         _echo(str(path))
-    _echo(f"{len(paths)} feedback file(s). Students get them with `nbgrader release_feedback {assignment.id}` "
-               "(exchange) or as uploads to the LMS.")
+    students = sorted({p.parent.parent.name for p in paths})
+    grades = course.root / "grades" / assignment.id
+    states = _tell_the_gradebooks_story(course, assignment, students, grades)
+    pending = {s: st.pending for s, st in sorted(states.items()) if st.pending}
+    if pending:
+        _echo(f"Warning: manual grading is not finished for {len(pending)} submission(s); their feedback says "
+              "what a TA still grades (grade them in the formgrader, then run this command again):", err=True)
+        for s, items in pending.items():
+            _echo(f"  - {s}: " + ", ".join(f"{gid} ({points:g} points)" for gid, points in items), err=True)
+    lms_late = [s for s, st in sorted(states.items()) if st.lms_late]
+    if lms_late:
+        _echo("Warning: the LMS marked these submissions LATE without a time, so no late penalty was computed: "
+              + ", ".join(lms_late) + f". Write the time into submitted/<student>/{assignment.id}/timestamp.txt "
+              f"and run `autograder grade {assignment.id} submitted/` again.", err=True)
+    secretless = gradebook.without_secret(course, assignment, students)
+    returnable = len(students) - len(secretless)
+    _echo(f"{len(paths)} feedback file(s). `nbgrader release_feedback {assignment.id}` returns those of "
+          f"{returnable} student(s) through the exchange (they run `nbgrader fetch_feedback`).")
+    if secretless:
+        _echo(f"Not through the exchange ({len(secretless)}: collected by zip_collect or placed by hand, no "
+              "submission_secret.txt; release_feedback skips them): upload their files to the LMS:", err=True)
+        for s in secretless:
+            _echo(f"  - {s}: {course.root / 'feedback' / s / assignment.id}/*.html "
+                  f"(or {grades / s / 'feedback.html'})", err=True)
 
 
 @cli.command()
