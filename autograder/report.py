@@ -417,17 +417,28 @@ def tell_the_story(out_dir: Path, assignment: Assignment, student: str, *, late:
         except OSError:
             continue
     markdown = feedback_markdown(result, assignment, late=late, pending=pending)
-    atomic_write(folder / "feedback.md", markdown, mode=mode)
-    atomic_write(folder / "feedback.html", feedback_html(markdown, images, f"{assignment.id}: {result.student}"),
-                 mode=mode)
     data["late"] = late.to_json() if late is not None and late.is_late else None
     titles = {q.id: q.title for q in assignment.questions}
     data["ta_grading"] = None if pending is None else {
         "pending_points": sum(p for _, p in pending),
         "pending": [{"id": gid, "title": titles.get(gid, gid), "points": p} for gid, p in pending],
     }
-    atomic_write(folder / "results.json", json.dumps(data, indent=2), mode=mode)
+    # only what changed is written: a file that already says it keeps its inode and time (a batch that is run
+    # again, or resumed after a kill, leaves the results it did not grade untouched)
+    _write_if_changed(folder / "feedback.md", markdown, mode)
+    _write_if_changed(folder / "feedback.html", feedback_html(markdown, images, f"{assignment.id}: {result.student}"),
+                      mode)
+    _write_if_changed(folder / "results.json", json.dumps(data, indent=2), mode)
     return True
+
+
+def _write_if_changed(path: Path, text: str, mode: int | None) -> None:
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass
+    atomic_write(path, text, mode=mode)
 
 
 def read_result(out_dir: Path, student: str) -> dict[str, object] | None:

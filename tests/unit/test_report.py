@@ -318,6 +318,9 @@ def test_telling_the_story_rewrites_the_students_files_not_the_log(tmp_path: Pat
     assert late.line() in (folder / "feedback.md").read_text()
     assert late.line().replace(">", "&gt;") in (folder / "feedback.html").read_text()
     assert (folder / "instructor.log").read_text() == log
+    inodes = {p.name: p.stat().st_ino for p in folder.iterdir()}
+    assert tell_the_story(tmp_path, HW, "alice", late=late, pending=[("essay", 1.5)])  # says it already: no write
+    assert {p.name: p.stat().st_ino for p in folder.iterdir()} == inodes
     assert tell_the_story(tmp_path, HW, "alice", late=None, pending=[])  # again: on time, nothing pending
     assert json.loads((folder / "results.json").read_text())["late"] is None
     assert not tell_the_story(tmp_path, HW, "nobody", late=None, pending=None)
