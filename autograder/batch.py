@@ -32,7 +32,15 @@ from autograder.bounds import cut, visible
 from autograder.cluster import LOCAL, ClusterChoice
 from autograder.config import Assignment, Course, Limits
 from autograder.errors import SubmissionError
-from autograder.grade import GradeResult, OtherFile, SubmissionInput, grade_submission, sha256_file
+from autograder.grade import (
+    GradeResult,
+    OtherFile,
+    SubmissionInput,
+    Ungradable,
+    grade_submission,
+    read_submission,
+    sha256_file,
+)
 from autograder.names import shown
 from autograder.report import all_results, csv_rows, read_result, write_csv, write_result
 from autograder.sandbox import isolation
@@ -403,24 +411,54 @@ def _in_this_process(cluster: ClusterChoice, jobs: int, submissions: int) -> boo
 def _grade_all(course: Course, assignment: Assignment, subs: list[SubmissionInput], runner: str, jobs: int,
                cluster: ClusterChoice) -> Iterator[Outcome]:
     """Outcomes in completion order: in this process (:func:`_in_this_process`), else one task per submission on
-    ``cluster``. Submissions no worker needs to see (misnamed, unreadable, too large) are answered here."""
+    ``cluster``. Submissions no worker needs to see (misnamed, unreadable, too large) are answered here; a notebook
+    over ``max_notebook_mb`` only because of its outputs goes to the cluster without them (:func:`_without_outputs`),
+    its result then names the submitted file and says what was left out."""
     if _in_this_process(cluster, jobs, len(subs)):
         for sub in subs:
             yield Outcome(sub.student, grade_one(course, assignment, sub, runner))
         return
-    limit = course.limits_for(assignment).max_notebook_mb * 1024 * 1024
+    limits = course.limits_for(assignment)
+    limit = limits.max_notebook_mb * 1024 * 1024
     notebooks: dict[str, bytes] = {}
+    stripped: dict[str, tuple[str, str]] = {}  # student -> (the note, the submitted file's sha256)
     for sub in subs:
         try:
             if sub.notebook.is_file() and sub.notebook.stat().st_size <= limit:
                 notebooks[sub.student] = sub.notebook.read_bytes()
                 continue
+            smaller = _without_outputs(sub.notebook, limits)
+            if smaller is not None:
+                notebooks[sub.student], stripped[sub.student] = smaller[0], smaller[1:]
+                continue
         except OSError:
             pass
         yield Outcome(sub.student, grade_one(course, assignment, sub, runner))  # says what is wrong with it
     if notebooks:
-        yield from _grade_on_cluster(course, assignment, [s for s in subs if s.student in notebooks], notebooks,
-                                     runner, jobs, cluster)
+        for outcome in _grade_on_cluster(course, assignment, [s for s in subs if s.student in notebooks], notebooks,
+                                         runner, jobs, cluster):
+            if outcome.result is not None and outcome.student in stripped:
+                note, sha = stripped[outcome.student]
+                outcome.result.submission_sha256 = sha  # (the file nbgrader records, not the copy graded)
+                outcome.result.message = " ".join(x for x in (note, outcome.result.message) if x)
+            yield outcome
+
+
+def _without_outputs(path: Path, limits: Limits) -> tuple[bytes, str, str] | None:
+    """A notebook over ``limits.max_notebook_mb`` only because of its outputs: (the notebook without them, as
+    compact JSON within the limit, the note for its feedback, the submitted file's sha256); None for any other file
+    (refused by :func:`grade_one` in this process, with why)."""
+    if not path.is_file() or path.stat().st_size > limits.max_submission_mb * 1024 * 1024:
+        return None
+    sha = sha256_file(path)
+    try:
+        nb, note = read_submission(path, limits)
+    except Ungradable:
+        return None
+    data = json.dumps(nb, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    if not note or len(data) > limits.max_notebook_mb * 1024 * 1024:
+        return None
+    return data, note, sha
 
 
 def _grade_on_cluster(course: Course, assignment: Assignment, subs: list[SubmissionInput],

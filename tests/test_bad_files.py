@@ -21,6 +21,7 @@ records the results in the gradebook) holds every bad file beside good submissio
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import shutil
@@ -92,8 +93,10 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                    env=env)
     out = root / "grades" / AID
     results = {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/results.json")}
+    journal = [json.loads(line) for line in (out / ".grading-journal.jsonl").read_text().splitlines()]
+    workers = {str(x["done"]): str(x["worker"]) for x in journal if "done" in x}
     return {"course": course, "proc": proc, "out": out, "results": results, "config": config, "copy": copy,
-            "course_yml": course_yml}
+            "course_yml": course_yml, "workers": workers}
 
 
 def feedback(batch: dict[str, Any], student: str) -> str:
@@ -163,6 +166,10 @@ def test_outputs_over_the_limit_are_left_out_and_the_notebook_graded(batch: dict
         f"Your notebook is {size / 2**20:.1f} MiB, over the limit of 20 MiB, because of its outputs: the outputs of "
         "1 cell (47.7 MiB) were left out before grading (grading never uses outputs). Your notebook was graded.")
     assert frank["message"] in feedback(batch, "frank")
+    # graded on the cluster without its outputs, recorded as the file handed in (nbgrader's InjectResults checks it)
+    assert batch["workers"]["frank"] != "this process" and batch["workers"]["grace"] == "this process"
+    path = batch["course"].root / "submitted" / "frank" / AID / NB
+    assert frank["submission_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_a_file_past_the_hard_cap_is_refused_unread(batch: dict[str, Any]) -> None:
