@@ -144,6 +144,8 @@ def test_a_locked_gradebook_fails_cleanly_and_writes_nothing(course: Course,
 
 def test_an_unknown_student_is_named_and_the_others_are_recorded(course: Course,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    with (course.root / "nbgrader_config.py").open("a") as f:  # nbgrader's default (True) would add mallory
+        f.write("c.Autograde.create_student = False\n")
     code, out = cli(capsys, course, "grade", AID, str(course.root / "submitted"), "--no-progress")
     assert code == 6
     assert "mallory: student 'mallory' is not in the gradebook: add them with `nbgrader db student add mallory" in out
