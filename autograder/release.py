@@ -1,13 +1,13 @@
 """Release: nbgrader's own generate_assignment turns solutions/ into assignments/.
 
-nbgrader generates in a scratch folder; the result is then copied into ``assignments/<id>/`` together
-with the files listed in course.yml and ``.autograder-checks.json``, the visible checks a student's
-``autograder validate`` runs (:mod:`autograder.student_copy`). course.yml is the one source of points: the copy
-nbgrader generates from gets each question's points from course.yml (in its grade cell's nbgrader metadata, by
-grade_id), and prose "(N points)" in a question's text that disagrees is refused. A release records the
-assignment (notebook, grade cells, points, locked cells' checksums, due date) in the course's gradebook, which
-nbgrader's autograde, formgrader, feedback and export need. ``check`` generates the same way against a scratch gradebook and compares, so
-CI can refuse a stale release without touching the course's gradebook.
+nbgrader generates in a scratch folder; the result is then copied into ``assignments/<id>/`` together with the files
+listed in course.yml and ``.autograder-checks.json``, the visible checks a student's ``autograder validate`` runs
+(:mod:`autograder.student_copy`). course.yml is the one source of points: the copy nbgrader generates from gets each
+question's points from course.yml (in its grade cell's nbgrader metadata, by grade_id), and prose "(N points)" in a
+question's text that disagrees is refused. A release records the assignment (notebook, grade cells, points, locked
+cells' checksums, due date) in the course's gradebook, which nbgrader's autograde, formgrader, feedback and export
+need. ``check`` generates the same way against a scratch gradebook and compares, so CI can refuse a stale release
+without touching the course's gradebook.
 """
 
 from __future__ import annotations
