@@ -134,8 +134,10 @@ def question_score(question: dict[str, Any]) -> float:
     return float(max(Fraction(0), min(Fraction(float(question["score"])), points)))
 
 
-def cell_feedback(data: dict[str, Any], question: dict[str, Any] | None) -> str:
-    """Plain text for a test cell's stdout: the question's score and our student-safe messages."""
+def cell_feedback(data: dict[str, Any], question: dict[str, Any] | None, *, first: bool = False) -> str:
+    """Plain text for a test cell's stdout: the question's score and our student-safe messages. The ``first``
+    question's also carries the submission's own note of a graded result (another notebook beside it that was not
+    graded, outputs left out before grading), which feedback.md shows at its top."""
     from autograder.report import causes, points_text
 
     if question is None:
@@ -149,8 +151,9 @@ def cell_feedback(data: dict[str, Any], question: dict[str, Any] | None) -> str:
     messages = [str(t.get("output", "")) for t in data.get("tests", [])
                 if t.get("question") == question["id"] and t.get("status") != "passed"]
     lines += [f"- {c.line()}" for c in causes(messages)]
-    if data.get("status") == "timeout":
-        lines.append(f"Note: {data.get('output') or data.get('message')}")
+    note = data.get("output") or data.get("message")
+    if note and (data.get("status") == "timeout" or (first and data.get("status") == "graded")):
+        lines.append(f"Note: {note}")
     return "\n".join(lines) + "\n"
 
 
@@ -207,6 +210,7 @@ class InjectResults(NbGraderPreprocessor):
         path = results_dir / student / "results.json"
         data = self._current_results(submitted, root, results_dir, assignment, student)
         questions = {q["id"]: q for q in data.get("questions", [])}
+        first = True
         for cell in nb.cells:
             meta = cell.get("metadata", {}).get("nbgrader", {})
             if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
@@ -220,11 +224,13 @@ class InjectResults(NbGraderPreprocessor):
                 )
             score = question_score(question) if question is not None else 0.0
             cell.outputs = [
-                from_dict({"output_type": "stream", "name": "stdout", "text": cell_feedback(data, question)}),
+                from_dict({"output_type": "stream", "name": "stdout",
+                           "text": cell_feedback(data, question, first=first)}),
                 *picture_outputs(data, grade_id, path.parent),
                 from_dict({"output_type": "execute_result", "execution_count": None, "metadata": {},
                            "data": {"text/plain": repr(score)}}),
             ]
+            first = False
         previous = _read_sync(path.parent / SYNC_RECORD)
         resources["autograder"] = {
             "same_submission": previous == data.get("submission_sha256"),

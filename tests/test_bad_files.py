@@ -136,6 +136,13 @@ def test_a_copy_beside_the_released_name_is_named_not_graded(batch: dict[str, An
             "2026-11-30 00:53 UTC). Only convolution.ipynb is graded, as released: if your work is in another file, "
             "rename that file to convolution.ipynb and submit again.") in feedback(batch, "carol")
     assert "ignored_files" not in batch["results"]["alice"]
+    # nbgrader's HTML feedback says it too: under the first question of the autograded notebook
+    autograded = json.loads((batch["course"].root / "autograded" / "carol" / AID / NB).read_text(encoding="utf-8"))
+    tests = [c for c in autograded["cells"] if c["metadata"].get("nbgrader", {}).get("grade")
+             and not c["metadata"]["nbgrader"].get("solution")]
+    said = ["Note: Also handed in, and NOT graded: convolution-Copy1.ipynb" in "".join(o.get("text", ""))
+            for c in tests for o in c["outputs"]]
+    assert said.count(True) == 1 and said[0], said
 
 
 def test_only_a_copy_is_still_ungradable_with_what_to_rename(batch: dict[str, Any]) -> None:
