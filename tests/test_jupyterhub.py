@@ -78,6 +78,7 @@ class Hub:
     course: Course
     env: dict[str, str]
     log: Path
+    exchange: Path
 
 
 def _free_port() -> int:
@@ -225,9 +226,11 @@ def hub() -> Iterator[Hub]:
         record("nbgrader db student add", _nbgrader("db", "student", "add", name, "--first-name=Ada",
                                                     "--last-name=Student", cwd=course.root, env=env))
         record("nbgrader release_assignment", _nbgrader("release_assignment", AID, cwd=course.root, env=env))
+        modes = {d: stat.S_IMODE((exchange / course.course_id / d).stat().st_mode) for d in ("outbound", "inbound")}
+        assert modes == {"outbound": 0o755, "inbound": 0o2733}, modes  # as the README says
         url = stack.enter_context(jupyterhub(state, config_dir, ARTIFACTS / "jupyterhub.log"))
         yield Hub(url=url, student=name, password=password, home=home, course=course, env=env,
-                  log=ARTIFACTS / "jupyterhub.log")
+                  log=ARTIFACTS / "jupyterhub.log", exchange=exchange)
 
 
 def _nbgrader(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -243,8 +246,16 @@ def record(what: str, proc: subprocess.CompletedProcess[str]) -> subprocess.Comp
     return proc
 
 
+_last_shot = [time.monotonic()]
+
+
 def shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    """A screenshot of the step ``name``; steps.log gets the seconds since the previous one."""
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    now = time.monotonic()
+    with (ARTIFACTS / "steps.log").open("a") as out:
+        out.write(f"{name}: {now - _last_shot[0]:.1f} s\n")
+    _last_shot[0] = now
 
 
 def open_assignments(page: Page, hub: Hub) -> None:
@@ -267,6 +278,7 @@ def test_student_and_instructor_on_jupyterhub(hub: Hub) -> None:
 
 
 def _student_and_instructor(page: Page, hub: Hub) -> None:
+    _last_shot[0] = time.monotonic()
     # Log in with the Unix password; the hub starts the student's server as the student
     page.goto(f"{hub.url}/hub/login")
     page.fill("#username_input", hub.student)
@@ -327,6 +339,10 @@ def _student_and_instructor(page: Page, hub: Hub) -> None:
     assert result["status"] == "graded" and result["score"] > 0, result  # output_size earned its points
     record("autograder feedback", run_cli("feedback", AID, cwd=root, env=env))
     record("nbgrader release_feedback", _nbgrader("release_feedback", AID, cwd=root, env=env))
+    feedback_dir = hub.exchange / hub.course.course_id / "feedback"
+    assert stat.S_IMODE(feedback_dir.stat().st_mode) == 0o711, oct(feedback_dir.stat().st_mode)
+    submissions = list((hub.exchange / hub.course.course_id / "inbound").iterdir())
+    assert [p.stat().st_uid for p in submissions] == [_uid(hub.student)], submissions  # the student's own
 
     # The student fetches the feedback and reads it
     open_assignments(page, hub)

@@ -32,8 +32,9 @@ install -d -m 0777 "$EXCHANGE"
 install -d -m 0755 "$CONFIG_DIR"
 sed "s|\"/srv/nbgrader/exchange\"|\"$EXCHANGE\"|" "$here/nbgrader_config.py" > "$CONFIG_DIR/nbgrader_config.py"
 chmod 0644 "$CONFIG_DIR/nbgrader_config.py"
-# --user writes into JUPYTER_CONFIG_DIR: here the global folder every student's server reads (the venv's own
-# etc/jupyter, --sys-prefix, works as well when the venv serves students only)
+# Installing the package already enables the extension in its venv (etc/jupyter/jupyter_server_config.d/
+# autograder.json); enabling it in the students' global folder too keeps Validate on whatever venv serves them.
+# (--user writes into JUPYTER_CONFIG_DIR; `jupyter server extension enable --sys-prefix` is the venv's equivalent.)
 JUPYTER_CONFIG_DIR="$CONFIG_DIR" "$VENV/bin/jupyter" server extension enable --user autograder.student_server
 chmod -R a+rX "$CONFIG_DIR"
 echo "ready: exchange $EXCHANGE, students' Jupyter config $CONFIG_DIR, group $GROUP"
