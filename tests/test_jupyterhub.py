@@ -321,6 +321,8 @@ def _student_and_instructor(page: Page, hub: Hub) -> None:
     verdict = dialog.inner_text()
     shot(page, "05-validate")
     assert re.search(r"Visible checks passed [1-9]\d* of \d+", verdict), verdict
+    assert "zero_pad" in verdict, verdict  # a check that did not pass, with its statement
+    _memory(hub, "the student's server and kernel, after Validate")
     dialog.get_by_role("button").last.click()
 
     # Submit from the Assignments tab
@@ -361,6 +363,16 @@ def _student_and_instructor(page: Page, hub: Hub) -> None:
     page.goto(f"{hub.url}/user/{hub.student}/files/{relative}")
     page.get_by_text(f"{NOTEBOOK} (Score: ").first.wait_for()
     shot(page, "09-feedback")
+
+
+def _memory(hub: Hub, what: str) -> None:
+    """The resident memory of every process of the student, in steps.log (how a hub of many students scales)."""
+    ps = subprocess.run(["ps", "-o", "rss=,comm=", "-u", hub.student], capture_output=True, text=True).stdout
+    rows = [line.split(None, 1) for line in ps.splitlines() if line.strip()]
+    total = sum(int(kb) for kb, _ in rows) / 1024
+    with (ARTIFACTS / "steps.log").open("a") as out:
+        out.write(f"memory, {what}: {total:.0f} MiB resident in {len(rows)} processes "
+                  f"({', '.join(sorted(name.strip() for _, name in rows))})\n")
 
 
 def _uid(name: str) -> int:
