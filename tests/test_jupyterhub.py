@@ -218,6 +218,8 @@ def hub() -> Iterator[Hub]:
         assert probe.returncode == 0, f"the venv {sys.prefix} is not usable by the student {name}:\n{probe.stderr}"
         # The instructor's course folder (only root can read it): the course, its exchange, the roster, released
         course = make_course_copy(load_course(REPO / "course.yml"), base / "course")
+        assert f'c.CourseDirectory.course_id = "{course.course_id}"' in (DEPLOY / "nbgrader_config.py").read_text(), \
+            f"deploy/jupyterhub/nbgrader_config.py must name course.yml's course_id, {course.course_id!r}"
         (base / "course").chmod(0o700)
         with (course.root / "nbgrader_config.py").open("a") as f:
             f.write(f"c.Exchange.root = {str(exchange)!r}\n")
