@@ -25,7 +25,7 @@ import pytest
 
 from autograder.config import load_course
 from autograder.samples import filled_in
-from tests.conftest import REPO
+from tests.conftest import REPO, descendants
 from tests.formgrader_harness import _free_port, _stop, browser_page, isolated_jupyter_env
 
 COURSE = load_course(REPO / "course.yml")
@@ -45,8 +45,8 @@ def _student_folder(root: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def notebook_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
-    """(url, token, student folder) of a Notebook 7 server on a free loopback port, stopped at the end."""
+def notebook_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path, int]]:
+    """(url, token, student folder, pid) of a Notebook 7 server on a free loopback port, stopped at the end."""
     tmp = tmp_path_factory.mktemp("validate-button")
     root = tmp / "student"
     root.mkdir()
@@ -70,15 +70,15 @@ def notebook_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError((tmp / "server.log").read_text(errors="replace")[-3000:]) from None
                 time.sleep(0.3)
-        yield url, token, folder
+        yield url, token, folder, proc.pid
     finally:
         _stop(proc)
         log.close()
         print((tmp / "server.log").read_text(errors="replace")[-2000:], file=sys.stderr)
 
 
-def test_the_validate_handler_answers_with_the_visible_checks(notebook_server: tuple[str, str, Path]) -> None:
-    url, token, _ = notebook_server
+def test_the_validate_handler_answers_with_the_visible_checks(notebook_server: tuple[str, str, Path, int]) -> None:
+    url, token, _, pid = notebook_server
     request = urllib.request.Request(f"{url}/assignments/validate", method="POST",
                                      data=b"path=01_convolution/convolution.ipynb",
                                      headers={"Authorization": f"token {token}"})
@@ -91,10 +91,13 @@ def test_the_validate_handler_answers_with_the_visible_checks(notebook_server: t
     assert failed[0]["source"].startswith("assert size == 8, ")
     assert HOSTILE in failed[0]["raw_error"] and HOSTILE not in failed[0]["error"]
     assert "&lt;img src=x onerror=" in failed[0]["error"]
+    # nothing of the check stays in the student's server: no worker, no zygote, no bubblewrap
+    left = {p: Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ")[:120] for p in descendants(pid)}
+    assert not left, left
 
 
-def test_the_validate_button_shows_the_verdict_and_runs_nothing(notebook_server: tuple[str, str, Path]) -> None:
-    url, token, _ = notebook_server
+def test_the_validate_button_shows_the_verdict_and_runs_nothing(notebook_server: tuple[str, str, Path, int]) -> None:
+    url, token, _, _ = notebook_server
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with browser_page(timeout_ms=60_000) as page:
         page.goto(f"{url}/notebooks/01_convolution/convolution.ipynb?token={token}")
