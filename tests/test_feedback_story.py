@@ -12,21 +12,17 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-import subprocess
-import sys
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder.config import Course, load_course
 from autograder.demo import make_course_copy
 from autograder.samples import make_sample
-from tests.conftest import REPO, run_cli
-from tests.formgrader_harness import isolated_jupyter_env
+from tests.conftest import run_cli
+from tests.nbgrader_world import World, autograder, exchange_course, nbgrader, student_env, submit
 
 pytestmark = pytest.mark.slow
 
@@ -34,37 +30,6 @@ AID = "01_convolution"
 NB = "convolution.ipynb"
 ROSTER = {"alice": ("Ada", "Alvarez", "2001"), "bob": ("Bo", "Baker", "2002"), "dave": ("Dev", "Dutta", "2004")}
 BOB_LATE = "Late by 1 day 5 h (2 started days x 10 %): -4 points -> 16 / 22"
-
-
-@dataclass
-class World:
-    root: Path
-    base: Path
-    env: dict[str, str]
-    course: Course
-    out: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def db(self) -> str:
-        return f"sqlite:///{self.root / 'gradebook.db'}"
-
-
-def nbgrader(world: World, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-             check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd or world.root, env=env or world.env,
-                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
-    if check:
-        assert proc.returncode == 0, f"nbgrader {' '.join(args)}: {proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return proc
-
-
-def autograder(world: World, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_cli("--course", world.root / "course.yml", *args, cwd=world.root, env=world.env)
-
-
-def student_env(world: World, student: str) -> dict[str, str]:
-    home = world.base / "home" / student
-    return {**world.env, "HOME": str(home), "JUPYTER_DATA_DIR": str(home / ".local" / "share" / "jupyter")}
 
 
 def canvas_zip(world: World, names: dict[str, str]) -> None:
@@ -89,32 +54,11 @@ def place(world: World, student: str, text: str, timestamp: str | None) -> Path:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     base = tmp_path_factory.mktemp("story")
-    (base / "exchange").mkdir()
-    (base / "exchange").chmod(0o777)
-    course = make_course_copy(load_course(REPO / "course.yml"), base / "course")
-    with (course.root / "nbgrader_config.py").open("a") as f:
-        f.write(f"c.Exchange.root = {str(base / 'exchange')!r}\n")
-    w = World(root=course.root, base=base, env=isolated_jupyter_env(base / "jupyter"), course=course)
-    with (base / "roster.csv").open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["id", "first_name", "last_name", "email", "lms_user_id"])
-        for sid, (first, last, lms) in ROSTER.items():
-            writer.writerow([sid, first, last, f"{sid}@example.edu", lms])
-    proc = autograder(w, "release", AID)
-    assert proc.returncode == 0, proc.stderr
-    nbgrader(w, "db", "student", "import", str(base / "roster.csv"))
-    nbgrader(w, "release_assignment", AID)
+    w = exchange_course(base, AID, ROSTER)
+    course = w.course
     a = course.assignment(AID)
     correct, partial = make_sample(course, a, "correct"), make_sample(course, a, "partial")
-    # alice: through the exchange, before the due date (2027-01-25 23:59 UTC)
-    home = base / "home" / "alice"
-    home.mkdir(parents=True)
-    (home / "nbgrader_config.py").write_text(
-        f"c = get_config()  # noqa: F821\nc.Exchange.root = {str(base / 'exchange')!r}\n"
-        f"c.CourseDirectory.course_id = {course.course_id!r}\n")
-    nbgrader(w, "fetch_assignment", AID, cwd=home, env=student_env(w, "alice"))
-    (home / AID / NB).write_text(correct)
-    nbgrader(w, "submit", AID, "--student=alice", cwd=home, env=student_env(w, "alice"))
+    submit(w, AID, "alice", correct)  # through the exchange, before the due date (2027-01-25 23:59 UTC)
     nbgrader(w, "collect", AID)
     # bob: placed by hand, 29 h after the due date
     place(w, "bob", correct, "2027-01-27 04:59:00")

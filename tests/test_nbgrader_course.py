@@ -17,10 +17,7 @@ import csv
 import json
 import os
 import re
-import subprocess
-import sys
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,10 +28,9 @@ import yaml
 from nbgrader.api import Gradebook
 
 from autograder.config import Course, load_course
-from autograder.demo import make_course_copy
 from autograder.samples import make_sample
-from tests.conftest import REPO, run_cli
-from tests.formgrader_harness import browser_page, formgrader_server, isolated_jupyter_env, open_formgrader
+from tests.formgrader_harness import browser_page, formgrader_server, open_formgrader
+from tests.nbgrader_world import World, autograder, exchange_course, nbgrader, student_env, submit
 
 pytestmark = pytest.mark.slow
 
@@ -43,33 +39,6 @@ ROSTER = {"alice": ("Ada", "Alvarez", "2001"), "bob": ("Bo", "Baker", "2002"),
           "carol": ("Cara", "Chen", "2003"), "dave": ("Dev", "Dutta", "2004")}
 TA_SCORE, TA_COMMENT = 1.5, "Right about the shrinking output; say which pixels padding helps."
 ARTIFACTS = Path(os.environ["AUTOGRADER_TEST_ARTIFACTS"]) if os.environ.get("AUTOGRADER_TEST_ARTIFACTS") else None
-
-
-@dataclass
-class World:
-    root: Path
-    base: Path
-    env: dict[str, str]
-    course: Course
-    grade_stdout: str = ""
-    state: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def db(self) -> str:
-        return f"sqlite:///{self.root / 'gradebook.db'}"
-
-
-def nbgrader(world: World, *args: str, cwd: Path | None = None, check: bool = True,
-             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd or world.root, env=env or world.env,
-                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
-    if check:
-        assert proc.returncode == 0, f"nbgrader {' '.join(args)}: {proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return proc
-
-
-def autograder(world: World, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_cli("--course", world.root / "course.yml", *args, cwd=world.root)
 
 
 def hostile(course: Course) -> str:
@@ -90,50 +59,18 @@ def hostile(course: Course) -> str:
     return nbformat.writes(nb)
 
 
-def student_env(world: World, student: str) -> dict[str, str]:
-    """Each student has a home of their own (nbgrader keeps submission secrets in its data dir there)."""
-    home = world.base / "home" / student
-    return {**world.env, "HOME": str(home), "JUPYTER_DATA_DIR": str(home / ".local" / "share" / "jupyter")}
-
-
-def submit(world: World, student: str, text: str) -> None:
-    home = world.base / "home" / student
-    home.mkdir(parents=True, exist_ok=True)
-    env = student_env(world, student)
-    (home / "nbgrader_config.py").write_text(
-        f"c = get_config()  # noqa: F821\nc.Exchange.root = {str(world.base / 'exchange')!r}\n"
-        f"c.CourseDirectory.course_id = {world.course.course_id!r}\n")
-    nbgrader(world, "fetch_assignment", AID, cwd=home, env=env)
-    (home / AID / world.course.assignment(AID).notebook).write_text(text)
-    nbgrader(world, "submit", AID, f"--student={student}", cwd=home, env=env)
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     base = tmp_path_factory.mktemp("nbcourse")
-    (base / "exchange").mkdir()
-    (base / "exchange").chmod(0o777)
-    course = make_course_copy(load_course(REPO / "course.yml"), base / "course")
-    root = course.root
-    with (root / "nbgrader_config.py").open("a") as f:
-        f.write(f"c.Exchange.root = {str(base / 'exchange')!r}\n")
-    w = World(root=root, base=base, env=isolated_jupyter_env(base / "jupyter"), course=course)
-    with (base / "roster.csv").open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["id", "first_name", "last_name", "email", "lms_user_id"])
-        for sid, (first, last, lms) in ROSTER.items():
-            writer.writerow([sid, first, last, f"{sid}@example.edu", lms])
-    proc = autograder(w, "release", AID)
-    assert proc.returncode == 0, proc.stderr
-    nbgrader(w, "db", "student", "import", str(base / "roster.csv"))
-    nbgrader(w, "release_assignment", AID)
+    w = exchange_course(base, AID, ROSTER)
+    course, root = w.course, w.root
     a = course.assignment(AID)
-    submit(w, "alice", make_sample(course, a, "correct"))
-    submit(w, "bob", hostile(course))
+    submit(w, AID, "alice", make_sample(course, a, "correct"))
+    submit(w, AID, "bob", hostile(course))
     time.sleep(1.1)
     due = datetime.now(UTC).replace(tzinfo=None)
     time.sleep(1.1)
-    submit(w, "carol", make_sample(course, a, "partial"))  # late by about a second: one started day
+    submit(w, AID, "carol", make_sample(course, a, "partial"))  # late by about a second: one started day
     # The instructor moves the deadline: course.yml, then `autograder release` records it in the gradebook.
     data = yaml.safe_load((root / "course.yml").read_text())
     data["assignments"][0]["due"] = due.strftime("%Y-%m-%d %H:%M:%S")
@@ -144,7 +81,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     nbgrader(w, "collect", AID)
     proc = autograder(w, "grade", AID, "submitted/", "--jobs", "2", "--no-progress")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    w.grade_stdout = proc.stdout
+    w.out["grade"] = proc.stdout
     return w
 
 
@@ -159,7 +96,7 @@ def submission(world: World, student: str) -> dict[str, Any]:
 
 
 def test_grade_records_every_submission_in_the_gradebook(world: World) -> None:
-    assert "Gradebook: 3 of 3 recorded by nbgrader's autograde" in world.grade_stdout
+    assert "Gradebook: 3 of 3 recorded by nbgrader's autograde" in world.out["grade"]
     alice = submission(world, "alice")
     assert (alice["score"], alice["max"], alice["penalty"] or 0.0) == (20.0, 22.0, 0.0)
     assert alice["grades"]["output_size"] == (2.0, None, False)
@@ -233,7 +170,7 @@ def test_formgrader_shows_our_scores_and_takes_a_tas_grade(world: World) -> None
         status, body = fg.api("GET", f"/formgrader/api/grade/{written['id']}")
         assert body["manual_score"] == TA_SCORE
         # dave submits after the batch; the formgrader's Autograde button grades him in the sandbox
-        submit(world, "dave", make_sample(world.course, world.course.assignment(AID), "correct"))
+        submit(world, AID, "dave", make_sample(world.course, world.course.assignment(AID), "correct"))
         nbgrader(world, "collect", "--update", AID)
         status, body = fg.api("POST", f"/formgrader/api/submission/{AID}/dave/autograde")
         assert status == 200 and body["success"], body
