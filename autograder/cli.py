@@ -343,29 +343,20 @@ def validate(ctx: click.Context, notebook: Path, assignment_id: str | None) -> N
     tests decide the grade after submission. Exit 0 when every visible check passes, 1 when some do not, 4 when
     NOTEBOOK is not a notebook that can run.
 
-    Where the checks come from: the course (--course, or a course.yml in this folder or above it); else the
-    .autograder-checks.json that `autograder release` puts beside the released notebook, which nbgrader's
-    fetch_assignment gives a student with it."""
-    from autograder.student_copy import target_from_course, target_from_folder
-    from autograder.validate import guess_assignment, validate_markdown, validate_notebook
+    Where the checks come from: the course (--course, or a course.yml in this folder, the notebook's or one above
+    them); else the .autograder-checks.json that `autograder release` puts beside the released notebook, which
+    nbgrader's fetch_assignment gives a student with it."""
+    from autograder.student_copy import CHECKS_FILE, find_target
+    from autograder.validate import validate_markdown, validate_notebook
 
-    target = None if ctx.obj.get("course_path") is not None else target_from_folder(notebook)
+    target = find_target(notebook, course_file=ctx.obj.get("course_path"), assignment_id=assignment_id,
+                         search=(Path.cwd(),))
     if target is None:
-        try:
-            course = _course(ctx, released_only=True)  # students have no solutions or hidden suites
-        except ConfigError as exc:
-            if ctx.obj.get("course_path") is not None:
-                raise
-            from autograder.student_copy import CHECKS_FILE
-
-            raise ConfigError(f"{exc}\nA student's folder needs {CHECKS_FILE} beside the notebook (nbgrader's "
-                              "fetch_assignment gives it with the released notebook): fetch the assignment again "
-                              "and copy your notebook into the new folder.") from None
-        assignment = course.assignment(assignment_id) if assignment_id else guess_assignment(course, notebook)
-        target = target_from_course(course, assignment)
-    elif assignment_id and assignment_id != target.assignment:
-        raise AutograderError(f"--assignment {assignment_id}: the checks beside {notebook} are those of "
-                              f"{target.assignment}. Leave --assignment out, or pass --course.")
+        raise ConfigError(f"No course.yml in {Path.cwd()}, in {notebook.absolute().parent} or any folder above them, "
+                          f"and nothing beside {notebook}: a student's folder needs {CHECKS_FILE} beside the notebook "
+                          "(nbgrader's fetch_assignment gives it with the released notebook): fetch the assignment "
+                          "again and copy your notebook into the new folder. An instructor: pass --course "
+                          "PATH/course.yml.")
     result = validate_notebook(target, notebook)
     _echo(validate_markdown(result), nl=False)
     if not result.all_passed:

@@ -8,9 +8,11 @@ released notebook, each with its question's title. Everything in it is already i
 course.yml's public part: no solution, hidden test, hidden input or training recipe (``tests/test_student_copy.py``
 checks that the file holds no line of the solution or the hidden suite).
 
-``autograder validate NOTEBOOK`` with no course.yml in sight reads the file beside NOTEBOOK
-(:func:`target_from_folder`); with a course (``--course``, or a course.yml above the current folder), it reads the
-same facts from the course (:func:`target_from_course`). Either way validate runs a :class:`ValidationTarget`.
+``autograder validate NOTEBOOK`` and nbgrader's Validate button (:mod:`autograder.student_server`) find what to
+run with :func:`find_target`: a course first (``--course``, or a course.yml in a folder above the current one or the
+notebook's: :func:`target_from_course`), else the file beside the notebook (:func:`target_from_folder`). In that
+order so that in an instructor's or a TA's course folder the file beside a SUBMITTED notebook, which its student
+could have written (its limits, its checks), is never what runs. Either way validate runs a :class:`ValidationTarget`.
 
 Grading never reads this file: it is part of what a student hands in (nbgrader submits the whole folder), so it is
 student data there. Grading takes the visible tests from the course's own released notebook.
@@ -26,8 +28,8 @@ from typing import Any
 import nbformat
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from autograder.config import Assignment, Course, Limits
-from autograder.errors import ConfigError
+from autograder.config import Assignment, Course, Limits, load_course
+from autograder.errors import ConfigError, SubmissionError
 
 CHECKS_FILE = ".autograder-checks.json"
 FORMAT = 1
@@ -179,3 +181,39 @@ def target_from_folder(notebook: Path) -> ValidationTarget | None:
         preload=tuple(document.preload), run_training_cells=document.run_training_cells,
         warm_start=True, secret=(), source=str(path),
     )
+
+
+def guess_assignment(course: Course, notebook: Path) -> Assignment:
+    """The assignment a notebook is for: by its file name, else by its folder's name."""
+    for a in course.assignments:
+        if notebook.name == a.notebook or notebook.parent.name == a.id:
+            return a
+    names = ", ".join(f"{a.id} ({a.notebook})" for a in course.assignments)
+    raise SubmissionError(f"{notebook}: cannot tell which assignment this is; pass --assignment (one of {names}).")
+
+
+def course_file_above(*starts: Path) -> Path | None:
+    """The ``course.yml`` in the first of ``starts`` (or a folder above it) that has one."""
+    for start in starts:
+        start = start.resolve()
+        for folder in (start, *start.parents):
+            if (folder / "course.yml").is_file():
+                return folder / "course.yml"
+    return None
+
+
+def find_target(notebook: Path, *, course_file: Path | None = None, assignment_id: str | None = None,
+                search: tuple[Path, ...] = ()) -> ValidationTarget | None:
+    """What to validate ``notebook`` against: the course at ``course_file``, else the course of a course.yml above
+    ``search`` or the notebook's folder (a students' copy of the course needs only its released part), else the
+    :data:`CHECKS_FILE` beside the notebook; ``None`` when there is none of them."""
+    course_file = course_file or course_file_above(*search, notebook.absolute().parent)
+    if course_file is not None:
+        course = load_course(course_file, released_only=True)  # students have no solutions or hidden suites
+        assignment = course.assignment(assignment_id) if assignment_id else guess_assignment(course, notebook)
+        return target_from_course(course, assignment)
+    target = target_from_folder(notebook)
+    if target is not None and assignment_id and assignment_id != target.assignment:
+        raise ConfigError(f"--assignment {assignment_id}: the checks beside {notebook} are those of "
+                          f"{target.assignment}. Leave --assignment out, or pass --course.")
+    return target

@@ -48,11 +48,11 @@ class VisibleChecksValidator(Validator):
     """nbgrader's Validator, answering with the course's visible checks when the notebook has them."""
 
     def validate(self, filename: str) -> dict[str, list[dict[str, str]]]:
-        from autograder.student_copy import target_from_folder
+        from autograder.student_copy import find_target
 
         notebook = Path(filename)
-        try:
-            target = target_from_folder(notebook)
+        try:  # in a course folder (an instructor's, a TA's), the course's checks; else the file beside the notebook
+            target = find_target(notebook)
         except AutograderError as exc:
             return _failure("The course's visible checks cannot run", str(exc))
         if target is None:  # not one of the course's notebooks: nbgrader's own validation

@@ -38,14 +38,6 @@ MAX_QUOTED_LINES = 12
 SESSION_MESSAGE_CAP = CELL_MESSAGE_CAP
 
 
-def guess_assignment(course: Course, notebook: Path) -> Assignment:
-    for a in course.assignments:
-        if notebook.name == a.notebook or notebook.parent.name == a.id:
-            return a
-    names = ", ".join(f"{a.id} ({a.notebook})" for a in course.assignments)
-    raise SubmissionError(f"{notebook}: cannot tell which assignment this is; pass --assignment (one of {names}).")
-
-
 def visible_tests(course: Course, assignment: Assignment) -> list[tuple[str, str]]:
     """(grade_id, source) of the released notebook's visible test cells, in notebook order."""
     return [(t.grade_id, t.source) for t in target_from_course(course, assignment).tests]

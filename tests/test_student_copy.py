@@ -124,3 +124,21 @@ def test_a_fetched_folder_missing_a_workbook_or_with_a_broken_checks_file_says_w
     alone = run_cli("validate", "convolution.ipynb", cwd=broken)
     assert alone.returncode == 2, alone.stdout + alone.stderr
     assert f"needs {CHECKS_FILE} beside the notebook" in alone.stderr
+
+
+def test_in_a_course_folder_the_course_decides_not_the_file_a_student_handed_in(fetched: Path) -> None:
+    """A submitted folder holds the student's copy of the checks file: run from the instructor's course, validate
+    (and the Validate button, which finds the course above the notebook the same way) uses the course's checks."""
+    course = fetched.parent.parent / "course"
+    submitted = course / "submitted" / "mallory" / "01_convolution"
+    submitted.mkdir(parents=True)
+    for f in fetched.iterdir():
+        (submitted / f.name).write_bytes(f.read_bytes())
+    data = json.loads((submitted / CHECKS_FILE).read_text(encoding="utf-8"))
+    data["checks"] = [{"grade_id": "output_size", "title": "mine", "source": "print('HOSTILE CHECK RAN')"}]
+    data["limits"]["total_timeout_s"] = 10**9
+    (submitted / CHECKS_FILE).write_text(json.dumps(data), encoding="utf-8")
+    for cwd in (course, submitted):
+        proc = run_cli("validate", submitted / "convolution.ipynb", cwd=cwd)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert "**Visible checks passed 0 of 7.**" in proc.stdout and "HOSTILE" not in proc.stdout
