@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -38,6 +39,7 @@ from autograder.grade import (
     SubmissionInput,
     Ungradable,
     grade_submission,
+    open_regular,
     read_submission,
     sha256_file,
 )
@@ -126,12 +128,14 @@ def other_notebooks(notebook: Path) -> tuple[OtherFile, ...]:
         if p.name == notebook.name or p.name.startswith("."):
             continue
         try:
-            st = p.stat()
+            st = p.lstat()  # never what a link points to (/etc/shadow's size and time), never a FIFO or a device
         except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode):
             continue
         when = datetime.fromtimestamp(st.st_mtime, UTC).strftime("%Y-%m-%d %H:%M")
         out.append(OtherFile(p.name, st.st_size, when))
-    return tuple(out[:MAX_OTHER_FILES])
+    return tuple(out)
 
 
 def human_size(size: int) -> str:
@@ -156,7 +160,7 @@ def note_ignored(result: GradeResult, sub: SubmissionInput, expected: str) -> No
     """Record in ``result`` the other notebooks of ``sub`` (not graded), and say so first in its message."""
     if not sub.ignored:
         return
-    result.ignored_files = [asdict(f) for f in sub.ignored]
+    result.ignored_files = [asdict(f) for f in sub.ignored[:MAX_OTHER_FILES]]
     result.message = cut(" ".join(x for x in (ignored_message(expected, sub.ignored), result.message) if x))
 
 
@@ -353,7 +357,8 @@ def _others_digest(sub: SubmissionInput) -> str:
     """"" without other notebooks beside the graded one, else "+" and a digest of their names and contents."""
     if not sub.ignored:
         return ""
-    files = [[f.name, _digest(sub.notebook.parent / f.name)] for f in sub.ignored]
+    files = [[f.name, _digest(sub.notebook.parent / f.name)] for f in sub.ignored[:MAX_OTHER_FILES]]
+    files.append([str(len(sub.ignored)), ""])  # a 21st copy added or removed changes it too
     return "+" + hashlib.sha256(json.dumps(files).encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
@@ -424,8 +429,9 @@ def _grade_all(course: Course, assignment: Assignment, subs: list[SubmissionInpu
     stripped: dict[str, tuple[str, str]] = {}  # student -> (the note, the submitted file's sha256)
     for sub in subs:
         try:
-            if sub.notebook.is_file() and sub.notebook.stat().st_size <= limit:
-                notebooks[sub.student] = sub.notebook.read_bytes()
+            if 0 <= _regular_size(sub.notebook) <= limit:  # never a link's target (grade_one refuses links)
+                with open_regular(sub.notebook) as f:
+                    notebooks[sub.student] = f.read()
                 continue
             smaller = _without_outputs(sub.notebook, limits)
             if smaller is not None:
@@ -448,7 +454,7 @@ def _without_outputs(path: Path, limits: Limits) -> tuple[bytes, str, str] | Non
     """A notebook over ``limits.max_notebook_mb`` only because of its outputs: (the notebook without them, as
     compact JSON within the limit, the note for its feedback, the submitted file's sha256); None for any other file
     (refused by :func:`grade_one` in this process, with why)."""
-    if not path.is_file() or path.stat().st_size > limits.max_submission_mb * 1024 * 1024:
+    if not 0 <= _regular_size(path) <= limits.max_submission_mb * 1024 * 1024:
         return None
     sha = sha256_file(path)
     try:
@@ -459,6 +465,15 @@ def _without_outputs(path: Path, limits: Limits) -> tuple[bytes, str, str] | Non
     if not note or len(data) > limits.max_notebook_mb * 1024 * 1024:
         return None
     return data, note, sha
+
+
+def _regular_size(path: Path) -> float:
+    """The size of ``path`` if it is a regular file (not a link to one), else -1."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return -1
+    return st.st_size if stat.S_ISREG(st.st_mode) else -1
 
 
 def _grade_on_cluster(course: Course, assignment: Assignment, subs: list[SubmissionInput],

@@ -10,22 +10,26 @@ is plain data (:class:`GradeResult`); :mod:`autograder.report` writes it out.
 from __future__ import annotations
 
 import ast
+import codecs
 import functools
 import hashlib
 import importlib
 import json
 import math
+import os
+import re
+import stat
 import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import nbformat
 
-from autograder.bounds import bound_result, visible
+from autograder.bounds import bound_result, cut, visible
 from autograder.config import SKIP_TAG, Assignment, Course, Limits
 from autograder.course_functions import CourseFunctions
 from autograder.errors import ConfigError
@@ -172,7 +176,12 @@ def read_submission(path: Path, limits: Limits) -> tuple[nbformat.NotebookNode, 
     ``limits.max_submission_mb`` is refused unread. A file that is not UTF-8 is refused with where (line and
     column, and which cell) and how to convert it; no other encoding is guessed.
     """
-    size = path.stat().st_size
+    st = path.lstat()
+    if stat.S_ISLNK(st.st_mode):
+        raise Ungradable("The submitted notebook is a symbolic link, not a file: submit the notebook itself.")
+    if not stat.S_ISREG(st.st_mode):
+        raise Ungradable("The submitted notebook is not a regular file: submit the notebook itself.")
+    size = st.st_size
     if size == 0:
         raise Ungradable("The submitted file is empty.")
     limit = limits.max_notebook_mb * 1024 * 1024
@@ -182,7 +191,8 @@ def read_submission(path: Path, limits: Limits) -> tuple[nbformat.NotebookNode, 
             f"notebook over it is graded without its outputs, but a file over {limits.max_submission_mb:g} MiB is "
             "not read at all (clear large outputs: Kernel > Restart & Clear Output, then save and submit again)."
         )
-    raw = path.read_bytes()
+    with open_regular(path) as f:  # (checked above; and never a file swapped for a link since)
+        raw = f.read(int(limits.max_submission_mb * 1024 * 1024) + 1)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -247,30 +257,48 @@ def strip_outputs(data: Any) -> tuple[int, int]:
     return cells, size
 
 
+MAX_BAD_BYTES_COUNTED = 1000
+NOT_UTF8_CELL_SEARCH = 20 * 2**20  # the cell of the first bad byte is looked for in files up to this size
+_BAD_BYTE = re.compile("[\udc80-\udcff]")
+_OTHER_NON_ASCII = re.compile("[\x80-\udc7f\udd00-\U0010ffff]")
+
+
 def not_utf8_message(raw: bytes) -> str:
     """What a student reads when the file is not UTF-8: where the first byte that is not is (line and column of
     the file; the cell and its line when the file is a notebook otherwise), how many there are, how to fix it. A
-    file with NUL bytes is no text at all."""
+    file with NUL bytes is no text at all. Memory stays small for any size: the file is scanned in 1 MiB pieces."""
     if b"\0" in raw:
         return "The submitted file is not a text file, so it cannot be a Jupyter notebook."
-    text = raw.decode("utf-8", "surrogateescape")  # each byte that is not UTF-8 becomes one lone surrogate
-    bad = [i for i, ch in enumerate(text) if "\udc80" <= ch <= "\udcff"]
-    first = bad[0]
-    line = text.count("\n", 0, first) + 1
-    column = first - (text.rfind("\n", 0, first) + 1) + 1
+    try:
+        raw.decode("utf-8")
+        return "The submitted file is not UTF-8 text."  # (not reached: called for a file that is not)
+    except UnicodeDecodeError as exc:
+        first = exc.start
+    line = raw.count(b"\n", 0, first) + 1
+    start_of_line = raw.rfind(b"\n", 0, first) + 1
+    column = len(raw[start_of_line:first].decode("utf-8", "surrogateescape")) + 1
+    bad, elsewhere = 0, False
+    decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    for offset in range(0, len(raw), 2**20):
+        piece = decoder.decode(raw[offset:offset + 2**20], final=offset + 2**20 >= len(raw))
+        bad += _BAD_BYTE.subn("", piece)[1]
+        elsewhere = elsewhere or _OTHER_NON_ASCII.search(piece) is not None
+        if bad > MAX_BAD_BYTES_COUNTED:
+            break
     where = f"line {line}, column {column} of the file"
-    cell = _cell_of_bad_byte(text)
+    cell = _cell_of_bad_byte(raw.decode("utf-8", "surrogateescape")) if len(raw) <= NOT_UTF8_CELL_SEARCH else ""
     if cell:
         where += f" ({cell})"
-    more = f"; {len(bad) - 1} more such byte{'s' if len(bad) > 2 else ''} after it" if len(bad) > 1 else ""
-    byte = ord(text[first]) - 0xDC00
-    start = (f"The submitted file is not UTF-8 text, as every Jupyter notebook is: byte 0x{byte:02X} at {where} is not "
-             f"UTF-8{more}. It was probably edited outside Jupyter and saved in another encoding (e.g. Latin-1 or "
-             "Windows-1252); Jupyter cannot open it either.")
-    if any(ch > "\x7f" and not "\udc80" <= ch <= "\udcff" for ch in text):
+    more = f"; {bad - 1} more such byte{'s' if bad > 2 else ''} after it" if bad > 1 else ""
+    if bad > MAX_BAD_BYTES_COUNTED:
+        more = f"; more than {MAX_BAD_BYTES_COUNTED:,} such bytes after it"
+    start = (f"The submitted file is not UTF-8 text, as every Jupyter notebook is: byte 0x{raw[first]:02X} at {where} "
+             f"is not UTF-8{more}. It was probably edited outside Jupyter and saved in another encoding (e.g. "
+             "Latin-1 or Windows-1252); Jupyter cannot open it either.")
+    if elsewhere:
         # UTF-8 elsewhere (a "×" of the notebook's text): converting the whole file would garble those characters
         return (f"{start} The rest of the file is UTF-8, so do not convert the whole file: open it in a text editor "
-                "as UTF-8, retype the character shown as � at that place (and any other), save it as UTF-8, check "
+                "as UTF-8, retype the character shown as \ufffd at that place (and any other), save it as UTF-8, check "
                 "that Jupyter opens it, and submit again.")
     return (f"{start} Convert it to UTF-8 (iconv -f latin1 -t utf-8 old.ipynb > new.ipynb, or your editor's Save As "
             "with the encoding UTF-8), check that Jupyter opens it (File > Save there), and submit again.")
@@ -316,11 +344,17 @@ def has_code(nb: nbformat.NotebookNode, test_sources: frozenset[str] = frozenset
     return False
 
 
+MAX_KINDS_SAID = 5
+
+
 def no_code_message(nb: nbformat.NotebookNode, notebook: str) -> str:
     """What a student reads when the notebook has no code (:func:`has_code`): one line, not a failed test each."""
     cells = [c for c in nb.cells if isinstance(c, dict)]
     kinds = Counter(str(c.get("cell_type", "?")) for c in cells)
-    listed = ", ".join(f"{n} {visible(k)}" for k, n in sorted(kinds.items()))
+    common = kinds.most_common(MAX_KINDS_SAID)  # (a notebook can name thousands of made-up cell types)
+    listed = ", ".join(f"{n} {cut(visible(k), 30)}" for k, n in sorted(common))
+    if len(kinds) > MAX_KINDS_SAID:
+        listed += f" and {len(kinds) - MAX_KINDS_SAID:,} other cell types"
     if not cells:
         what = "it has no cells at all"
     elif not kinds["code"]:
@@ -504,12 +538,33 @@ def total_score(questions: list[QuestionResult]) -> float:
     return sum(hundredths(q.score) for q in questions) / 100
 
 
+def open_regular(path: Path) -> BinaryIO:
+    """``path`` opened for reading if it is a regular file; OSError for a symbolic link (never followed: a student's
+    link to /etc/shadow), a FIFO (it would block), a device (/dev/zero never ends) or a folder."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def sha256_file(path: Path) -> str:
+    """The sha256 of a regular file (:func:`open_regular`)."""
     h = hashlib.sha256()
-    with path.open("rb") as f:
+    with open_regular(path) as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _sha256_or_empty(path: Path) -> str:
+    try:
+        return sha256_file(path)
+    except OSError:  # not a regular file: read_submission refuses it with what to do
+        return ""
 
 
 def grade_submission(
@@ -520,21 +575,21 @@ def grade_submission(
     started = time.monotonic()
     result = GradeResult(
         student=sub.student, assignment=assignment.id, status="graded", score=0.0,
-        max_score=assignment.auto_max_score, runner=runner, submission_sha256=sha256_file(sub.notebook),
+        max_score=assignment.auto_max_score, runner=runner, submission_sha256=_sha256_or_empty(sub.notebook),
     )
     spec = worker_spec(course, assignment, runner)
-    if sub.notebook.stat().st_size <= limits.max_submission_mb * 1024 * 1024:  # (else refused below, unread)
+    if sub.notebook.lstat().st_size <= limits.max_submission_mb * 1024 * 1024:  # (else refused below, unread)
         prestart_worker(spec)  # a warm zygote's imports run while this process reads the notebook and the suite
         _preimport_keras(spec.preload)
     try:
         nb, note = read_submission(sub.notebook, limits)  # 1
     except Ungradable as exc:
         result.status, result.message = "ungradable", str(exc)
-        return result
+        return bound_result(result)
     test_sources = released_test_sources(course, assignment)
     if not has_code(nb, test_sources):  # one line for the student, not a failed test per function
         result.status, result.message = "ungradable", no_code_message(nb, assignment.notebook)
-        return result
+        return bound_result(result)
     result.message = note  # (the outputs left out, if any)
     cells = select_cells(nb, test_sources)  # 2
     deadline = started + limits.total_timeout_s

@@ -109,6 +109,18 @@ def parse_time(text: str) -> datetime:
     return parsed.replace(tzinfo=None) if parsed.tzinfo is None else parsed.astimezone(UTC).replace(tzinfo=None)
 
 
+MAX_TIMESTAMP_BYTES = 200  # nbgrader writes "2027-01-25 23:59:00.123456 UTC"
+
+
+def read_timestamp_file(path: Path) -> str:
+    """A ``timestamp.txt``'s text: a regular file only (never a link, a FIFO or a device), its first
+    :data:`MAX_TIMESTAMP_BYTES` bytes; OSError or UnicodeDecodeError otherwise."""
+    from autograder.grade import open_regular
+
+    with open_regular(path) as f:
+        return f.read(MAX_TIMESTAMP_BYTES).decode("utf-8")
+
+
 def from_timestamp_file(path: Path, due: datetime | None, percent_per_day: float, score: float,
                         max_score: float) -> Late | None:
     """The penalty of a submission outside the gradebook whose ``timestamp.txt`` is ``path`` (None when there is
@@ -116,8 +128,8 @@ def from_timestamp_file(path: Path, due: datetime | None, percent_per_day: float
     if due is None:
         return None
     try:
-        submitted = parse_time(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
+        submitted = parse_time(read_timestamp_file(path))
+    except Exception:  # noqa: BLE001 - whatever a hand-placed file holds (dateutil also raises OverflowError)
         return None
     due_utc = due.astimezone(UTC).replace(tzinfo=None) if due.tzinfo is not None else due
     seconds = (submitted - due_utc).total_seconds()

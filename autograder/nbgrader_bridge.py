@@ -52,6 +52,9 @@ from nbgrader.preprocessors import NbGraderPreprocessor, SaveAutoGrades
 from traitlets import Bool, Float, Unicode
 from traitlets.config import Config
 
+from autograder.bounds import visible
+from autograder.late import read_timestamp_file
+
 RESULTS_DIRECTORY = "grades/{assignment}"  # <course>/grades/<assignment>/<student>/results.json
 SYNC_RECORD = ".gradebook-sync.json"  # beside results.json: the file last written into the gradebook
 
@@ -446,22 +449,21 @@ class ReleaseFeedbackSkippingUnreturnable(ExchangeReleaseFeedback):
                 with open(os.path.join(folder, "submission_secret.txt")) as fh:
                     secret = fh.read()
             except OSError:
-                skipped.append(f"{student_id}: {html_file}")
+                skipped.append(visible(f"{student_id}: {html_file}", lines=False))
                 self.log.warning(
                     "Not released: %s (student %r): the submission did not come through the exchange (no "
                     "submission_secret.txt: collected by zip_collect or placed by hand), so `nbgrader fetch_feedback` "
                     "could not find it. Give the student the file another way (e.g. upload it to the LMS).",
-                    html_file, student_id)
+                    visible(html_file, lines=False), visible(student_id, lines=False))
                 continue
-            try:
-                with open(os.path.join(folder, "timestamp.txt")) as fh:
-                    timestamp = fh.read()
-            except OSError:
+            try:  # the student's own `nbgrader submit` wrote it: a few bytes, shown escaped
+                timestamp = visible(read_timestamp_file(Path(folder) / "timestamp.txt"), lines=False)
+            except (OSError, UnicodeDecodeError):
                 timestamp = "no timestamp.txt"
             checksum = notebook_hash(secret=secret, notebook_id=notebook_id)
             dest = os.path.join(self.dest_path, f"{checksum}-tmp.html")
-            self.log.info("Releasing feedback for student '%s' on assignment '%s/%s/%s' (%s)", student_id,
-                          self.coursedir.course_id, self.coursedir.assignment_id, notebook_id, timestamp)
+            self.log.info("Releasing feedback for student '%s' on assignment '%s/%s/%s' (%s)", visible(student_id),
+                          self.coursedir.course_id, self.coursedir.assignment_id, visible(notebook_id), timestamp)
             shutil.copy(html_file, dest)
             shutil.move(dest, os.path.join(self.dest_path, f"{checksum}.html"))
             released += 1

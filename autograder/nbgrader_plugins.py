@@ -43,6 +43,7 @@ from nbgrader.plugins.zipcollect import FileNameCollectorPlugin
 from nbgrader.utils import find_all_notebooks
 from traitlets import Bool, Dict, Float, Unicode
 
+from autograder.bounds import visible
 from autograder.gradebook import sqlite_path
 from autograder.report import atomic_write, points_text
 
@@ -356,30 +357,31 @@ class CanvasZipCollector(FileNameCollectorPlugin):
 
     def collect(self, submitted_file: str) -> dict[str, Any] | None:
         """Map one extracted file to ``{"student_id", "file_id", "timestamp": None}``, or None to skip it."""
+        shown = visible(submitted_file, lines=False)  # Canvas's names carry the student's file name: logged escaped
         ext = os.path.splitext(submitted_file)[1]
         if ext not in self.valid_ext:
-            self.log.debug("Invalid file extension %s: %s", ext, submitted_file)
+            self.log.debug("Invalid file extension %s: %s", visible(ext, lines=False), shown)
             return None
         groups = self._match(os.path.basename(submitted_file))
         if not groups:
             return None
         canvas_id = (groups.get("student_id") or "").strip()
         if not canvas_id or not groups.get("file_id"):
-            self.log.error("named_regexp found no student_id or no file_id in %s; skipping it", submitted_file)
+            self.log.error("named_regexp found no student_id or no file_id in %s; skipping it", shown)
             return None
 
-        student_id = self._student_for(canvas_id, submitted_file)
+        student_id = self._student_for(canvas_id, shown)
         if student_id is None:
             return None
-        timestamp = self._timestamp(groups, submitted_file)
+        timestamp = self._timestamp(groups, shown)
         late = bool(groups.get("late"))
         if late and timestamp is None:
             self.log.warning(
                 "Canvas marked %s as LATE; its name has no time, so nbgrader cannot compute a late penalty: "
                 "`autograder grade` and `autograder feedback` will list it until you write the time Canvas shows "
                 "into submitted/%s/<assignment>/timestamp.txt",
-                submitted_file,
-                student_id,
+                shown,
+                visible(student_id, lines=False),
             )
         self._record_mark(submitted_file, student_id, late, timestamp)
         return {"student_id": student_id, "file_id": self._notebook_name(groups, ext), "timestamp": timestamp}
@@ -391,12 +393,12 @@ class CanvasZipCollector(FileNameCollectorPlugin):
         one there; Canvas does not), checked the way nbgrader will parse it; None otherwise."""
         from nbgrader.utils import parse_utc
 
-        text = (groups.get("timestamp") or "").strip()
+        text = (groups.get("timestamp") or "").strip()[:200]
         if not text:
             return None
         try:
             parse_utc(text)
-        except ValueError:
+        except Exception:  # noqa: BLE001 - a name's text (dateutil also raises OverflowError)
             self.log.error("%s: %r is not a time; collected without a submission time", submitted_file, text)
             return None
         return text
@@ -458,6 +460,7 @@ class CanvasZipCollector(FileNameCollectorPlugin):
 
     def _student_for(self, canvas_id: str, submitted_file: str) -> str | None:
         students = self._lms_students().get(canvas_id, [])
+        canvas_id = visible(canvas_id, lines=False)  # (from here on, only logged)
         if len(students) == 1:
             return students[0]
         if len(students) > 1:

@@ -168,7 +168,7 @@ def target_from_folder(notebook: Path) -> ValidationTarget | None:
         where = ".".join(str(p) for p in e["loc"])
         raise ConfigError(f"{path} cannot be read ({where + ': ' if where else ''}{e['msg']}), so the visible "
                           f"checks are unknown. {again}") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # (RecursionError: JSON nested thousands deep)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"{path} cannot be read ({first}), so the visible checks are unknown. {again}") from None
     if document.format != FORMAT:
@@ -193,12 +193,13 @@ def guess_assignment(course: Course, notebook: Path) -> Assignment:
 
 
 def course_file_above(*starts: Path) -> Path | None:
-    """The ``course.yml`` in the first of ``starts`` (or a folder above it) that has one."""
+    """The OUTERMOST ``course.yml`` in the first of ``starts`` or a folder above it that has one: a course.yml that
+    a student handed in beside a submitted notebook is inside the instructor's course folder, never above it."""
     for start in starts:
         start = start.resolve()
-        for folder in (start, *start.parents):
-            if (folder / "course.yml").is_file():
-                return folder / "course.yml"
+        found = [folder / "course.yml" for folder in (start, *start.parents) if (folder / "course.yml").is_file()]
+        if found:
+            return found[-1]
     return None
 
 

@@ -138,7 +138,21 @@ def test_in_a_course_folder_the_course_decides_not_the_file_a_student_handed_in(
     data["checks"] = [{"grade_id": "output_size", "title": "mine", "source": "print('HOSTILE CHECK RAN')"}]
     data["limits"]["total_timeout_s"] = 10**9
     (submitted / CHECKS_FILE).write_text(json.dumps(data), encoding="utf-8")
+    # and a course of the student's own beside it, whose visible checks all pass
+    (submitted / "course.yml").write_bytes((course / "course.yml").read_bytes())
+    own = submitted / "assignments" / "01_convolution"
+    own.mkdir(parents=True)
+    released = nbformat.read(course / "assignments" / "01_convolution" / "convolution.ipynb", as_version=4)
+    for cell in released.cells:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade") and cell.cell_type == "code":
+            cell.source = "assert True"
+    nbformat.write(released, str(own / "convolution.ipynb"))
     for cwd in (course, submitted):
         proc = run_cli("validate", submitted / "convolution.ipynb", cwd=cwd)
         assert proc.returncode == 1, proc.stdout + proc.stderr
         assert "**Visible checks passed 0 of 7.**" in proc.stdout and "HOSTILE" not in proc.stdout
+    # nbgrader's Validate button in the instructor's Jupyter finds the instructor's course the same way
+    from autograder.student_server import VisibleChecksValidator
+
+    answer = VisibleChecksValidator().validate(str(submitted / "convolution.ipynb"))
+    assert answer["failed"][0]["raw_error"].startswith("Visible checks passed 0 of 7."), answer
