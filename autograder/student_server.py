@@ -18,14 +18,17 @@ sets as text.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import html
+import json
 import re
 import textwrap
 from pathlib import Path
 from typing import Any
 
 from nbgrader.validator import Validator
+from tornado import web
 
 from autograder.errors import AutograderError
 
@@ -41,7 +44,21 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     from nbgrader.server_extensions.validate_assignment import handlers
 
     handlers.Validator = VisibleChecksValidator  # the name the handler instantiates
+    # nbgrader's handler runs the check on the server's event loop: the whole server (every tab, every kernel's
+    # messages) would wait for it, up to the notebook's time limit. The same handler, the check in a thread:
+    handlers.ValidateAssignmentHandler.post = _post_in_a_thread
     serverapp.log.info("autograder: nbgrader's Validate runs the course's visible checks where a notebook has them")
+
+
+@web.authenticated
+async def _post_in_a_thread(self: Any) -> None:
+    """nbgrader's ``ValidateAssignmentHandler.post``, with ``validate_notebook`` run in a thread."""
+    try:
+        data = {"path": self.get_argument("path")}
+    except web.MissingArgumentError:
+        data = self.get_json_body()
+    output = await asyncio.get_running_loop().run_in_executor(None, self.validate_notebook, data["path"])
+    self.finish(json.dumps(output))
 
 
 class VisibleChecksValidator(Validator):

@@ -15,6 +15,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -41,6 +42,9 @@ def _student_folder(root: Path) -> Path:
     cell.source = cell.source.replace("def output_size(", "def _right_output_size(") + (
         f"\n\ndef output_size(n, f, stride=1, padding=0):\n    return {HOSTILE!r}\n")
     nbformat.write(nb, str(folder / "convolution.ipynb"))
+    slow = filled_in(COURSE, COURSE.assignment("01_convolution"))
+    slow.cells.insert(1, nbformat.v4.new_code_cell("import time\ntime.sleep(8)"))
+    nbformat.write(slow, str(folder / "slow.ipynb"))
     return folder
 
 
@@ -113,3 +117,26 @@ def test_the_validate_button_shows_the_verdict_and_runs_nothing(notebook_server:
         assert HOSTILE in text, "the student's value is shown as text"
         assert page.evaluate("window.__validatePwned") is None, "the student's HTML ran in the dialog"
         assert dialog.locator("img").count() == 0
+
+
+def test_the_server_answers_while_a_check_runs(notebook_server: tuple[str, str, Path, int]) -> None:
+    """The check runs in a thread: the student's other tabs and kernels do not wait for it (nbgrader's own handler
+    would hold the server's event loop for the whole check)."""
+    url, token, _, _ = notebook_server
+    answer: list[dict[str, object]] = []
+
+    def validate() -> None:
+        request = urllib.request.Request(f"{url}/assignments/validate", method="POST",
+                                         data=b"path=01_convolution/slow.ipynb",
+                                         headers={"Authorization": f"token {token}"})
+        with urllib.request.urlopen(request, timeout=300) as response:
+            answer.append(json.loads(response.read()))
+
+    check = threading.Thread(target=validate)
+    check.start()
+    time.sleep(2)  # the check has started: its notebook sleeps 8 s in the worker
+    with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=5) as response:
+        assert response.status == 200
+    assert check.is_alive(), "the check ended before the server was asked: this test did not test anything"
+    check.join(timeout=300)
+    assert answer and answer[0]["success"] is True and answer[0]["value"] == {}, answer
