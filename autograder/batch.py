@@ -43,7 +43,7 @@ from autograder.grade import (
     read_submission,
     sha256_file,
 )
-from autograder.names import shown
+from autograder.names import code_span, shown
 from autograder.report import all_results, csv_rows, read_result, write_csv, write_result
 from autograder.sandbox import isolation
 
@@ -148,7 +148,7 @@ def human_size(size: int) -> str:
 def ignored_message(expected: str, ignored: Iterable[OtherFile]) -> str:
     """What a student reads at the top of the feedback when other notebooks were handed in beside the graded one."""
     ignored = list(ignored)
-    files = "; ".join(f"{shown(f.name)} ({human_size(f.size)}, modified {f.modified} UTC)"
+    files = "; ".join(f"{code_span(f.name)} ({human_size(f.size)}, modified {f.modified} UTC)"
                       for f in ignored[:MAX_FILES_SAID])
     if len(ignored) > MAX_FILES_SAID:
         files += f" and {len(ignored) - MAX_FILES_SAID} more"
@@ -530,7 +530,7 @@ def unreadable_message(exc: OSError) -> str:
 
 def misnamed_message(expected: str, folder: Path) -> str:
     """What a student reads when their folder holds notebooks, but none with the released name."""
-    others = sorted(p.name[:80] for p in folder.glob("*.ipynb"))
+    others = sorted(code_span(p.name) for p in folder.glob("*.ipynb"))
     listed = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
     return (f"No {expected} was submitted (the submission has {listed}): name your notebook {expected}, as "
             "released, and submit again.")

@@ -116,3 +116,14 @@ def shown(name: str, limit: int = 80) -> str:
     from autograder.bounds import cut, visible
 
     return cut(visible(name, lines=False), limit)
+
+
+def code_span(name: str, limit: int = 80) -> str:
+    """A student's file name in a message that feedback.md shows as Markdown: :func:`shown`, as an inline code span
+    whose backtick run is longer than any in the name, so ``![x](y).ipynb`` or ``<img ...>.ipynb`` is text there."""
+    import re
+
+    text = shown(name, limit)
+    ticks = "`" * (1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"

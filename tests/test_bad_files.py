@@ -132,7 +132,7 @@ def test_a_copy_beside_the_released_name_is_named_not_graded(batch: dict[str, An
     size = batch["copy"].stat().st_size
     assert carol["score"] == 0.0  # the released name is graded: the stub
     assert carol["ignored_files"] == [{"name": "convolution-Copy1.ipynb", "size": size, "modified": "2026-11-30 00:53"}]
-    assert (f"Also handed in, and NOT graded: convolution-Copy1.ipynb ({size / 1024:.1f} KiB, modified "
+    assert (f"Also handed in, and NOT graded: `convolution-Copy1.ipynb` ({size / 1024:.1f} KiB, modified "
             "2026-11-30 00:53 UTC). Only convolution.ipynb is graded, as released: if your work is in another file, "
             "rename that file to convolution.ipynb and submit again.") in feedback(batch, "carol")
     assert "ignored_files" not in batch["results"]["alice"]
@@ -140,14 +140,14 @@ def test_a_copy_beside_the_released_name_is_named_not_graded(batch: dict[str, An
     autograded = json.loads((batch["course"].root / "autograded" / "carol" / AID / NB).read_text(encoding="utf-8"))
     tests = [c for c in autograded["cells"] if c["metadata"].get("nbgrader", {}).get("grade")
              and not c["metadata"]["nbgrader"].get("solution")]
-    said = ["Note: Also handed in, and NOT graded: convolution-Copy1.ipynb" in "".join(o.get("text", ""))
+    said = ["Note: Also handed in, and NOT graded: `convolution-Copy1.ipynb`" in "".join(o.get("text", ""))
             for c in tests for o in c["outputs"]]
     assert said.count(True) == 1 and said[0], said
 
 
 def test_only_a_copy_is_still_ungradable_with_what_to_rename(batch: dict[str, Any]) -> None:
     assert batch["results"]["dave"]["message"] == (
-        "No convolution.ipynb was submitted (the submission has convolution-Copy1.ipynb): name your notebook "
+        "No convolution.ipynb was submitted (the submission has `convolution-Copy1.ipynb`): name your notebook "
         "convolution.ipynb, as released, and submit again.")
 
 
@@ -236,6 +236,6 @@ def test_adding_or_removing_a_copy_regrades_and_the_feedback_follows(batch: dict
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Graded 2, already done 7." in proc.stdout and "2 regraded: submission changed (2)" in proc.stdout
     assert "NOT graded" not in feedback(batch, "carol")
-    assert "Also handed in, and NOT graded: Untitled.ipynb (2 bytes, modified " in feedback(batch, "alice")
+    assert "Also handed in, and NOT graded: `Untitled.ipynb` (2 bytes, modified " in feedback(batch, "alice")
     alice = json.loads((batch["out"] / "alice" / "results.json").read_text())
     assert alice["score"] == 20.0 and [f["name"] for f in alice["ignored_files"]] == ["Untitled.ipynb"]

@@ -40,7 +40,7 @@ def test_fifteen_hundred_failing_cells_and_escape_sequences(tmp_path: Path) -> N
     assert no_raw_controls(proc.stdout + proc.stderr), proc.stdout + proc.stderr
     eve = out / "%1B%5D0%3Bpwned%07eve"  # the file's name, percent-encoded: nothing lost, nothing raw
     assert eve.is_dir() and "%1B%5D0%3Bpwned%07eve  graded" in proc.stdout
-    assert "(the submission has \\x1b]0;pwned\\x07.ipynb)" in proc.stdout  # mallory's line names the file
+    assert "(the submission has `\\x1b]0;pwned\\x07.ipynb`)" in proc.stdout  # mallory's line names the file
     results = (eve / "results.json").read_bytes()
     feedback = (eve / "feedback.md").read_text(encoding="utf-8")
     assert len(results) <= RESULTS_MAX and len(feedback.encode()) <= FEEDBACK_MAX  # were 3.1 MiB and 490 KiB

@@ -215,8 +215,8 @@ def test_the_message_and_the_result_name_each_ignored_file() -> None:
     result = GradeResult("carol", AID, "graded", 0.0, 20.0, message="Your notebook is 47.7 MiB ...")
     note_ignored(result, sub, NB)
     assert result.message == (
-        "Also handed in, and NOT graded: convolution-Copy1.ipynb (12.3 KiB, modified 2026-12-07 14:03 UTC); "
-        "Untitled\\x1b[2J.ipynb (72 bytes, modified 2026-12-07 14:05 UTC). Only convolution.ipynb is graded, as "
+        "Also handed in, and NOT graded: `convolution-Copy1.ipynb` (12.3 KiB, modified 2026-12-07 14:03 UTC); "
+        "`Untitled\\x1b[2J.ipynb` (72 bytes, modified 2026-12-07 14:05 UTC). Only convolution.ipynb is graded, as "
         "released: if your work is in another file, rename that file to convolution.ipynb and submit again. "
         "Your notebook is 47.7 MiB ...")
     assert result.to_json()["ignored_files"][0] == {"name": "convolution-Copy1.ipynb", "size": 12_595,
@@ -226,7 +226,7 @@ def test_the_message_and_the_result_name_each_ignored_file() -> None:
                                                         for i in range(20)))
     crowded = GradeResult("dee", AID, "graded", 0.0, 20.0, message="m" * 2000)
     note_ignored(crowded, many, NB)
-    assert "c4.ipynb (10 bytes, modified 2026-12-07 14:03 UTC) and 15 more. Only" in crowded.message
+    assert "`c4.ipynb` (10 bytes, modified 2026-12-07 14:03 UTC) and 15 more. Only" in crowded.message
     assert len(crowded.message) <= 2001 and len(crowded.ignored_files) == 20  # (bounds.MESSAGE_MAX, and "…")
     data = json.loads(json.dumps(result.to_json()))  # results.json, read back (as from a Dask worker)
     del data["output"], data["visibility"]
@@ -267,3 +267,12 @@ def test_a_hard_cap_below_the_limit_is_a_problem(course: Course) -> None:
     assert limit_problems(bad) == ["limits: max_submission_mb (20 MiB) is below max_notebook_mb (30 MiB): raise "
                                    "max_submission_mb, the largest file read at all, to at least max_notebook_mb"]
     assert limit_problems(course) == []
+
+
+def test_a_file_name_is_text_in_the_feedbacks_markdown() -> None:
+    from autograder.names import code_span
+
+    assert code_span("![x](y.png).ipynb") == "`![x](y.png).ipynb`"
+    assert code_span("a`b``c.ipynb") == "```a`b``c.ipynb```"
+    assert code_span("`x.ipynb") == "`` `x.ipynb ``"
+    assert code_span("<img src=x onerror=alert(1)>.ipynb") == "`<img src=x onerror=alert(1)>.ipynb`"

@@ -71,7 +71,7 @@ def test_a_renamed_notebook_is_ungradable_with_what_to_rename_never_skipped(a01:
     [sub] = find_submissions(a01, [tmp_path / "submitted"])
     result = grade_one(None, a01, sub, "cpu")  # type: ignore[arg-type]  # never reaches the course
     assert (result.student, result.status, result.score) == ("dave", "ungradable", 0.0)
-    assert result.message == ("No convolution.ipynb was submitted (the submission has convolution-Copy1.ipynb): "
+    assert result.message == ("No convolution.ipynb was submitted (the submission has `convolution-Copy1.ipynb`): "
                               "name your notebook convolution.ipynb, as released, and submit again.")
 
 
