@@ -400,10 +400,9 @@ def released_imports(course: Course, assignment: Assignment) -> tuple[str, ...]:
 def _released_facts(course: Course, assignment: Assignment) -> tuple[frozenset[str], frozenset[str], tuple[str, ...]]:
     path = course.released_notebook(assignment)
     try:
-        st = path.stat()
+        return read_released_facts(path)
     except FileNotFoundError:
         raise ConfigError(f"{path} does not exist: run `autograder release {assignment.id}` first.") from None
-    return _read_released(str(path), st.st_mtime_ns, st.st_size)
 
 
 def read_released_facts(path: Path) -> tuple[frozenset[str], frozenset[str], tuple[str, ...]]:
