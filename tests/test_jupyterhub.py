@@ -288,7 +288,7 @@ def _student_and_instructor(page: Page, hub: Hub) -> None:
     shot(page, "01-login")
     page.click("#login_submit")
     page.wait_for_url(re.compile(rf"/user/{hub.student}/tree"), timeout=120_000)
-    owner = subprocess.run(["ps", "-o", "args=", "-u", hub.student], capture_output=True, text=True).stdout
+    owner = subprocess.run(["ps", "-ww", "-o", "args=", "-u", hub.student], capture_output=True, text=True).stdout
     assert "jupyterhub-singleuser" in owner, f"no server runs as {hub.student}:\n{owner}"
     open_assignments(page, hub)
     row = page.locator("#released_assignments_list .list_item", has_text=AID)
