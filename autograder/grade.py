@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import codecs
+import dataclasses
 import functools
 import hashlib
 import importlib
@@ -84,6 +85,8 @@ class TestResult:
     visibility: str = "visible"
     figures: list[dict[str, Any]] = field(default_factory=list)  # pictures for the feedback (autograder.figures)
     measurements: dict[str, float] = field(default_factory=dict)  # e.g. held_out_accuracy, for the class report
+    notes: list[str] = field(default_factory=list)  # what the grader measured, in words (shown passed or failed)
+    charged: bool = True  # False: a failed test whose cause another failed test of its question already costs
 
     __test__ = False
 
@@ -442,6 +445,37 @@ def _read_released(path: str, mtime_ns: int, size: int) -> tuple[frozenset[str],
     return frozenset(tests), frozenset(names), tuple(sorted(imports))
 
 
+CELL_LABEL_LINE = 60  # characters of a cell's first line quoted in its label
+
+
+def cell_label(source: str) -> str:
+    """How feedback names a code cell, since Jupyter shows no cell numbers: by the functions (or classes) it
+    defines, "The cell that defines `build_augmenter`", else by its first line of code, "The cell that starts
+    `model.fit(x, y)`" (the student's own text, as an inline code span that Markdown shows as text)."""
+    from autograder.names import code_span
+
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        tree = None
+    if tree is not None:
+        defined = [node.name for node in tree.body
+                   if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)]
+        if defined:
+            names = [code_span(name, CELL_LABEL_LINE) for name in defined[:3]]
+            listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+            return f"The cell that defines {listed}" + (f" (and {len(defined) - 3} more)" if len(defined) > 3 else "")
+    for line in source.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            return f"The cell that starts {code_span(line.strip(), CELL_LABEL_LINE)}"
+    return "An empty cell"
+
+
+def labelled(outcomes: dict[int, CellOutcome], cells: list[tuple[int, str]]) -> list[CellOutcome]:
+    """The outcomes of the cells that ran, in order, each with its :func:`cell_label`."""
+    return [dataclasses.replace(outcomes[i], label=cell_label(source)) for i, source in cells if i in outcomes]
+
+
 def select_cells(nb: nbformat.NotebookNode, test_sources: frozenset[str] = frozenset()) -> list[tuple[int, str]]:
     """The code cells to run at grading time.
 
@@ -504,20 +538,24 @@ def score(assignment: Assignment, outcomes: list[TestOutcome]) -> tuple[list[Tes
                    "has only tests of weight 0, so its points cannot be shared")
                 + "; give each @question(...) a weight >= 0, and at least one test of the question a weight > 0.")
         shares = apportion(hundredths(q.points), [Fraction(t.weight) for t in tests])
+        charged = charged_failures(tests, shares)
         earned = 0
-        for t, share in zip(tests, shares, strict=True):
-            earned += share if t.passed else 0
+        for i, (t, share) in enumerate(zip(tests, shares, strict=True)):
+            kept = t.passed or i not in charged
+            earned += share if kept else 0
             results.append(
                 TestResult(
                     name=t.name,
                     question=q.id,
-                    score=share / 100 if t.passed else 0.0,
+                    score=share / 100 if kept else 0.0,
                     max_score=share / 100,
                     status="passed" if t.passed else "failed",
                     output=t.message,
                     worked_example=t.worked_example,
                     figures=t.figures,
                     measurements=t.measurements,
+                    notes=t.notes,
+                    charged=t.passed or i in charged,
                 )
             )
         questions.append(QuestionResult(
@@ -525,6 +563,30 @@ def score(assignment: Assignment, outcomes: list[TestOutcome]) -> tuple[list[Tes
             tests_passed=sum(t.passed for t in tests), tests=len(tests),
         ))
     return results, questions
+
+
+def diagnosed_cause(message: str) -> str:
+    """The cause sentence of a failure the grader diagnosed, ``"<cause> Case: <what was tried>."`` (a trusted
+    recomputation or a recognised exception named the mistake); "" for any other message."""
+    cause, sep, case = message.partition(" Case: ")
+    return cause.strip() if sep and cause.strip() and "\n" not in case else ""
+
+
+def charged_failures(tests: list[TestOutcome], shares: list[int]) -> set[int]:
+    """The failed tests of one question that cost their share: one diagnosed cause is charged once per question,
+    by its heaviest test (the first of equals); every failure without a diagnosed cause costs its own share.
+    (A cause that breaks six tests is one mistake, not six: the README's authoring section, "Penalties".)"""
+    heaviest: dict[str, int] = {}
+    charged: set[int] = set()
+    for i, t in enumerate(tests):
+        if t.passed:
+            continue
+        cause = diagnosed_cause(t.message)
+        if not cause:
+            charged.add(i)
+        elif cause not in heaviest or shares[i] > shares[heaviest[cause]]:
+            heaviest[cause] = i
+    return charged | set(heaviest.values())
 
 
 def hundredths(points: float) -> int:
@@ -605,7 +667,7 @@ def grade_submission(
                 session.start()
             except (BudgetExhausted, StudentCodeProblem):
                 pass  # recorded in session.outcomes
-        result.cells = [session.outcomes[i] for i, _ in cells if i in session.outcomes]
+        result.cells = labelled(session.outcomes, cells)
         result.worker_output = session.output_text()
         session.close()  # (the workers' peak memory is known once they have ended)
         peak_mib = round(session.peak_kib / 1024, 1)

@@ -32,7 +32,7 @@ from autograder.bounds import (
     visible,
 )
 from autograder.config import Assignment
-from autograder.grade import GradeResult
+from autograder.grade import GradeResult, diagnosed_cause
 from autograder.late import Late
 
 CSV_FIELDS = ["student", "assignment", "status", "score", "max_score", "execution_time", "feedback"]
@@ -100,13 +100,23 @@ class Cause:
     problem: str
     examples: list[str]  # what each test tried ("Stride 2 on a 9×9 image"), in test order
     count: int
+    diagnosed: bool = False  # "<cause> Case: <what>.": the grader named the mistake (charged once per question)
+    first: str = ""  # the first test's whole message
 
     def line(self) -> str:
         if self.count == 1:
+            if self.diagnosed:
+                return f"{self.problem} (Case: {self.examples[0]}.)" if self.examples[0] else self.problem
             return f"{self.examples[0]}: {self.problem}" if self.examples[0] else self.problem
         shown = "; ".join(e for e in self.examples[:2] if e)
         more = f"; and {self.count - 2} more" if self.count > 2 and shown else ""
-        return f"{self.count} tests: {self.problem}" + (f" (e.g. {shown}{more})" if shown else "")
+        counted = ", counted as one mistake" if self.diagnosed else ""
+        return f"{self.count} tests{counted}: {self.problem}" + (f" (e.g. {shown}{more})" if shown else "")
+
+    def start(self) -> str:
+        """The sentence for the "Start here" line: the cause a diagnosis named, else the first test's whole
+        message (so its subject stays: "The convolutional base is not frozen: ...")."""
+        return self.problem if self.diagnosed or not self.first else self.first
 
 
 _GENERIC_PREFIXES = ("Not run", "Failed")  # the grader's own "<prefix>: <why>" sentences: nothing was "tried"
@@ -120,9 +130,9 @@ def split_message(message: str) -> tuple[str, str]:
     brackets, on the first line, within 160 characters; a message that starts with a function name
     (`convolve2d` raised ...) or one of the grader's generic sentences is all problem.
     """
-    cause, sep, case = message.partition(" Case: ")
-    if sep and cause.strip() and "\n" not in case:
-        return case.strip().removesuffix("."), cause.strip()
+    cause = diagnosed_cause(message)
+    if cause:
+        return message.partition(" Case: ")[2].strip().removesuffix("."), cause
     first_line = message.split("\n", 1)[0]
     depth = 0
     for i, ch in enumerate(first_line[:160]):
@@ -149,11 +159,13 @@ def causes(messages: Iterable[str]) -> list[Cause]:
         if not message:
             continue
         what, problem = split_message(message)
-        cause = groups.setdefault(problem, Cause(problem, [], 0))
+        cause = groups.setdefault(problem, Cause(problem, [], 0, bool(diagnosed_cause(message)), message))
         cause.count += 1
         if what not in cause.examples or not what:
             cause.examples.append(what)
-    return sorted(groups.values(), key=lambda c: -c.count)  # stable: ties stay in the order first seen
+    # the causes the grader diagnosed first (the clearest: they name the mistake), then the most frequent;
+    # stable: ties stay in the order first seen
+    return sorted(groups.values(), key=lambda c: (not c.diagnosed, -c.count))
 
 
 def _bullet(text: str) -> str:
@@ -174,11 +186,23 @@ def main_cause(result: GradeResult) -> str:
     """The one sentence to start with: the most frequent problem of the question that lost the most points."""
     # most points lost first; ties in the course's order, which result.questions follows (a stable sort)
     lost = sorted((q for q in result.questions if q.score < q.max_score), key=lambda q: q.score - q.max_score)
-    for q in lost:
-        found = question_causes(result, q.id)
-        if found:
-            return f"(`{q.id}`): {found[0].problem}"
+    found = [(q, question_causes(result, q.id)) for q in lost]
+    # a cause the grader diagnosed first (it names the mistake), else the question that lost the most
+    for q, causes_of_q in sorted(found, key=lambda pair: not (pair[1] and pair[1][0].diagnosed)):
+        if causes_of_q:
+            return f"(`{q.id}`): {causes_of_q[0].start()}"
     return ""
+
+
+def measured_lines(result: GradeResult) -> list[str]:
+    """The "What the grader measured" section: every sentence the hidden tests attached with
+    :func:`autograder.testing.note` (e.g. the held-out accuracy and its threshold), passed or failed."""
+    lines = []
+    for t in result.tests:
+        for text in t.notes:
+            mark = "passed" if t.status == "passed" else "not passed"
+            lines.append(_bullet(f"`{t.question}` ({mark}): {text}"))
+    return ["## What the grader measured", "", *lines, ""] if lines else []
 
 
 FEEDBACK_CELL_MESSAGE = 300  # characters of a notebook cell's error message shown in feedback.md
@@ -247,6 +271,7 @@ def feedback_markdown(result: GradeResult, assignment: Assignment, *, late: Late
                     lines.append("")
         if not failed:
             lines += ["All hidden tests passed. Well done!", ""]
+    lines += measured_lines(result)
     lines += _pictures_markdown(result, assignment)
     problems = [c for c in result.cells if c.status != "ok"]
     if problems:
@@ -259,7 +284,7 @@ def feedback_markdown(result: GradeResult, assignment: Assignment, *, late: Late
                 "crashed": f"stopped the notebook's process ({c.error_message}); "
                 "the rest of the notebook ran without it",
             }.get(c.status, c.status)
-            lines.append(_bullet(f"Cell {c.index + 1} {what}"))
+            lines.append(_bullet(f"{c.name()} {what}"))
         more = len([c for c in problems if c.status != OMITTED]) - len(shown)
         omitted = [c.error_message for c in problems if c.status == OMITTED]
         if more or omitted:  # what bounds.bound_result left out: "... and 1,480 more cells raised errors"

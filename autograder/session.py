@@ -184,6 +184,12 @@ class CellOutcome:
     status: str  # "ok" | "error" | "timeout" | "crashed" | "skipped"
     error_type: str = ""
     error_message: str = ""
+    label: str = ""  # how feedback names the cell: "The cell that defines `f`" (grade.cell_label); "" if unknown
+
+    def name(self) -> str:
+        """The cell as feedback names it: by the function it defines or its first line (Jupyter shows no cell
+        numbers); by its position only in a result written before cells had labels."""
+        return self.label or f"Cell {self.index + 1}"
 
 
 class NotebookSession:

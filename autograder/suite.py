@@ -23,6 +23,7 @@ import pytest
 from autograder.config import Assignment, Course
 from autograder.dependencies import dependency_rank, prerequisite_note
 from autograder.errors import AutograderError, ConfigError
+from autograder.names import code_span
 from autograder.references import ReferenceBook, course_reference_book
 from autograder.session import (
     BudgetExhausted,
@@ -104,23 +105,56 @@ class TestOutcome:
     detail: str = ""  # for instructors only (never in student feedback)
     figures: list[dict[str, Any]] = field(default_factory=list)  # pictures for the feedback (plain data)
     measurements: dict[str, float] = field(default_factory=dict)  # numbers for the class report
+    notes: list[str] = field(default_factory=list)  # grader-made sentences shown passed or failed (testing.note)
 
     __test__ = False  # not a pytest test class
 
 
-def student_message(exc: BaseException, docstring: str) -> str:
-    """The feedback sentence for a failed test: never echoes hidden inputs or student output.
+QUOTED_EXCEPTION = 200  # characters of a student's exception text quoted when the call's inputs were public
 
-    Only grader-made text is quoted: a Fail's message, the function's name, Python's own exception names
-    and the grader's limits. Text that came from the worker (exception messages, custom class names,
-    why a value could not be sent) goes to the instructor log only.
+
+def explain_exception(type_name: str, message: str) -> str:
+    """The grader's sentence for the cause of an exception raised inside Keras or TensorFlow (by the student's
+    function, or by the grader's training of their network): :func:`autograder.keras_causes.explain`; "" if no
+    rule knows it. The sentence is the grader's own: it never copies the exception's text."""
+    try:  # REMOVE-GUARD: until autograder/keras_causes.py lands
+        from autograder.keras_causes import explain
+    except ImportError:
+        return ""
+    return explain(type_name, message)
+
+
+def raised_message(exc: StudentError, *, quote: bool) -> str:
+    """The feedback for a student's function that raised: the cause when the grader recognises the exception
+    ("<cause> Case: `fn` raised ValueError."), so every test it breaks merges into one bullet and is charged once;
+    with ``quote`` (the call's inputs were all public: the lecture's numbers or the function's defaults, and no
+    hidden input had reached the worker yet) the exception's own first line, as inline code."""
+    name = quotable_exception_name(exc.type_name)
+    raised = f"`{exc.function}` raised {name}"
+    text = exc.message.strip().splitlines()[0] if quote and exc.message.strip() else ""
+    if text:
+        raised += f": {code_span(text, QUOTED_EXCEPTION)}"
+    cause = explain_exception(exc.type_name, exc.message)
+    if cause:
+        return f"{cause} Case: {raised}."
+    return f"{raised}." if text else f"{raised} on this test's input."
+
+
+def student_message(exc: BaseException, docstring: str, *, quote: bool = False) -> str:
+    """The feedback sentence for a failed test: never echoes hidden inputs.
+
+    Only grader-made text is quoted: a Fail's message, the function's name, Python's own exception names, the
+    grader's limits and its sentence for a recognised exception's cause. A student's exception text is quoted
+    only with ``quote`` (a worked-example test, run before any hidden input reached the worker: the text can only
+    come from the lecture's public numbers and the student's own code). Other text that came from the worker
+    (custom class names, why a value could not be sent) goes to the instructor log only.
     """
     if isinstance(exc, Fail):
         return str(exc)
     if isinstance(exc, StudentError):
         if exc.type_name == "NotImplementedError":
             return f"`{exc.function}` is not implemented yet (it raises NotImplementedError)."
-        return f"`{exc.function}` raised {quotable_exception_name(exc.type_name)} on this test's input."
+        return raised_message(exc, quote=quote)
     if isinstance(exc, MissingFunction):
         return f"`{exc.function}` is not defined in your notebook (check its name and that its cell runs)."
     if isinstance(exc, CallTimeout):
@@ -319,7 +353,7 @@ class GradingPlugin(SuitePlugin):
             return
         doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
         exc = call.excinfo.value if call.excinfo is not None else None
-        figures, measurements = ATTACHMENTS.take()
+        figures, measurements, notes = ATTACHMENTS.take()
         if any(f.get("kind") == "arrays" for f in figures) and not mark.worked_example:
             self.errors.append(f"{item.nodeid}: show_arrays() in a test that is not a worked example: only the "
                                "lecture's public numbers may be drawn (mark it worked_example=True if they are)")
@@ -347,10 +381,12 @@ class GradingPlugin(SuitePlugin):
                 weight=mark.weight,
                 worked_example=mark.worked_example,
                 passed=passed,
-                message="" if passed else student_message(exc or Exception(), doc),
+                message="" if passed else student_message(exc or Exception(), doc,
+                                                          quote=self._drawable_student),
                 detail=detail,
                 figures=self._pictures(mark.question, figures, passed),
                 measurements=measurements,
+                notes=notes,
             )
         )
 

@@ -52,7 +52,9 @@ __all__ = [
     "first_cause",
     "helper_module",
     "expect_trained_accuracy",
+    "measure",
     "model_summary",
+    "note",
     "training_recipe",
     "question",
     "show_arrays",
@@ -75,10 +77,11 @@ class Attachments:
     def __init__(self) -> None:
         self.figures: list[dict[str, Any]] = []
         self.measurements: dict[str, float] = {}
+        self.notes: list[str] = []
 
-    def take(self) -> tuple[list[dict[str, Any]], dict[str, float]]:
-        taken = (self.figures, self.measurements)
-        self.figures, self.measurements = [], {}
+    def take(self) -> tuple[list[dict[str, Any]], dict[str, float], list[str]]:
+        taken = (self.figures, self.measurements, self.notes)
+        self.figures, self.measurements, self.notes = [], {}, []
         return taken
 
 
@@ -121,6 +124,13 @@ def show_arrays(title: str, student: Any, expected: np.ndarray, *, labels: tuple
 def measure(name: str, value: float) -> None:
     """Attach a number to this test's result for the class report (e.g. ``held_out_accuracy``)."""
     ATTACHMENTS.measurements[name] = float(value)
+
+
+def note(text: str) -> None:
+    """Attach a grader-made sentence to this test's result, shown in the student's feedback under "What the grader
+    measured" whether the test passes or fails (e.g. the held-out accuracy the grader measured and the threshold).
+    Like a :class:`Fail`'s message, it must never contain hidden inputs."""
+    ATTACHMENTS.notes.append(str(text))
 
 
 def question(qid: str, *, weight: float = 1.0, worked_example: bool = False) -> pytest.MarkDecorator:
@@ -233,6 +243,9 @@ def expect_trained_accuracy(submission: SubmissionProxy, grading: Any, recipe: A
     stopped = " (training was stopped early: it took too long)" if result.stopped_early else ""
     measure("held_out_accuracy", result.accuracy)
     measure("threshold", recipe.min_accuracy)
+    verdict = "enough" if result.accuracy >= recipe.min_accuracy else "not enough"
+    note(f"The grader trained {builder}()'s network ({data}, {result.epochs_run} epochs{stopped}): held-out "
+         f"accuracy {result.accuracy:.3f}, at least {recipe.min_accuracy:.2f} needed ({verdict}).")
     ATTACHMENTS.figures.append({"kind": "training", "title": f"The grader's training of {builder}()'s network ({data})",
                                 "history": result.history, "accuracy": result.accuracy,
                                 "threshold": float(recipe.min_accuracy), "epochs": result.epochs_run})

@@ -28,7 +28,7 @@ from pathlib import Path
 from autograder.bounds import OMITTED, bound_cells
 from autograder.config import Assignment, Course
 from autograder.errors import SubmissionError
-from autograder.grade import Ungradable, make_worker_spec, read_notebook, select_cells
+from autograder.grade import Ungradable, labelled, make_worker_spec, read_notebook, select_cells
 from autograder.session import CELL_MESSAGE_CAP, BudgetExhausted, CellOutcome, NotebookSession, StudentCodeProblem
 from autograder.student_copy import ValidationTarget, target_from_course
 
@@ -172,7 +172,7 @@ def validate_notebook(target: ValidationTarget, notebook: Path) -> ValidateResul
             pass
         for test in target.tests:
             result.checks.append(_run_check(session, test.grade_id, test.title, test.source))
-        result.cells = [session.outcomes[i] for i, _ in cells if i in session.outcomes]
+        result.cells = labelled(session.outcomes, cells)
     # at most 20 problem cells listed, the rest counted: "... and 1,480 more cells raised errors (not shown)"
     result.cells = bound_cells(result.cells, max_cells=len(result.cells))
     result.execution_time = round(time.monotonic() - started, 2)
@@ -258,13 +258,13 @@ def cell_line(c: CellOutcome) -> list[str]:
     if c.status == "error":
         message = c.error_message.strip("\n")
         if "\n" in message or "`" in message:
-            return [f"- Cell {c.index + 1} raised {c.error_type}:", "", *fenced(message, indent="  ")]
-        return [f"- Cell {c.index + 1} raised {c.error_type}: {message}".rstrip(": ")]
+            return [f"- {c.name()} raised {c.error_type}:", "", *fenced(message, indent="  ")]
+        return [f"- {c.name()} raised {c.error_type}: {message}".rstrip(": ")]
     what = {
         "timeout": f"was stopped: {c.error_message}; the rest of the notebook ran without it",
         "crashed": f"stopped the notebook's process ({c.error_message}); the rest of the notebook ran without it",
     }.get(c.status, c.status)
-    return [f"- Cell {c.index + 1} {what}"]
+    return [f"- {c.name()} {what}"]
 
 
 def validate_markdown(result: ValidateResult) -> str:

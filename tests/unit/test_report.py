@@ -174,10 +174,13 @@ def test_results_json_has_gradescopes_keys_and_reads_back(tmp_path: Path) -> Non
     assert (data["score"], data["max_score"], data["output"], data["visibility"]) == (3.0, 5.0, "hello", "visible")
     assert data["tests"] == [
         {"name": "t", "question": "a", "score": 0.0, "max_score": 2.0, "status": "failed", "output": "A is wrong.",
-         "worked_example": False, "visibility": "visible", "figures": [], "measurements": {}},
+         "worked_example": False, "visibility": "visible", "figures": [], "measurements": {}, "notes": [],
+         "charged": True},
         {"name": "t", "question": "b", "score": 3.0, "max_score": 3.0, "status": "passed", "output": "",
-         "worked_example": False, "visibility": "visible", "figures": [], "measurements": {}}]
-    assert data["cells"] == [{"index": 1, "status": "error", "error_type": "ValueError", "error_message": "bad"}]
+         "worked_example": False, "visibility": "visible", "figures": [], "measurements": {}, "notes": [],
+         "charged": True}]
+    assert data["cells"] == [{"index": 1, "status": "error", "error_type": "ValueError", "error_message": "bad",
+                              "label": ""}]
 
 
 def test_rewriting_a_result_replaces_it_and_leaves_no_temporary_files(tmp_path: Path) -> None:
@@ -324,3 +327,53 @@ def test_telling_the_story_rewrites_the_students_files_not_the_log(tmp_path: Pat
     assert tell_the_story(tmp_path, HW, "alice", late=None, pending=[])  # again: on time, nothing pending
     assert json.loads((folder / "results.json").read_text())["late"] is None
     assert not tell_the_story(tmp_path, HW, "nobody", late=None, pending=None)
+
+
+def test_a_diagnosed_cause_starts_the_feedback_even_when_another_question_lost_more() -> None:
+    tests = [tr("a", False, "The prepared images should be float32.", 2),
+             tr("b", False, "The kernel looks flipped. Case: stride 2.", 1.5, name="b1"),
+             tr("b", False, "The kernel looks flipped. Case: padding 'same'.", 1.5, name="b2")]
+    text = feedback_markdown(result(tests), HW)
+    assert "**Start here** (`b`): The kernel looks flipped." in text
+    assert "- 2 tests, counted as one mistake: The kernel looks flipped. (e.g. stride 2; padding 'same')" in text
+
+
+def test_the_start_line_keeps_the_subject_of_an_undiagnosed_message() -> None:
+    tests = [tr("a", False, "The convolutional base is not frozen: its 14,714,688 weights would be trained.", 2)]
+    text = feedback_markdown(result(tests), HW)
+    assert "**Start here** (`a`): The convolutional base is not frozen: its 14,714,688 weights would be trained." \
+        in text
+
+
+def test_what_the_grader_measured_is_shown_passed_or_failed() -> None:
+    passed = tr("a", True, score=2)
+    passed.notes = ["The grader trained build_cnn()'s network: held-out accuracy 0.912, at least 0.80 needed."]
+    failed = tr("b", False, "Too low.", 1.5, name="b1")
+    failed.notes = ["held-out accuracy 0.412, at least 0.80 needed."]
+    text = feedback_markdown(result([passed, failed, tr("b", True, score=1.5, name="b2")]), HW)
+    assert "## What the grader measured\n\n" \
+           "- `a` (passed): The grader trained build_cnn()'s network: held-out accuracy 0.912, at least 0.80 " \
+           "needed.\n" \
+           "- `b` (not passed): held-out accuracy 0.412, at least 0.80 needed.\n" in text
+
+
+def test_cells_are_named_by_what_they_define_or_their_first_line() -> None:
+    from autograder.grade import cell_label
+
+    assert cell_label("import numpy as np\n\ndef build_augmenter(x):\n    return x\n") == \
+        "The cell that defines `build_augmenter`"
+    assert cell_label("def f(): pass\nclass G: pass\ndef h(): pass\ndef i(): pass") == \
+        "The cell that defines `f`, `G` and `h` (and 1 more)"
+    assert cell_label("# train it\n\nhistory = model.fit(x, y, epochs=30)\n") == \
+        "The cell that starts `history = model.fit(x, y, epochs=30)`"
+    assert cell_label("def broken(:\n") == "The cell that starts `def broken(:`"
+    assert cell_label("x = '`<img src=x onerror=alert(1)>`'") == \
+        "The cell that starts ``x = '`<img src=x onerror=alert(1)>`'``"  # a code span Markdown shows as text
+    assert cell_label("# only a comment\n") == "An empty cell"
+    long = cell_label("y = " + "1 + " * 100)
+    assert len(long) < 100 and long.endswith("…`")
+    cells = [CellOutcome(2, "error", "ValueError", "bad", label=cell_label("def build_augmenter(): ...")),
+             CellOutcome(4, "error", "KeyError", "k")]
+    text = feedback_markdown(result(ALL_PASS, cells=cells), HW)
+    assert "- The cell that defines `build_augmenter` raised ValueError: bad" in text
+    assert "- Cell 5 raised KeyError: k" in text  # a result written before cells had labels

@@ -120,3 +120,18 @@ def test_only_crash_and_limit_signals_are_named(signal: str | None) -> None:
 def test_a_session_that_gave_up_names_no_function() -> None:
     message = student_message(WorkerCrashed("", "the notebook's process failed 7 times; giving up"), DOC)
     assert message == "Not run: your notebook's process kept stopping, so the grader gave up on it."
+
+
+def test_an_exception_on_public_inputs_is_quoted_as_inline_code_and_only_then() -> None:
+    exc = StudentError("build_augmenter", "ValueError", "Argument `factor` must be <= 1.0; got 40\nsecond line")
+    assert student_message(exc, DOC, quote=True) == \
+        "`build_augmenter` raised ValueError: ``Argument `factor` must be <= 1.0; got 40``."
+    hidden = StudentError("convolve2d", "ValueError", LEAK)
+    assert LEAK not in student_message(hidden, DOC)  # quote=False: a test with hidden inputs (the default)
+    hostile = StudentError("f", "ValueError", "<img src=x onerror=alert(1)>" + "x" * 500)
+    quoted = student_message(hostile, DOC, quote=True)
+    assert quoted.startswith("`f` raised ValueError: `<img src=x onerror=alert(1)>xxx") and len(quoted) < 260
+    assert student_message(StudentError("f", "ValueError", "   "), DOC, quote=True) == \
+        "`f` raised ValueError on this test's input."
+    custom = StudentError("f", "SecretInputError", "text")
+    assert "SecretInputError" not in student_message(custom, DOC, quote=True)
