@@ -25,11 +25,11 @@ def test_show_arrays_attaches_to_the_running_test() -> None:
     testing.ATTACHMENTS.take()
     testing.show_arrays("The lecture's 2×2 map", np.array([[1.0, 2.0]]), np.array([[1.0, 3.0]]))
     testing.measure("held_out_accuracy", 0.9)
-    taken, measured = testing.ATTACHMENTS.take()
+    taken, measured, _notes = testing.ATTACHMENTS.take()
     assert taken == [{"kind": "arrays", "title": "The lecture's 2×2 map", "labels": ["your output", "expected"],
                       "student": [[1.0, 2.0]], "expected": [[1.0, 3.0]]}]
     assert measured == {"held_out_accuracy": 0.9}
-    assert testing.ATTACHMENTS.take() == ([], {})
+    assert testing.ATTACHMENTS.take() == ([], {}, [])
 
 
 def test_differing_cells_are_marked() -> None:
