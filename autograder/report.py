@@ -100,7 +100,7 @@ class Cause:
     problem: str
     examples: list[str]  # what each test tried ("Stride 2 on a 9×9 image"), in test order
     count: int
-    diagnosed: bool = False  # "<cause> Case: <what>.": the grader named the mistake (charged once per question)
+    diagnosed: bool = False  # "<cause> Case: <what>.": the grader named the mistake (at most half its question)
     first: str = ""  # the first test's whole message
 
     def line(self) -> str:
@@ -110,7 +110,7 @@ class Cause:
             return f"{self.examples[0]}: {self.problem}" if self.examples[0] else self.problem
         shown = "; ".join(e for e in self.examples[:2] if e)
         more = f"; and {self.count - 2} more" if self.count > 2 and shown else ""
-        counted = ", counted as one mistake" if self.diagnosed else ""
+        counted = ", one mistake" if self.diagnosed else ""
         return f"{self.count} tests{counted}: {self.problem}" + (f" (e.g. {shown}{more})" if shown else "")
 
     def start(self) -> str:

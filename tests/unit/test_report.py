@@ -335,7 +335,7 @@ def test_a_diagnosed_cause_starts_the_feedback_even_when_another_question_lost_m
              tr("b", False, "The kernel looks flipped. Case: padding 'same'.", 1.5, name="b2")]
     text = feedback_markdown(result(tests), HW)
     assert "**Start here** (`b`): The kernel looks flipped." in text
-    assert "- 2 tests, counted as one mistake: The kernel looks flipped. (e.g. stride 2; padding 'same')" in text
+    assert "- 2 tests, one mistake: The kernel looks flipped. (e.g. stride 2; padding 'same')" in text
 
 
 def test_the_start_line_keeps_the_subject_of_an_undiagnosed_message() -> None:
