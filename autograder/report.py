@@ -326,7 +326,8 @@ def _pictures_markdown(result: GradeResult, assignment: Assignment) -> list[str]
 @functools.cache
 def _markdown_renderer() -> Any:
     """mistune's Markdown renderer for feedback.html, made once per process (a batch renders every result): raw
-    HTML escaped, links shown as text (their target beside them), images only as the embedded pictures."""
+    HTML escaped, links shown as text (their target beside them), images only as the embedded pictures, each with
+    its Markdown text (what the picture shows, in words) as its ``alt``."""
     import html
 
     import mistune
@@ -340,7 +341,7 @@ def _markdown_renderer() -> Any:
         def image(self, text: str, url: str, title: str | None = None) -> str:
             if raster_data_uri(url) is None:
                 return image_placeholder(html.unescape(text), url)
-            return f'<img src="{url}" alt="{text}">'  # text: already escaped by mistune
+            return f'<img src="{url}" alt="{text or "a picture drawn by the grader"}">'  # text: escaped by mistune
 
     return mistune.create_markdown(renderer=FeedbackRenderer(escape=True), plugins=["table"])
 
@@ -349,7 +350,9 @@ def feedback_html(markdown: str, images: dict[str, bytes], title: str) -> str:
     """feedback.md as one self-contained HTML page: Markdown rendered with any HTML in it escaped, the
     pictures embedded (``images``: path in the Markdown -> PNG bytes), links as text, any other image as text,
     the result passed through the sanitiser's allow-list (:mod:`autograder.sanitise`), and a
-    Content-Security-Policy that lets the page fetch and run nothing."""
+    Content-Security-Policy that lets the page fetch and run nothing. Every message wraps, however long its words
+    or inline code (a test's name, a shape, a path), and a message of several lines (a fenced block) wraps too
+    instead of scrolling sideways."""
     import html
 
     from autograder.figures import data_uri
@@ -358,10 +361,15 @@ def feedback_html(markdown: str, images: dict[str, bytes], title: str) -> str:
     for path, png in images.items():
         markdown = markdown.replace(f"]({path})", f"]({data_uri(png)})")
     body = clean_html(str(_markdown_renderer()(markdown)))
+    style = ("body{font-family:sans-serif;max-width:50em;margin:auto;padding:0 1em;line-height:1.45;color:#1a1a1a;"
+             "overflow-wrap:anywhere}"
+             "table{border-collapse:collapse}td,th{border:1px solid #888;padding:2px 6px;overflow-wrap:anywhere}"
+             "code{background:#f2f2f2;padding:0 .15em;overflow-wrap:anywhere}"
+             "pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f2f2f2;padding:.4em .6em}pre code{padding:0}"
+             "img{max-width:100%;height:auto}")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">{csp_meta(SELF_CONTAINED_PAGE_CSP)}'
-            f"<title>{html.escape(title)}</title>\n"
-            "<style>body{font-family:sans-serif;max-width:50em;margin:auto}table{border-collapse:collapse}"
-            "td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}</style></head><body>\n"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(title)}</title>\n<style>{style}</style></head><body>\n"
             f"{body}</body></html>\n")
 
 
