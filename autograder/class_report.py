@@ -210,9 +210,34 @@ def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
+def chart_words(data: dict[str, Any]) -> dict[str, str]:
+    """What each chart of the report shows, in words and numbers: the charts' ``alt`` text (keys as
+    :func:`charts`')."""
+    s = data["scores"]
+    if s["graded"]:
+        quartiles = ", ".join(_number(q) for q in s["quartiles"])
+        histogram = (f"Histogram of the {s['graded']} graded score{'s' if s['graded'] != 1 else ''}, out of "
+                     f"{data['max_score']:g}: mean {_number(s['mean'])}, median {_number(s['median'])}, quartiles "
+                     f"{quartiles}; lowest {_number(s['min'])}, highest {_number(s['max'])}.")
+    else:
+        histogram = "Histogram of the scores: no submission was graded."
+    shares = "; ".join(f"{q['id']} {(q['mean'] or 0) / q['points'] * 100:.0f} %" for q in data["questions"]
+                       if q["points"])
+    words = {"histogram": histogram,
+             "questions": f"Mean score per question, as a share of its points: {shares or 'no question'}."}
+    for i, a in enumerate(data["accuracies"]):
+        values = a["values"]
+        words[f"accuracy-{i}"] = (
+            f"Histogram of the held-out accuracies of {a['students']} student{'s' if a['students'] != 1 else ''}' "
+            f"networks ({a['test']}): {a['reached']} reached the threshold {_number(a['threshold'])}; lowest "
+            f"{_number(values[0])}, median {_number(a['median'])}, highest {_number(values[-1])}.")
+    return words
+
+
 def render_html(data: dict[str, Any], images: dict[str, str]) -> str:
-    """The page: every text from a submission escaped, the charts embedded, a Content-Security-Policy that lets it
-    fetch and run nothing."""
+    """The page: every text from a submission escaped, the charts embedded with what they show in words as their
+    ``alt`` text (:func:`chart_words`), long messages and code wrapped, a Content-Security-Policy that lets it fetch
+    and run nothing."""
     from autograder.sanitise import SELF_CONTAINED_PAGE_CSP, csp_meta
 
     e = _escape
@@ -245,9 +270,10 @@ def render_html(data: dict[str, Any], images: dict[str, str]) -> str:
                     f"{_signed(rg['mean_delta'])}.</p><table id=\"regrades\"><tr><th>student</th><th>before</th>"
                     f"<th>after</th><th>change</th><th>why regraded</th></tr>{rows_r}</table>"
                     if rg["regraded"] else "<p>No submission has been regraded.</p>")
+    alt = {k: html.escape(v) for k, v in chart_words(data).items()}  # ids and test names come from the suite
     accuracy_html = "".join(
         f"<h3>{e(a['test'])} ({e(a['question'])})</h3><p>{a['reached']} of {a['students']} reached the threshold "
-        f"{_number(a['threshold'])}; median {a['median']:g}.</p><img class=\"accuracy\" alt=\"held-out accuracies\" "
+        f"{_number(a['threshold'])}; median {a['median']:g}.</p><img class=\"accuracy\" alt=\"{alt[f'accuracy-{i}']}\" "
         f"src=\"data:image/png;base64,{images[f'accuracy-{i}']}\">" for i, a in enumerate(data["accuracies"]))
     similar_html = "".join(_pair_html(i, pair) for i, pair in enumerate(data["similar"])) or (
         "<p>No pair of submissions is unusually similar.</p>")
@@ -256,13 +282,15 @@ def render_html(data: dict[str, Any], images: dict[str, str]) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">{csp_meta(SELF_CONTAINED_PAGE_CSP)}
 <title>{e(data['assignment'])}: class report</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:auto}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}}pre{{margin:0;font-size:85%}}
-</style></head><body>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font-family:sans-serif;max-width:60em;margin:auto;padding:0 1em;color:#1a1a1a;overflow-wrap:anywhere}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #888;padding:2px 6px;text-align:left;vertical-align:top;
+overflow-wrap:anywhere}}pre{{margin:0;font-size:85%;white-space:pre-wrap;overflow-wrap:anywhere}}img{{max-width:100%;
+height:auto}}</style></head><body><main>
 <h1>{e(data['assignment'])}: {e(data['title'])}</h1>
 <p id="counts">{data['submissions']} submissions: {counts}. Graded scores (out of {data['max_score']:g}): {summary}.</p>
-<h2>Scores</h2><img id="histogram" alt="score histogram" src="data:image/png;base64,{images['histogram']}">
-<h2>Questions</h2><img id="question-chart" alt="mean score per question"
+<h2>Scores</h2><img id="histogram" alt="{alt['histogram']}" src="data:image/png;base64,{images['histogram']}">
+<h2>Questions</h2><img id="question-chart" alt="{alt['questions']}"
  src="data:image/png;base64,{images['questions']}">
 <table id="questions"><tr><th>question</th><th>title</th><th>mean</th><th>full marks</th></tr>{rows_q}</table>
 <h2>Tests, hardest first</h2>
@@ -274,7 +302,7 @@ td,th{{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}
 <h2>Regrades</h2>{regrade_html}
 {'<h2>Held-out accuracy of the trained models</h2>' + accuracy_html if accuracy_html else ''}
 <h2>Similar submissions</h2><div id="similar">{similar_html}</div>
-</body></html>
+</main></body></html>
 """
 
 

@@ -9,6 +9,7 @@ in numbers without describing a student's value the picture does not show.
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -240,3 +241,27 @@ def test_a_withheld_output_stays_withheld_in_words() -> None:
             assert found.rstrip(".") in allowed, (found, alt)
         fig = _figure(picture)
         assert len(fig.axes) == 1  # only the expected side is drawn
+
+
+def test_the_class_reports_charts_say_their_numbers(a01: Assignment) -> None:
+    from autograder import class_report
+
+    def result(student: str, convolve2d: float, accuracy: float) -> dict[str, Any]:
+        questions = [{"id": q.id, "score": convolve2d if q.id == "convolve2d" else q.points, "max_score": q.points}
+                     for q in a01.questions if not q.manual]
+        test = {"name": "test_accuracy", "question": "convolve2d", "status": "passed",
+                "measurements": {"held_out_accuracy": accuracy, "threshold": 0.8}}
+        return {"student": student, "assignment": a01.id, "status": "graded", "questions": questions,
+                "score": sum(q["score"] for q in questions), "tests": [test]}
+
+    data = class_report.build([result("ann", 6.0, 0.91), result("bob", 1.5, 0.42), result("cem", 3.0, 0.88)], a01)
+    words = class_report.chart_words(data)
+    assert words["histogram"] == "Histogram of the 3 graded scores, out of 20: mean 17.5, median 17, quartiles " \
+                                 "16.25, 17, 18.5; lowest 15.5, highest 20."
+    assert "convolve2d 58 %" in words["questions"] and "pool2d 100 %" in words["questions"]
+    assert words["accuracy-0"] == ("Histogram of the held-out accuracies of 3 students' networks (test_accuracy): "
+                                   "2 reached the threshold 0.8; lowest 0.42, median 0.88, highest 0.91.")
+    page = class_report.render_html(data, class_report.charts(data))
+    for key, text in words.items():
+        assert f'alt="{html.escape(text)}"' in page, key
+    assert "<main>" in page and "white-space:pre-wrap" in page
