@@ -13,7 +13,7 @@ of files written into the job directory; the function receives its relative path
 
 One module per job:
 
-- :mod:`~autograder.models.spec`: ModelSpec, Batches, FolderArg, ArchitectureError;
+- :mod:`~autograder.models.spec`: ModelSpec, Batches, FolderArg, ArchitectureError, TrainingFailed;
 - :mod:`~autograder.models.codec`: the wire decoders and encoders of the trusted side;
 - :mod:`~autograder.models.whitelist`: the built-in classes accepted, check_architecture, check_compile;
 - :mod:`~autograder.models.rebuild`: rebuild and summary;
@@ -35,9 +35,11 @@ from autograder.models.expectations import (
     likely_cause,
     output_shape_problems,
     param_count_problems,
+    root_cause,
+    structure_failure,
 )
 from autograder.models.rebuild import rebuild, summary
-from autograder.models.spec import ArchitectureError, Batches, FolderArg, ModelSpec
+from autograder.models.spec import ArchitectureError, Batches, FolderArg, ModelSpec, TrainingFailed
 from autograder.models.training import TrainingResult, accuracy_of, graded_training, train_and_evaluate
 from autograder.models.whitelist import check_architecture, check_compile
 
@@ -47,6 +49,7 @@ __all__ = [
     "ExpectedLayer",
     "FolderArg",
     "ModelSpec",
+    "TrainingFailed",
     "TrainingResult",
     "accuracy_of",
     "check_architecture",
@@ -61,6 +64,8 @@ __all__ = [
     "param_count_problems",
     "rebuild",
     "register_trusted",
+    "root_cause",
+    "structure_failure",
     "summary",
     "train_and_evaluate",
     "trusted_extensions",

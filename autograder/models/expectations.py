@@ -47,6 +47,30 @@ def layer_type_problems(info: dict[str, Any], expected: list[ExpectedLayer], ref
             + "; ".join(differences) + "."]
 
 
+def _first_type_difference(info: dict[str, Any], expected: list[ExpectedLayer]) -> int | None:
+    """The position (1-based, in the student's layers) where the layer types first differ from ``expected``."""
+    actual, wanted = _types(info), [e.class_name for e in expected]
+    matcher = difflib.SequenceMatcher(a=wanted, b=actual, autojunk=False)
+    for op, _, _, a1, _ in matcher.get_opcodes():
+        if op != "equal":
+            return a1 + 1
+    return None
+
+
+def _first_shape_difference(info: dict[str, Any], expected: list[ExpectedLayer]) -> int | None:
+    for i, (layer, want) in enumerate(zip(info["layers"], expected, strict=False), start=1):
+        if layer["output_shape"] != want.output_shape:
+            return i
+    return None if len(info["layers"]) == len(expected) else min(len(info["layers"]), len(expected)) + 1
+
+
+def _first_param_difference(info: dict[str, Any], expected: list[ExpectedLayer]) -> int | None:
+    for i, (layer, want) in enumerate(zip(info["layers"], expected, strict=False), start=1):
+        if layer["params"] != want.params:
+            return i
+    return None if len(info["layers"]) == len(expected) else min(len(info["layers"]), len(expected)) + 1
+
+
 def output_shape_problems(info: dict[str, Any], expected: list[ExpectedLayer], input_shape: tuple[int | None, ...],
                           reference: str = "the lecture's") -> list[str]:
     if info["input_shape"] != input_shape:
@@ -85,26 +109,112 @@ def _same(value: Any, wanted: Any) -> bool:
     return bool(value == wanted)
 
 
-def layer_setting_problems(info: dict[str, Any], expected: list[ExpectedLayer]) -> list[str]:
-    """Compare the settings of the k-th layer of each type with the k-th expected one of that type (so one
-    missing layer does not make every later setting look wrong)."""
-    problems = []
+def _setting_sentence(class_name: str, k: int, key: str, got: Any, value: Any) -> str:
+    if key == "activation" and got in ("linear", None):
+        # Keras writes "linear" for Dense(10), Dense(10, activation=None) and activation="linear" alike
+        return f"{class_name} number {k + 1} has no activation (Keras's default, 'linear'); it should be {value!r}."
+    return f"{class_name} number {k + 1} has {key}={got!r}; it should be {value!r}."
+
+
+def _setting_differences(info: dict[str, Any], expected: list[ExpectedLayer]) -> list[tuple[int, str]]:
+    """(position in the student's layers, 1-based; sentence) for each setting that differs."""
+    found = []
     seen: dict[str, int] = {}
-    mine: dict[str, list[dict[str, Any]]] = {}
-    for layer in info["layers"]:
-        mine.setdefault(layer["class_name"], []).append(layer)
+    mine: dict[str, list[int]] = {}
+    for i, layer in enumerate(info["layers"]):
+        mine.setdefault(layer["class_name"], []).append(i)
     for want in expected:
         k = seen.get(want.class_name, 0)
         seen[want.class_name] = k + 1
         candidates = mine.get(want.class_name, [])
         if k >= len(candidates) or not want.config:
             continue
-        layer = candidates[k]
+        layer = info["layers"][candidates[k]]
         for key, value in want.config.items():
             got = layer["config"].get(key)
             if not _same(got, value):
-                problems.append(f"{want.class_name} number {k + 1} has {key}={got!r}; it should be {value!r}.")
-    return problems
+                found.append((candidates[k] + 1, _setting_sentence(want.class_name, k, key, got, value)))
+    return found
+
+
+def layer_setting_problems(info: dict[str, Any], expected: list[ExpectedLayer]) -> list[str]:
+    """Compare the settings of the k-th layer of each type with the k-th expected one of that type (so one
+    missing layer does not make every later setting look wrong)."""
+    return [sentence for _, sentence in _setting_differences(info, expected)]
+
+
+@dataclass(frozen=True)
+class RootCause:
+    """The first structural difference of a network from the expected one: its sentence, and the position
+    (1-based, in the student's layers) from which it changes the output shapes and parameter counts."""
+
+    sentence: str
+    layer: int
+
+
+def root_cause(info: dict[str, Any], expected: list[ExpectedLayer], reference: str = "the lecture's") -> \
+        RootCause | None:
+    """The difference that comes first in the network: a layer missing, extra or of another type (the sentence
+    of :func:`layer_type_problems`, which lists them all) or a layer's setting (:func:`layer_setting_problems`);
+    on the same layer, the layer types first. None if the layers and their settings are as expected.
+
+    Every structure test that one mistake makes fail starts with this sentence (:func:`structure_failure`), so
+    the grader charges the mistake once per question and the feedback merges its failures into one bullet."""
+    candidates: list[tuple[int, int, str]] = []
+    types = layer_type_problems(info, expected, reference)
+    position = _first_type_difference(info, expected)
+    if types and position is not None:
+        candidates.append((position, 0, types[0]))
+    candidates += [(layer, 1, sentence) for layer, sentence in _setting_differences(info, expected)]
+    if not candidates:
+        return None
+    layer, _, sentence = min(candidates)
+    return RootCause(sentence, layer)
+
+
+def _case(problem: str) -> str:
+    """A problem sentence as the case of a diagnosed failure ("<cause> Case: <case>."), on one line."""
+    text = " ".join(problem.split()).rstrip(".")
+    if len(text) > 1 and text[0].isupper() and text[1].islower():
+        text = text[0].lower() + text[1:]
+    return text
+
+
+COMPARED = ("types", "settings", "shapes", "parameters")
+
+
+def structure_failure(info: dict[str, Any], expected: list[ExpectedLayer], problems: list[str], *,
+                      compares: tuple[str, ...], check: str, reference: str = "the lecture's") -> str:
+    """The message of a failed structure test: ``problems`` are its checker's sentences ("" if there are none),
+    ``compares`` what it compares (of :data:`COMPARED`), ``check`` those words for the student ("the output
+    shapes").
+
+    When the network's :func:`root_cause` explains the failure, the message is ``"<root cause> Case: <check>:
+    <the test's other problems>."``: every test of a question that one mistake breaks carries the same cause
+    sentence, so the mistake is charged once and its failures share one bullet. It explains a test of the layer
+    types or settings whose only problem it is, and a test of output shapes or parameter counts whose first
+    difference is at or after the root cause's layer (a layer changes every shape and count after it). Any other
+    failure (a second mistake) is the test's own sentences, and costs its own share."""
+    if not problems:
+        return ""
+    unknown = set(compares) - set(COMPARED)
+    if unknown:
+        raise ValueError(f"structure_failure: compares={compares!r}; each must be one of {COMPARED}")
+    root = root_cause(info, expected, reference)
+    if root is None:
+        return " ".join(problems)
+    if set(compares) <= {"types", "settings"}:
+        explained = problems == [root.sentence]
+    else:
+        firsts = ([_first_shape_difference(info, expected)] if "shapes" in compares else []) + (
+            [_first_param_difference(info, expected)] if "parameters" in compares else [])
+        found = [p for p in firsts if p is not None]
+        explained = bool(found) and min(found) >= root.layer and not any(p.startswith("Your network's input shape")
+                                                                          for p in problems)
+    if not explained:
+        return " ".join(problems)
+    detail = "; ".join(_case(p) for p in problems if p != root.sentence)
+    return f"{root.sentence} Case: {check}" + (f": {detail}." if detail else ".")
 
 
 def _norm(name: Any) -> str:
@@ -144,7 +254,8 @@ def likely_cause(info: dict[str, Any], expected: list[ExpectedLayer], compile_pr
     """Why a network that falls short in the grader's training likely does: the first difference from the
     expected layers, their settings or the compile settings (``compile_problems``), else ``unchecked``, what
     those checks do not compare."""
-    problems = layer_type_problems(info, expected) + layer_setting_problems(info, expected) + compile_problems
+    root = root_cause(info, expected)
+    problems = ([root.sentence] if root else []) + compile_problems
     if problems:
         return f"A likely cause: {problems[0]}"
     return ("Your layers, their settings and the compile settings match the lecture's, so look at what those "

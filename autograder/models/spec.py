@@ -21,6 +21,11 @@ class ArchitectureError(Exception):
     """The model's description is refused (not built-in, malformed, too large); the message says why."""
 
 
+class TrainingFailed(ArchitectureError):
+    """The grader's own training of a student's network raised an exception whose cause the grader recognises
+    (:func:`autograder.keras_causes.explain`); the message is that cause, in the grader's words."""
+
+
 @dataclass
 class ModelSpec:
     """A Keras model as the worker described it: plain data, not a live model."""

@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from autograder.keras_causes import explain
 from autograder.models.rebuild import rebuild
-from autograder.models.spec import ModelSpec
+from autograder.models.spec import ArchitectureError, ModelSpec, TrainingFailed
 
 
 @dataclass
@@ -72,7 +73,28 @@ def train_and_evaluate(
     time_limit_s: float = 300.0,
 ) -> TrainingResult:
     """Rebuild the architecture with fresh seeded weights, train it with its own compile settings, and
-    measure accuracy on ``test``. Labels are class indices; they are one-hot encoded when the loss needs it."""
+    measure accuracy on ``test``. Labels are class indices; they are one-hot encoded when the loss needs it.
+
+    When Keras refuses to train the network for a reason the grader recognises (a Dense layer on images without
+    Flatten, a last layer with the wrong number of units, ...), :class:`TrainingFailed` says the cause in the
+    grader's words (an ArchitectureError: the hidden tests that train already catch those); any other exception
+    propagates unchanged (its traceback goes to the instructor log)."""
+    try:
+        return _train_and_evaluate(spec, train, test, epochs=epochs, batch_size=batch_size, seed=seed,
+                                   time_limit_s=time_limit_s)
+    except ArchitectureError:
+        raise
+    except Exception as exc:
+        # The network was built on the recipe's input shape (the course's, public) and the shapes in Keras's
+        # message are its layers' shapes: they may be quoted.
+        cause = explain(type(exc).__name__, str(exc), shapes=True)
+        if not cause:
+            raise
+        raise TrainingFailed(cause) from exc
+
+
+def _train_and_evaluate(spec: ModelSpec, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
+                        *, epochs: int, batch_size: int, seed: int, time_limit_s: float) -> TrainingResult:
     import keras
 
     keras.utils.set_random_seed(seed)

@@ -19,23 +19,33 @@ def _summary(submission: SubmissionProxy) -> dict:
 _expect_none = expect_no_problems
 
 
+def _expect_structure(info: dict, problems: list[str], compares: tuple[str, ...], check: str) -> None:
+    """Fail with the network's root cause first (one mistake, one cause sentence: charged once)."""
+    message = models.structure_failure(info, ANN, problems, compares=compares, check=check)
+    _expect_none([message] if message else [])
+
+
 @question("build_mnist_ann", weight=1, worked_example=True)
 def test_layers_and_shapes(submission: SubmissionProxy) -> None:
     """build_mnist_ann is Flatten -> Dense -> Dense on (28, 28, 1) images with outputs 784, 512, 10."""
     info = _summary(submission)
-    _expect_none(models.layer_type_problems(info, ANN))
-    _expect_none(models.output_shape_problems(info, ANN, (None, 28, 28, 1)))
+    types = models.layer_type_problems(info, ANN)
+    _expect_structure(info, types or models.output_shape_problems(info, ANN, (None, 28, 28, 1)),
+                      ("types",) if types else ("shapes",), "the layer types and output shapes")
 
 
 @question("build_mnist_ann", weight=1, worked_example=True)
 def test_407050_parameters(submission: SubmissionProxy) -> None:
     """build_mnist_ann has 407,050 parameters: 784 x 512 + 512 and 512 x 10 + 10."""
-    _expect_none(models.param_count_problems(_summary(submission), ANN))
+    info = _summary(submission)
+    _expect_structure(info, models.param_count_problems(info, ANN), ("parameters",), "the parameter counts")
 
 
 @question("build_mnist_ann", weight=1)
 def test_activations_and_compile_settings(submission: SubmissionProxy) -> None:
     """build_mnist_ann uses relu then softmax, compiled with rmsprop, categorical_crossentropy, accuracy."""
     info = _summary(submission)
-    _expect_none(models.layer_setting_problems(info, ANN) + models.compile_problems(
-        info["compile"], optimizer="RMSprop", loss="categorical_crossentropy", metrics=["accuracy"]))
+    compiled = models.compile_problems(info["compile"], optimizer="RMSprop", loss="categorical_crossentropy",
+                                       metrics=["accuracy"])
+    _expect_structure(info, models.layer_setting_problems(info, ANN) + compiled, ("settings",),
+                      "the activations and compile settings")

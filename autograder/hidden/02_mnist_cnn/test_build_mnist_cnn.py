@@ -23,29 +23,45 @@ def _summary(submission: SubmissionProxy, builder: str = "build_mnist_cnn") -> d
 _expect_none = expect_no_problems
 
 
+def _expect_structure(info: dict, lecture_cnn: LectureCNN, problems: list[str], compares: tuple[str, ...],
+                      check: str) -> None:
+    """Fail with the network's root cause first (one mistake, one cause sentence in every test it breaks: charged
+    once), see models.structure_failure."""
+    message = models.structure_failure(info, lecture_cnn.layers, problems, compares=compares, check=check)
+    _expect_none([message] if message else [])
+
+
 @question("build_mnist_cnn", weight=2, worked_example=True)
 def test_layers_in_the_lectures_order(submission: SubmissionProxy, lecture_cnn: LectureCNN) -> None:
     """build_mnist_cnn has the lecture's layers in order: Conv2D, MaxPooling2D, Conv2D, MaxPooling2D, Conv2D,
     Flatten, Dense, Dense."""
-    _expect_none(models.layer_type_problems(_summary(submission), lecture_cnn.layers))
+    info = _summary(submission)
+    _expect_structure(info, lecture_cnn, models.layer_type_problems(info, lecture_cnn.layers), ("types",),
+                      "the layer types, in order")
 
 
 @question("build_mnist_cnn", weight=1, worked_example=True)
 def test_output_shapes_match_the_lectures_summary(submission: SubmissionProxy, lecture_cnn: LectureCNN) -> None:
     """build_mnist_cnn takes (28, 28, 1) images and every layer's output shape matches the lecture's summary."""
-    _expect_none(models.output_shape_problems(_summary(submission), lecture_cnn.layers, (None, 28, 28, 1)))
+    info = _summary(submission)
+    _expect_structure(info, lecture_cnn, models.output_shape_problems(info, lecture_cnn.layers, (None, 28, 28, 1)),
+                      ("shapes",), "the output shapes")
 
 
 @question("build_mnist_cnn", weight=1, worked_example=True)
 def test_93322_parameters(submission: SubmissionProxy, lecture_cnn: LectureCNN) -> None:
     """build_mnist_cnn has 93,322 parameters, layer by layer as in the lecture's summary."""
-    _expect_none(models.param_count_problems(_summary(submission), lecture_cnn.layers))
+    info = _summary(submission)
+    _expect_structure(info, lecture_cnn, models.param_count_problems(info, lecture_cnn.layers), ("parameters",),
+                      "the parameter counts")
 
 
 @question("build_mnist_cnn", weight=1)
 def test_filters_kernels_and_activations(submission: SubmissionProxy, lecture_cnn: LectureCNN) -> None:
     """build_mnist_cnn's convolutions have 32, 64, 64 filters of 3x3 with relu; Dense 64 relu, Dense 10 softmax."""
-    _expect_none(models.layer_setting_problems(_summary(submission), lecture_cnn.layers))
+    info = _summary(submission)
+    _expect_structure(info, lecture_cnn, models.layer_setting_problems(info, lecture_cnn.layers), ("settings",),
+                      "the layers' settings (filters, kernel sizes, activations)")
 
 
 @question("build_mnist_cnn", weight=1)

@@ -103,19 +103,40 @@ def _check_settings(info: dict, rotation: float, width: float, height: float, sh
         raise Fail(f"{call}: " + " ".join(problems))
 
 
-@question("build_augmenter", weight=1.5, worked_example=True)
-def test_the_lectures_arguments(submission: SubmissionProxy) -> None:
-    """build_augmenter() maps the lecture's ImageDataGenerator arguments onto the five random layers."""
+# Rotation is tested apart from the other transformations (rotation_range=0 for those): the classic mistake of
+# this question, ImageDataGenerator's degrees passed to RandomRotation (a fraction of a turn), then costs the
+# rotation's share, not the shifts', zoom's and flips' too. Every test it breaks names its cause (Keras's
+# ValueError, recognised by autograder.keras_causes) and the grader charges that cause once.
+@question("build_augmenter", weight=1, worked_example=True)
+def test_the_lectures_rotation(submission: SubmissionProxy) -> None:
+    """build_augmenter(40, 0, 0, 0, 0, horizontal_flip=False): rotation_range=40 degrees alone is one
+    RandomRotation with a factor of 40 / 360 of a full turn."""
+    _, info = _augmenter(submission, 40, 0, 0, 0, 0, horizontal_flip=False)
+    _check_settings(info, 40, 0, 0, 0, 0, None, "build_augmenter(40, 0, 0, 0, 0, horizontal_flip=False)")
+
+
+@question("build_augmenter", weight=1, worked_example=True)
+def test_the_lectures_shifts_shear_zoom_and_flip(submission: SubmissionProxy) -> None:
+    """build_augmenter(rotation_range=0) maps the lecture's other ImageDataGenerator arguments onto
+    RandomTranslation, RandomShear, RandomZoom and RandomFlip."""
+    _, info = _augmenter(submission, rotation_range=0)
+    _check_settings(info, 0, 0.2, 0.2, 0.2, 0.2, "horizontal", "build_augmenter(rotation_range=0)")
+
+
+@question("build_augmenter", weight=0.5, worked_example=True)
+def test_the_lectures_arguments_together(submission: SubmissionProxy) -> None:
+    """build_augmenter() maps all the lecture's ImageDataGenerator arguments onto the five random layers."""
     _, info = _augmenter(submission)
     _check_settings(info, 40, 0.2, 0.2, 0.2, 0.2, "horizontal", "build_augmenter()")
 
 
 @question("build_augmenter", weight=1)
 def test_other_arguments(submission: SubmissionProxy) -> None:
-    """build_augmenter uses its arguments: other ranges, a vertical flip, no horizontal flip."""
-    _, info = _augmenter(submission, rotation_range=10, width_shift_range=0.1, height_shift_range=0.05,
+    """build_augmenter uses its arguments: other shifts, shear and zoom, a vertical flip, no horizontal flip."""
+    _, info = _augmenter(submission, rotation_range=0, width_shift_range=0.1, height_shift_range=0.05,
                          shear_range=15, zoom_range=0.3, horizontal_flip=False, vertical_flip=True)
-    _check_settings(info, 10, 0.1, 0.05, 15, 0.3, "vertical", "build_augmenter(rotation_range=10, ...)")
+    _check_settings(info, 0, 0.1, 0.05, 15, 0.3, "vertical", "build_augmenter(rotation_range=0, "
+                    "width_shift_range=0.1, ...)")
     _, both = _augmenter(submission, 0, 0, 0, 0, 0, horizontal_flip=True, vertical_flip=True)
     _check_settings(both, 0, 0, 0, 0, 0, "horizontal_and_vertical", "Only both flips")
 
@@ -123,8 +144,9 @@ def test_other_arguments(submission: SubmissionProxy) -> None:
 @question("build_augmenter", weight=0.5)
 def test_empty_space_is_filled_with_the_nearest_pixel(submission: SubmissionProxy) -> None:
     """build_augmenter's rotation, shift, shear and zoom layers use fill_mode='nearest', as ImageDataGenerator."""
-    _, info = _augmenter(submission)
-    wrong = [layer["class_name"] for layer in info["layers"]
+    _, others = _augmenter(submission, rotation_range=0)
+    _, rotation = _augmenter(submission, 30, 0, 0, 0, 0, horizontal_flip=False)
+    wrong = [layer["class_name"] for info in (rotation, others) for layer in info["layers"]
              if layer["class_name"] in GEOMETRIC and layer["config"].get("fill_mode") != "nearest"]
     expect(not wrong, f"{', '.join(wrong)} should use fill_mode='nearest' (the layers' default is 'reflect').")
 
@@ -135,8 +157,8 @@ def _run(spec: models.ModelSpec, x: np.ndarray, training: bool = True) -> np.nda
 
 @question("build_augmenter", weight=0.5)
 def test_shape_kept_and_images_unchanged_at_inference(submission: SubmissionProxy) -> None:
-    """build_augmenter keeps the images' shape; with training=False it returns them unchanged."""
-    spec, _ = _augmenter(submission, seed=20240721)
+    """build_augmenter(rotation_range=0) keeps the images' shape; with training=False it returns them unchanged."""
+    spec, _ = _augmenter(submission, rotation_range=0, seed=20240721)
     x = np.random.default_rng(20240721).random((3, 40, 48, 3)).astype(np.float32)
     out = _run(spec, x)
     expect(out.shape == x.shape, "Augmented images should keep the shape of the images given (batch, height, "
@@ -148,9 +170,10 @@ def test_shape_kept_and_images_unchanged_at_inference(submission: SubmissionProx
 
 @question("build_augmenter", weight=0.5)
 def test_the_same_seed_gives_the_same_images(submission: SubmissionProxy) -> None:
-    """build_augmenter(seed=s) twice augments identically; another seed differently."""
+    """build_augmenter(rotation_range=0, seed=s) twice augments identically; another seed differently (the
+    rotation's seed: test_rotation_stays_within_the_range)."""
     x = np.random.default_rng(20240722).random((4, 32, 32, 3)).astype(np.float32)
-    a, b, c = (_run(_augmenter(submission, seed=s)[0], x) for s in (11, 11, 12))
+    a, b, c = (_run(_augmenter(submission, rotation_range=0, seed=s)[0], x) for s in (11, 11, 12))
     expect(np.allclose(a, b, atol=1e-6), "Two augmenters built with the same seed should produce the same images: "
                                          "pass the seed to every random layer.")
     expect(not np.allclose(a, c), "Augmenters built with different seeds should produce different images.")
@@ -178,11 +201,16 @@ def test_a_flip_really_flips(submission: SubmissionProxy) -> None:
 
 @question("build_augmenter", weight=0.5)
 def test_rotation_stays_within_the_range(submission: SubmissionProxy) -> None:
-    """With only rotation_range=30, a dot off the centre turns by at most 30 degrees either way."""
+    """With only rotation_range=30, a dot off the centre turns by at most 30 degrees either way, and by the same
+    angles again with the same seed."""
     spec, _ = _augmenter(submission, 30, 0, 0, 0, 0, horizontal_flip=False, seed=20240724)
     img = np.zeros((41, 41, 1), dtype=np.float32)
     img[19:22, 32:35] = 1.0  # a dot 13 pixels right of the centre (angle 0)
-    out = _run(spec, np.repeat(img[np.newaxis], 32, axis=0))
+    batch = np.repeat(img[np.newaxis], 32, axis=0)
+    out = _run(spec, batch)
+    again = _run(_augmenter(submission, 30, 0, 0, 0, 0, horizontal_flip=False, seed=20240724)[0], batch)
+    expect(np.allclose(out, again, atol=1e-6), "Two augmenters built with the same seed rotated the pictures "
+                                               "differently: pass the seed to RandomRotation too.")
     ys, xs = np.mgrid[0:41, 0:41]
     angles = []
     for o in out[..., 0]:

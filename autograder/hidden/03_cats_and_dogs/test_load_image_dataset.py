@@ -60,9 +60,29 @@ def _check_labels(labels: np.ndarray, n: int) -> None:
     expect(set(np.unique(labels)) <= {0.0, 1.0}, "Labels should be 0.0 (cats) and 1.0 (dogs).")
 
 
-def _check_range(x: np.ndarray) -> None:
+NOT_RESCALED = ("The images are not divided by 255: ImageDataGenerator's rescale=1./255 is, after "
+                "keras.utils.image_dataset_from_directory, dataset.map(lambda images, labels: (images / 255.0, "
+                "labels)).")
+RESCALED_TWICE = "The images are divided by 255 twice: divide Keras's pixels (0 to 255) by 255 once."
+
+
+def _scaling_cause(x: np.ndarray, want: np.ndarray) -> str:
+    """The cause of wrong pixel values when they are Keras's images scaled by a classic mistake ("" otherwise)."""
+    if x.shape != want.shape:
+        return ""
+    if np.allclose(x, want * 255.0, atol=1e-3):
+        return NOT_RESCALED
+    if np.allclose(x, want / 255.0, atol=1e-7):
+        return RESCALED_TWICE
+    return ""
+
+
+def _check_range(x: np.ndarray, want: np.ndarray | None = None, case: str = "") -> None:
     if x.min() >= 0.0 and x.max() <= 1.0 and x.max() > 0.5:
         return
+    cause = _scaling_cause(x, want) if want is not None else ""
+    if cause:
+        raise Fail(f"{cause} Case: {case}.")
     if x.max() > 1.0:
         why = "some are above 1: divide the pixels by 255"
     elif x.min() < 0.0:
@@ -78,11 +98,12 @@ def test_batches_shapes_range_and_labels(submission: SubmissionProxy) -> None:
     batches = _batches(submission, image_size=(32, 32), batch_size=5, shuffle=False)
     expect([len(x) for x, _ in batches] == [5, 5, 4],
            f"{2 * PER_CLASS} images in batches of 5 should give batches of 5, 5 and 4 images (batch_size=5).")
-    for x, y in batches:
+    reference = _reference((32, 32), 5)
+    for (x, y), (want, _) in zip(batches, reference, strict=True):
         expect(x.shape[1:] == (32, 32, 3), "With image_size=(32, 32) every image should have shape (32, 32, 3): "
                                            "pass image_size on.")
         expect(x.dtype == np.float32, f"Images should be float32, got {x.dtype}.")
-        _check_range(x)
+        _check_range(x, want, "the range of the pixel values, images of 32 x 32 in batches of 5")
         _check_labels(y, len(x))
     labels = np.concatenate([y for _, y in batches]).ravel()
     expect(labels.tolist() == [0.0] * PER_CLASS + [1.0] * PER_CLASS,
@@ -96,8 +117,13 @@ def test_pixels_match_keras(submission: SubmissionProxy) -> None:
     reference = _reference((24, 20), 8)
     expect(len(batches) == len(reference), "The number of batches is wrong.")
     for (x, _), (want, _) in zip(batches, reference, strict=True):
-        expect(x.shape == want.shape and np.allclose(x, want, atol=1e-5),
-               "The pixel values differ from keras.utils.image_dataset_from_directory(...) divided by 255.")
+        if x.shape == want.shape and np.allclose(x, want, atol=1e-5):
+            continue
+        cause = _scaling_cause(x, want)
+        if cause:
+            raise Fail(f"{cause} Case: the pixel values against keras.utils.image_dataset_from_directory, images "
+                       "of 24 x 20.")
+        raise Fail("The pixel values differ from keras.utils.image_dataset_from_directory(...) divided by 255.")
 
 
 @question("load_image_dataset", weight=0.5)
