@@ -117,10 +117,8 @@ def explain_exception(type_name: str, message: str) -> str:
     """The grader's sentence for the cause of an exception raised inside Keras or TensorFlow (by the student's
     function, or by the grader's training of their network): :func:`autograder.keras_causes.explain`; "" if no
     rule knows it. The sentence is the grader's own: it never copies the exception's text."""
-    try:  # REMOVE-GUARD: until autograder/keras_causes.py lands
-        from autograder.keras_causes import explain
-    except ImportError:
-        return ""
+    from autograder.keras_causes import explain  # (no Keras import: plain text rules)
+
     return explain(type_name, message)
 
 
