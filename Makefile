@@ -1,7 +1,7 @@
 # The two commands a newcomer needs (see README.md):
 #   make demo   - create .venv, release the assignments, grade sample submissions, print the scores
 #   make test   - create .venv if needed, install the Debian packages the tests need (bubblewrap,
-#                 chromium, dataset-fashion-mnist, LibreOffice Calc, acl) and JupyterHub's proxy (npm),
+#                 chromium, dataset-fashion-mnist, LibreOffice Calc, acl), JupyterHub's proxy and axe-core (npm),
 #                 type-check, lint and run the whole test suite
 #   make test-fast - the unit layer alone (pure functions, goldens, fixture generators): well under a minute
 PYTHON ?= $(shell command -v python3.11 || command -v python3)

@@ -54,6 +54,10 @@ from traitlets.config import Config
 
 from autograder.bounds import visible
 from autograder.late import read_timestamp_file
+from autograder.nbgrader_pages import TEMPLATES
+
+# nbgrader's own templates (the formgrader's pages, the feedback page), after ours
+NBGRADER_TEMPLATES = Path(utils.__file__).parent / "server_extensions" / "formgrader" / "templates"
 
 RESULTS_DIRECTORY = "grades/{assignment}"  # <course>/grades/<assignment>/<student>/results.json
 SYNC_RECORD = ".gradebook-sync.json"  # beside results.json: the file last written into the gradebook
@@ -95,8 +99,14 @@ def configure(c: Config, config_file: str) -> None:
         "autograder.nbgrader_bridge.SanitiseStudentCells",
     ]
     # Every notebook nbgrader renders as HTML (the formgrader's submission pages, generate_feedback) is sanitised
-    # once more as it is rendered, and the feedback pages carry a Content-Security-Policy.
-    c.HTMLExporter.preprocessors = ["autograder.nbgrader_bridge.SanitiseStudentCells"]
+    # once more as it is rendered, its maths becomes MathML, the grader's pictures get their descriptions as alt
+    # text and the student's names are escaped (autograder/nbgrader_pages.py); our templates come first (no
+    # MathJax from a CDN, our style), and the feedback pages carry a Content-Security-Policy.
+    c.HTMLExporter.preprocessors = ["autograder.nbgrader_bridge.SanitiseStudentCells",
+                                    "autograder.nbgrader_pages.MathAsMathML",
+                                    "autograder.nbgrader_pages.DescribeGraderPictures",
+                                    "autograder.nbgrader_pages.EscapeNames"]
+    c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(NBGRADER_TEMPLATES)]
     c.GenerateFeedback.exporter_class = "autograder.nbgrader_bridge.FeedbackHTMLExporter"
     # release_feedback returns what it can and skips (with a warning) submissions that did not come through the
     # exchange (no submission_secret.txt); nbgrader's own stops at the first with a traceback.
@@ -162,10 +172,12 @@ def cell_feedback(data: dict[str, Any], question: dict[str, Any] | None, *, firs
 
 def picture_outputs(data: dict[str, Any], question_id: str, folder: Path) -> list[NotebookNode]:
     """The question's feedback pictures (PNG files the grader drew beside results.json) as ``display_data``
-    outputs, which nbgrader's HTML feedback shows under the test cell. A picture whose file is missing is left
-    out (feedback.md still names it)."""
+    outputs, which nbgrader's HTML feedback shows under the test cell, with what it shows in words as its text
+    (:func:`autograder.figures.alt_text`: the picture's alt text on nbgrader's pages). A picture whose file is
+    missing is left out (feedback.md still names it)."""
     import base64
 
+    from autograder.figures import alt_text
     from autograder.report import pictures
 
     tests = [(str(t.get("question")), list(t.get("figures") or [])) for t in data.get("tests", [])
@@ -180,7 +192,7 @@ def picture_outputs(data: dict[str, Any], question_id: str, folder: Path) -> lis
             continue
         outputs.append(from_dict({"output_type": "display_data", "metadata": {},
                                   "data": {"image/png": base64.b64encode(png).decode("ascii"),
-                                           "text/plain": str(figure.get("title", "a picture"))[:200]}}))
+                                           "text/plain": alt_text(figure)[:2000]}}))
     return outputs
 
 
@@ -340,7 +352,8 @@ _PENDING_SCORE = re.compile(r"Score: nan / ([0-9.]+)")
 
 class FeedbackHTMLExporter(HTMLExporter):
     """nbgrader's HTML feedback (``generate_feedback``) with a Content-Security-Policy ``<meta>`` first in its head
-    (:data:`autograder.sanitise.NBGRADER_FEEDBACK_CSP`): no inline script runs, nothing but MathJax is loaded.
+    (:data:`autograder.sanitise.NBGRADER_FEEDBACK_CSP`): no script runs, nothing is loaded (the maths is MathML,
+    :mod:`autograder.nbgrader_pages`), and its language is set (``<html lang="en">``).
 
     It tells the story the student's feedback.md tells: a question a TA has not graded yet reads "not graded yet:
     2 points still to be graded by a TA" (nbgrader would show "0.0 / 2.0"), and the late penalty is described with
@@ -406,6 +419,7 @@ class FeedbackHTMLExporter(HTMLExporter):
         end = output.find("</ol>", toc) if toc >= 0 else -1
         if items and end >= 0:
             output = output[:end] + "\n".join(items) + "\n" + output[end:]
+        output = output.replace("<html>", '<html lang="en">', 1)
         head = output.find("<head>")
         if head < 0:
             raise ValueError("nbgrader's feedback template has no <head>: cannot add its Content-Security-Policy")
@@ -474,16 +488,17 @@ class ReleaseFeedbackSkippingUnreturnable(ExchangeReleaseFeedback):
 
 
 # The formgrader's pages: its own templates have inline <script> blocks (one sets the submission's id) and onclick
-# attributes, so 'unsafe-inline' must stay for scripts (no nonce or hash can be set from configuration); MathJax 2
-# comes from cdnjs and evaluates its configuration block ('unsafe-eval'). Everything else is this server only:
-# no request to another host (connect-src), no image but this server's and data: ones, no frame, plugin, <base>,
-# or form posted elsewhere, and no other site may frame the formgrader.
+# attributes, so 'unsafe-inline' must stay for scripts (no nonce or hash can be set from configuration). No MathJax
+# (it evaluated its configuration block): the maths is MathML (autograder/nbgrader_pages.py), and nothing else
+# evaluates strings. Everything is this server only: no script, font or request from another host, no image but this
+# server's and data: ones, no frame, plugin, <base>, or form posted elsewhere, and no other site may frame the
+# formgrader.
 FORMGRADER_CSP = (
     "default-src 'self'; "
-    "script-src 'self' 'unsafe-inline' 'unsafe-eval' https://cdnjs.cloudflare.com/ajax/libs/mathjax/; "
+    "script-src 'self' 'unsafe-inline'; "
     "style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; "
-    "font-src 'self' data: https://cdnjs.cloudflare.com/ajax/libs/mathjax/; "
+    "font-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; frame-src 'none'; worker-src 'none'; "
     "base-uri 'self'; form-action 'self'; frame-ancestors 'self'"
 )

@@ -15,9 +15,10 @@ HTML from a fixed allow-list, through `nh3` (the Rust sanitiser ammonia):
   any other image (remote, relative, SVG, ``javascript:``) becomes the text ``[image: ALT (URL)]``.
 
 Markdown stays readable: it is rendered with nbconvert's own Markdown renderer (the one the formgrader and
-the feedback use: headings, lists, emphasis, code with highlighting, tables, ``$...$`` LaTeX left as text
-for MathJax), sanitised, and stored back as one HTML block on a single line, which Markdown renderers pass
-through unchanged (CommonMark's HTML block ends only at a blank line, and the block has none).
+the feedback use: headings, lists, emphasis, code with highlighting, tables, ``$...$`` LaTeX left as text, which
+nbgrader's pages render as MathML: :mod:`autograder.nbgrader_pages`), sanitised, and stored back as one HTML block
+on a single line, which Markdown renderers pass through unchanged (CommonMark's HTML block ends only at a blank
+line, and the block has none).
 """
 
 from __future__ import annotations
@@ -69,12 +70,9 @@ MAX_URL_SHOWN = 200
 # fetches nothing, runs nothing, and its only images are the ones embedded in it.
 SELF_CONTAINED_PAGE_CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; "
                            "form-action 'none'")
-# nbgrader's HTML feedback loads MathJax 2 from cdnjs for the notebook's LaTeX ("latest.js" loads the newest 2.7.x
-# beside it, with its fonts); MathJax runs its inline configuration block through eval, hence 'unsafe-eval'.
-# No inline script runs ('unsafe-inline' is absent), nothing is sent anywhere (connect-src is 'none').
-MATHJAX_SOURCE = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/"
-NBGRADER_FEEDBACK_CSP = (f"default-src 'none'; script-src {MATHJAX_SOURCE} 'unsafe-eval'; "
-                         f"font-src {MATHJAX_SOURCE} data:; img-src data:; style-src 'unsafe-inline'; "
+# nbgrader's HTML feedback: its maths is MathML and no MathJax is loaded (autograder/nbgrader_pages.py), so it runs
+# no script at all and fetches nothing; its inlined Bootstrap may use fonts embedded as data: URIs.
+NBGRADER_FEEDBACK_CSP = ("default-src 'none'; font-src data:; img-src data:; style-src 'unsafe-inline'; "
                          "base-uri 'none'; form-action 'none'")
 
 
