@@ -2,7 +2,8 @@
 
 - a failing worked example (the lecture's public numbers) gets a picture of the student's output beside the
   expected one, as a PNG beside feedback.md, in feedback.md, embedded in feedback.html, and in nbgrader's test
-  cell outputs;
+  cell outputs and HTML feedback, described in words and numbers (its alt text there), at most 800 px wide (shown
+  at its own size);
 - a test with hidden inputs never draws (the grading plugin refuses it: tests/test_hidden_suite_errors.py);
 - a hostile notebook that stashes the inputs its functions are given and returns them later cannot get a hidden
   input drawn: the hidden inputs of 01 are random floats and the lecture's numbers are whole numbers, so no
@@ -15,8 +16,10 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import struct
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ import pytest
 
 from autograder.config import load_course
 from autograder.demo import make_course_copy
+from autograder.figures import alt_text
 from autograder.nbgrader_bridge import picture_outputs
 from autograder.samples import make_sample
 from tests.conftest import FIXTURES, REPO, grade_notebooks, run_cli, with_cell
@@ -74,6 +78,18 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Pat
     return grade_notebooks(tmp, "01_convolution", subs), tmp / "out"
 
 
+class _Images(HTMLParser):
+    """The alt text of every image of a page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.alts: list[str | None] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            self.alts.append(dict(attrs).get("alt"))
+
+
 def _figures(result: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     return [(t, f) for t in result["tests"] for f in t.get("figures", [])]
 
@@ -95,6 +111,9 @@ def test_a_failing_worked_example_is_drawn(batch: tuple[dict[str, Any], Path]) -
     folder = out / "flipped_kernel"
     pngs = sorted(folder.glob("figures/*.png"))
     assert len(pngs) == len(figures) and all(p.read_bytes().startswith(PNG) for p in pngs)
+    for png in pngs:  # the PNG header's width and height: never scaled down in feedback.html's 800 px column
+        width, height = struct.unpack(">II", png.read_bytes()[16:24])
+        assert 300 <= width <= 800 and height <= 1200, (png.name, width, height)
     markdown = (folder / "feedback.md").read_text()
     assert "## Pictures" in markdown
     for png in pngs:
@@ -137,9 +156,10 @@ def test_nbgrader_test_cells_get_the_pictures(batch: tuple[dict[str, Any], Path]
     data = json.loads((out / "flipped_kernel" / "results.json").read_text())
     outputs = picture_outputs(data, "convolve2d", out / "flipped_kernel")
     assert len(outputs) == len(_figures(results["flipped_kernel"]))
-    for o in outputs:
+    for o, (_, figure) in zip(outputs, _figures(results["flipped_kernel"]), strict=True):
         assert o["output_type"] == "display_data"
         assert base64.b64decode(o["data"]["image/png"]).startswith(PNG)
+        assert o["data"]["text/plain"] == alt_text(figure) and "8 of 8 values differ" in alt_text(figure)
     assert picture_outputs(data, "zero_pad", out / "flipped_kernel") == []
 
 
@@ -161,3 +181,8 @@ def test_nbgraders_html_feedback_shows_the_pictures(tmp_path: Path) -> None:
     pictures = len(list((course.root / "grades" / assignment.id / "erin" / "figures").glob("*.png")))
     html = (course.root / "feedback" / "erin" / assignment.id / "convolution.html").read_text()
     assert pictures and html.count('src="data:image/png;base64,') == pictures
+    # each described in its alt text (nbconvert's default would be "No description has been provided...")
+    result = json.loads((course.root / "grades" / assignment.id / "erin" / "results.json").read_text())
+    images = _Images()
+    images.feed(html)
+    assert images.alts == [alt_text(figure) for _, figure in _figures(result)]
