@@ -17,14 +17,14 @@ Accuracy data per runner profile (``training:`` of course.yml):
 - any other profile (``gpu``): the recipe's data set from the manifest (``dogs_vs_cats``) and the real
   ImageNet weights (``vgg16_notop`` of the manifest). If either is missing, the suite stops with an
   instructor error instead of failing the student.
+
+The trusted VGG16 and the features are in features.py, computed once per grader process (not per submission).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 import pytest
@@ -33,7 +33,7 @@ from autograder.config import TrainingRecipe
 from autograder.datasets import make_textures
 from autograder.models import ArchitectureError, ModelSpec, check_compile, layer_differences, rebuild, summary
 from autograder.suite import GradingContext
-from autograder.testing import Fail
+from autograder.testing import Fail, helper_module
 
 # The lecture's table: keras.applications.VGG16(include_top=False), (name, type, channels, params).
 VGG16_TABLE: tuple[tuple[str, str, int, int], ...] = (
@@ -58,11 +58,12 @@ VGG16_TABLE: tuple[tuple[str, str, int, int], ...] = (
 )
 VGG16_PARAMS = 14_714_688
 HEAD = ("Flatten", "Dense", "Dropout", "Dense")
-CPU_BASE_SEED = 1604
 LEARNING_RATE = 2e-5  # RMSprop's, for the classifier and the end-to-end model
 BINARY_LOSSES = ("binary_crossentropy", "BinaryCrossentropy")
 ACCURACY = ("accuracy", "acc", "binary_accuracy")
 
+DATA = helper_module(__file__, "features")  # the trusted VGG16 and the features, once per process
+_features = DATA.features  # (benchmarks/train_recipe_04.py and gpu_runner.py compute the features through this name)
 Split = tuple[np.ndarray, np.ndarray]  # (features or images, labels)
 FeatureData = tuple[TrainingRecipe, Callable[[], tuple[Split, Split]]]
 
@@ -88,6 +89,39 @@ def leaf_layers(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+# Classic slips in the classifier's output layer (build_feature_classifier and build_transfer_model share them).
+NO_SIGMOID = ("The output layer has no sigmoid: a Dense(1) without an activation (Keras's default is linear) outputs a "
+              "score of any size, not the probability between 0 and 1 that binary_crossentropy expects; use "
+              "Dense(1, activation='sigmoid').")
+ONE_UNIT_SOFTMAX = ("The output layer is a one-unit softmax, which outputs 1 for every image: for two classes use one "
+                    "sigmoid unit, Dense(1, activation='sigmoid').")
+TWO_UNITS = ("The output layer has 2 units: the lecture's classifier has one sigmoid unit, the probability of the "
+             "second class, trained with binary_crossentropy; use Dense(1, activation='sigmoid').")
+
+
+def head_cause(layers: list[dict[str, Any]]) -> str:
+    """The classic slip in the output layer of a classifier (its leaf layers, the head last), or ""."""
+    dense = [layer for layer in layers if layer["class_name"] == "Dense"]
+    if not dense:
+        return ""
+    config = dense[-1]["config"]
+    units, activation = config.get("units"), config.get("activation")
+    if units == 1 and activation in ("linear", None):
+        return NO_SIGMOID
+    if units == 1 and activation == "softmax":
+        return ONE_UNIT_SOFTMAX
+    if units == 2:
+        return TWO_UNITS
+    return ""
+
+
+def _activation(config: dict[str, Any]) -> str:
+    activation = config.get("activation")
+    if activation in ("linear", None):
+        return "no activation (Keras's default, 'linear')"
+    return f"activation {activation!r}"
+
+
 def head_problems(layers: list[dict[str, Any]]) -> list[str]:
     """What is wrong with a Flatten, Dense 256 relu, Dropout 0.5, Dense 1 sigmoid stack (empty when right)."""
     kinds = [layer["class_name"] for layer in layers]
@@ -96,13 +130,13 @@ def head_problems(layers: list[dict[str, Any]]) -> list[str]:
         return problems
     _, dense, dropout, out = layers
     if dense["config"].get("units") != 256 or dense["config"].get("activation") != "relu":
-        problems.append(f"the first Dense layer has {dense['config'].get('units')} units and activation "
-                        f"{dense['config'].get('activation')!r}; expected 256 and 'relu'")
+        problems.append(f"the first Dense layer has {dense['config'].get('units')} units and "
+                        f"{_activation(dense['config'])}; expected 256 and activation 'relu'")
     if dropout["config"].get("rate") != 0.5:
         problems.append(f"the Dropout rate is {dropout['config'].get('rate')}; expected 0.5")
     if out["config"].get("units") != 1 or out["config"].get("activation") != "sigmoid":
-        problems.append(f"the output layer has {out['config'].get('units')} unit(s) and activation "
-                        f"{out['config'].get('activation')!r}; expected 1 and 'sigmoid' (one probability: dog or cat)")
+        problems.append(f"the output layer has {out['config'].get('units')} unit(s) and {_activation(out['config'])}; "
+                        "expected 1 unit and activation 'sigmoid' (one probability: dog or cat)")
     return problems
 
 
@@ -137,6 +171,7 @@ class Kit:
     leaf_layers = staticmethod(leaf_layers)
     make_textures = staticmethod(make_textures)
     head_problems = staticmethod(head_problems)
+    head_cause = staticmethod(head_cause)
     compile_problems = staticmethod(compile_problems)
 
     @staticmethod
@@ -152,12 +187,7 @@ class Kit:
     @staticmethod
     def vgg16(size: int, *, trainable: bool = True, weights: str | None = None) -> Any:
         """A trusted VGG16 without its top, for size x size x 3 images, with seeded random weights."""
-        import keras
-
-        keras.utils.set_random_seed(CPU_BASE_SEED)
-        base = keras.applications.VGG16(include_top=False, weights=weights, input_shape=(size, size, 3))
-        base.trainable = trainable
-        return base
+        return DATA.vgg16(size, trainable=trainable, weights=weights)
 
     @staticmethod
     def trainable(spec: ModelSpec) -> list[tuple[str, tuple[int, ...]]]:
@@ -178,60 +208,16 @@ def kit() -> Kit:
 
 
 # --- the accuracy test's data ------------------------------------------------------------------------
-def _standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    mean = train.mean(axis=0)
-    scale = float((train - mean).std()) or 1.0
-    return (train - mean) / scale, (test - mean) / scale
-
-
-def _instructor_stop(message: str) -> NoReturn:
-    """Stop the suite as an instructor error (the grade is not recorded), not as the student's failure."""
-    pytest.exit(f"04_transfer_learning accuracy test cannot run: {message}", returncode=3)
-
-
-@functools.lru_cache(maxsize=2)
-def _features(runner: str, dataset: str, train_samples: int, test_samples: int, seed: int,
-              size: int, manifest: Path) -> tuple[Split, Split]:
-    import keras
-
-    if dataset == "textures":
-        (x_train, y_train), (x_test, y_test) = (make_textures(n, size, s) for n, s in
-                                                 ((train_samples, seed), (test_samples, seed + 1)))
-    else:
-        from autograder.datasets import DatasetError, recipe_data
-
-        try:
-            (x_train, y_train), (x_test, y_test) = recipe_data(dataset, train_samples, test_samples, seed, size,
-                                                               manifest=manifest)
-        except DatasetError as exc:
-            _instructor_stop(str(exc))
-        x_train, x_test = x_train * 255.0, x_test * 255.0
-    weights: str | None = None
-    if runner != "cpu":
-        from autograder.datasets import DatasetError, require
-
-        try:
-            weights = str(require("vgg16_notop", manifest=manifest))
-        except DatasetError as exc:
-            _instructor_stop(f"the {runner!r} profile trains on ImageNet features: {exc}")
-    base = Kit.vgg16(size, trainable=False, weights=weights)
-    pre = keras.applications.vgg16.preprocess_input
-    f_train = base.predict(pre(np.array(x_train, np.float32)), batch_size=32, verbose=0)
-    f_test = base.predict(pre(np.array(x_test, np.float32)), batch_size=32, verbose=0)
-    f_train, f_test = _standardise(f_train, f_test)
-    return (f_train, np.asarray(y_train)), (f_test, np.asarray(y_test))
-
-
 @pytest.fixture
 def feature_data(grading: GradingContext) -> FeatureData:
     """A function returning ((train features, labels), (test features, labels)) for the runner's recipe."""
     recipe = grading.assignment.training.get(grading.runner)
     if recipe is None:
-        _instructor_stop(f"course.yml has no training recipe for runner {grading.runner!r}")
+        DATA.instructor_stop(f"course.yml has no training recipe for runner {grading.runner!r}")
 
     def load() -> tuple[Split, Split]:
-        return _features(grading.runner, recipe.dataset, recipe.train_samples, recipe.test_samples, recipe.seed,
-                         recipe.image_size or 150, grading.course.manifest_path)
+        return DATA.features(grading.runner, recipe.dataset, recipe.train_samples, recipe.test_samples, recipe.seed,
+                             recipe.image_size or 150, grading.course.manifest_path)
 
     return recipe, load
 

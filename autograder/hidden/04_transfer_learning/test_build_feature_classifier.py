@@ -11,18 +11,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from autograder.models import ArchitectureError, check_compile, train_and_evaluate
-from autograder.testing import Fail, SubmissionProxy, expect, question
+from autograder.models import ArchitectureError, TrainingFailed, check_compile, train_and_evaluate
+from autograder.testing import ATTACHMENTS, Fail, SubmissionProxy, expect, measure, note, question
 
 if TYPE_CHECKING:
     from conftest import FeatureData, Kit
+
+DATA_NAMES = {"textures": "generated fur-texture", "dogs_vs_cats": "Dogs vs. Cats"}  # recipe data set -> words
 
 
 @question("build_feature_classifier", weight=1, worked_example=True)
 def test_lecture_classifier(submission: SubmissionProxy, kit: Kit) -> None:
     """build_feature_classifier() is Flatten, Dense(256, relu), Dropout(0.5), Dense(1, sigmoid): 2,097,665 params."""
     spec, info = kit.model(submission.build_feature_classifier(), "build_feature_classifier")
-    problems = kit.head_problems(kit.leaf_layers(info["layers"]))
+    layers = kit.leaf_layers(info["layers"])
+    cause = kit.head_cause(layers)
+    if cause:
+        raise Fail(f"{cause} Case: build_feature_classifier(), the lecture's classifier.")
+    problems = kit.head_problems(layers)
     expect(not problems, "The classifier differs from the lecture's: " + "; ".join(problems[:3]) + ".")
     expect(info["input_shape"] == (None, 4, 4, 512),
            f"build_feature_classifier() takes inputs of shape {info['input_shape']}; by default it takes the "
@@ -61,17 +67,35 @@ def test_trains_on_conv_base_features(submission: SubmissionProxy, kit: Kit, fea
     except ArchitectureError as exc:
         raise Fail(f"The classifier cannot be trained as you compiled it: {exc}") from None
     train, test = load()
+    data = f"VGG16 features of {len(train[1])} {DATA_NAMES.get(recipe.dataset, repr(recipe.dataset))} images"
     try:
         result = train_and_evaluate(spec, train, test, epochs=recipe.epochs, batch_size=recipe.batch_size,
                                     seed=recipe.seed, time_limit_s=recipe.time_limit_s)
+    except TrainingFailed as exc:  # Keras refused, for a reason the grader recognises: its cause
+        raise Fail(f"{exc} Case: the grader's training of your classifier on {data}.") from None
     except ArchitectureError as exc:
         raise Fail(f"The classifier cannot be trained: {exc}") from None
-    if result.accuracy >= recipe.min_accuracy:
+    stopped = " (training was stopped early: it took too long)" if result.stopped_early else ""
+    passed = result.accuracy >= recipe.min_accuracy
+    measure("held_out_accuracy", result.accuracy)
+    measure("threshold", recipe.min_accuracy)
+    note(f"The grader trained build_feature_classifier()'s classifier ({data}, {result.epochs_run} epochs{stopped}): "
+         f"held-out accuracy {result.accuracy:.3f} on {len(test[1])} images, at least {recipe.min_accuracy:.2f} "
+         f"needed ({'enough' if passed else 'not enough'}).")
+    ATTACHMENTS.figures.append({"kind": "training", "title": f"The grader's training of build_feature_classifier()'s "
+                                f"classifier ({data})", "history": result.history, "accuracy": result.accuracy,
+                                "threshold": float(recipe.min_accuracy), "epochs": result.epochs_run})
+    if passed:
         return
-    problems = kit.head_problems(kit.leaf_layers(info["layers"])) + kit.compile_problems(spec)
+    reached = (f"the grader trained the classifier ({result.epochs_run} epochs on {data}{stopped}) and it reached a "
+               f"held-out accuracy of {result.accuracy:.3f} on {len(test[1])} images; at least "
+               f"{recipe.min_accuracy:.2f} is needed")
+    layers = kit.leaf_layers(info["layers"])
+    cause = kit.head_cause(layers)
+    if cause:
+        raise Fail(f"{cause} Case: {reached}.")
+    problems = kit.head_problems(layers) + kit.compile_problems(spec)
     hint = (f"A likely cause: {problems[0]}." if problems else
             "Its layers and compile settings match the lecture's, so look at what those checks do not compare, "
             "such as initializers or regularizers.")
-    raise Fail(f"Trained by the grader ({result.epochs_run} epochs on {len(train[1])} images' features), the "
-               f"classifier reached {result.accuracy:.1%} accuracy on {len(test[1])} held-out images; at least "
-               f"{recipe.min_accuracy:.0%} is needed. {hint}")
+    raise Fail(f"{reached[0].upper()}{reached[1:]}. {hint}")

@@ -10,10 +10,37 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from autograder.testing import SubmissionProxy, expect, expect_raises, question
+from autograder.testing import Fail, SubmissionProxy, expect, expect_raises, question
 
 if TYPE_CHECKING:
     from conftest import Kit
+
+
+STILL_FROZEN = ("The base stays frozen: a layer of a frozen model is not trainable, whatever its own flag says; set "
+                "conv_base.trainable = True first, then freeze the layers before from_layer.")
+WHOLE_BASE = ("The whole base is unfrozen: after conv_base.trainable = True, set layer.trainable = False for every "
+              "layer before from_layer, so that only the top layers are fine-tuned.")
+FROM_IGNORED = ("from_layer is ignored: the layers from block5_conv1 on are unfrozen whatever from_layer names; "
+                "unfreeze from the layer it names.")
+FROM_EXCLUDED = ("from_layer itself stays frozen: it is the first layer to train (layer.trainable = i >= its index, "
+                 "not i > its index).")
+WRONG_END = ("The wrong end of the base is unfrozen: the layers before from_layer are trainable and the top ones "
+             "frozen; fine-tuning trains the top layers, from from_layer on.")
+
+
+def _cause(names: list[str], trainable: set[str], start: str) -> str:
+    """The slip that this set of trainable layers shows (recomputed here from the lecture's table), or ""."""
+    weighted = [n for n in names if not n.endswith("_pool")]
+    index = names.index(start)
+    top = {n for n in weighted if names.index(n) >= index}
+    choices = [
+        (STILL_FROZEN, set()),
+        (WHOLE_BASE, set(weighted)),
+        (FROM_IGNORED, {n for n in weighted if names.index(n) >= names.index("block5_conv1")}),
+        (FROM_EXCLUDED, top - {start}),
+        (WRONG_END, set(weighted) - top),
+    ]
+    return next((cause for cause, chosen in choices if chosen != top and trainable == chosen), "")
 
 
 def _check(submission: SubmissionProxy, kit: Kit, base: Any, from_layer: str | None, what: str) -> None:
@@ -30,11 +57,14 @@ def _check(submission: SubmissionProxy, kit: Kit, base: Any, from_layer: str | N
            f"{what}: the base's weights changed; unfreeze_top only changes which layers are trainable.")
     want_trainable = {n for n in names[names.index(start):] if not n.endswith("_pool")}
     trainable = {layer for layer, _ in kit.trainable(spec)}
+    if trainable != want_trainable:
+        cause = _cause(names, trainable, start)
+        if cause:
+            raise Fail(f"{cause} Case: {what}.")
     wrong_frozen = [n for n in names if n in want_trainable - trainable]
     wrong_trainable = [n for n in names if n in trainable - want_trainable]
-    frozen_whole = " Nothing is trainable: set conv_base.trainable = True first, then freeze the layers before it."
     expect(not wrong_frozen, f"{what}: {', '.join(wrong_frozen)} should be trainable (the layers from {start} on "
-           "are fine-tuned)." + (frozen_whole if not trainable else ""))
+           "are fine-tuned).")
     expect(not wrong_trainable, f"{what}: {', '.join(wrong_trainable)} should stay frozen (only the layers from "
            f"{start} on are fine-tuned).")
 

@@ -112,6 +112,64 @@ def squares_image(squares: list[tuple[str, int, int, int]], size: int = 24, seed
     return image
 
 
+def grad_cam(model: Any, image: np.ndarray, layer: str, class_index: int | None = None, *, relu: bool = True,
+             normalise: bool = True) -> np.ndarray:
+    """The trusted Grad-CAM heatmap (as the notebook's docstring defines it), or one of its classic slips: without
+    the ReLU (``relu=False``) or not divided by its maximum (``normalise=False``)."""
+    import keras
+    import tensorflow as tf
+
+    grad_model = keras.Model(model.inputs[0], [model.get_layer(layer).output, model.outputs[0]])
+    batch = tf.convert_to_tensor(np.asarray(image, np.float32)[np.newaxis])
+    with tf.GradientTape() as tape:
+        maps, predictions = grad_model(batch, training=False)
+        index = int(tf.argmax(predictions[0])) if class_index is None else class_index
+        score = predictions[:, index]
+    grads = tape.gradient(score, maps)
+    weights = tf.reduce_mean(grads, axis=(0, 1, 2))
+    heat = tf.reduce_sum(maps[0] * weights, axis=-1).numpy().astype(np.float64)
+    if relu:
+        heat = np.maximum(heat, 0.0)
+    top = float(heat.max())
+    return heat / top if normalise and top > 0 else heat
+
+
+# Classic slips in choosing the layers whose maps to show, most telling first: (cause, the layers it takes).
+FIRST_8 = ("The layers are the model's first 8, not its Conv2D, MaxPooling2D and AveragePooling2D layers: "
+           "model.layers[:8] fits only the lecture's CNN, whose first 8 layers are its convolutions and poolings; pick "
+           "the layers by their type, isinstance(layer, (Conv2D, MaxPooling2D, AveragePooling2D)).")
+ALL_LAYERS = ("Every layer's output is taken, also Flatten, Dropout and Dense: only the Conv2D, MaxPooling2D and "
+              "AveragePooling2D layers output activation maps.")
+CONV_ONLY = ("Only the Conv2D layers are taken: the pooling layers (MaxPooling2D, AveragePooling2D) output activation "
+             "maps too.")
+NO_AVERAGE = ("The AveragePooling2D layers are left out: they output activation maps too, as Conv2D and MaxPooling2D "
+              "do.")
+NAMES_IGNORED = ("layer_names is ignored: with layer_names, return exactly the layers it names, in its order (all the "
+                 "Conv2D and pooling layers only when it is None).")
+NAMES_REORDERED = ("The layers are in the model's order, not in the order of layer_names: keep the order in which "
+                   "layer_names lists them.")
+
+
+def map_layers(model: Any, kinds: tuple[str, ...] = ("Conv2D", "MaxPooling2D", "AveragePooling2D")) -> list[str]:
+    return [layer.name for layer in model.layers if type(layer).__name__ in kinds]
+
+
+def layer_choices(model: Any, layer_names: list[str] | None = None) -> list[tuple[str, list[str]]]:
+    """What a mistaken activation_model or get_activations takes instead of the right layers: (cause, layer names),
+    each different from the right choice (computed here, on the trusted model)."""
+    right = map_layers(model) if layer_names is None else list(layer_names)
+    choices = [(NAMES_IGNORED, map_layers(model))] if layer_names is not None else []
+    if layer_names is not None:
+        choices.append((NAMES_REORDERED, [layer.name for layer in model.layers if layer.name in layer_names]))
+    choices += [
+        (FIRST_8, [layer.name for layer in model.layers[:8]]),
+        (ALL_LAYERS, [layer.name for layer in model.layers if type(layer).__name__ != "InputLayer"]),
+        (CONV_ONLY, map_layers(model, ("Conv2D",))),
+        (NO_AVERAGE, map_layers(model, ("Conv2D", "MaxPooling2D"))),
+    ]
+    return [(cause, names) for cause, names in choices if names != right]
+
+
 class Kit:
     lecture_maps = LECTURE_MAPS
     small_maps = SMALL_MAPS
@@ -121,6 +179,8 @@ class Kit:
     dense_only = staticmethod(dense_only)
     colour_detector = staticmethod(colour_detector)
     squares_image = staticmethod(squares_image)
+    grad_cam = staticmethod(grad_cam)
+    layer_choices = staticmethod(layer_choices)
 
     @staticmethod
     def rebuilt(value: Any, function: str) -> Any:
