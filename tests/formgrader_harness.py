@@ -6,7 +6,8 @@ HOME / JUPYTER_* folders, so neither the user's Jupyter config nor an inherited 
 ``JUPYTER_PORT`` is read; the course's ``nbgrader_config.py`` is picked up because the formgrader loads
 config from the server's cwd, which is the course root. ``browser_page`` drives Debian's
 ``/usr/bin/chromium`` through Playwright (its own browser download is not reachable) and aborts every
-request that is not for a loopback address: the formgrader's submission page asks for MathJax from a CDN.
+request that is not for a loopback address (the course's formgrader asks for none: its maths is MathML,
+``autograder/nbgrader_pages.py``; nbgrader's own pages would ask a CDN for MathJax).
 
 Authentication and XSRF (jupyter_server 2.21, tornado 6.6): a request that carries the token
 (``Authorization: token ...`` or ``?token=...``) is exempt from the XSRF check
@@ -17,10 +18,10 @@ in an ``X-XSRFToken``/``X-CSRFToken`` header, which the formgrader's own JavaScr
 (``static/js/backbone_xsrf.js``). That login cookie must come from a plain jupyter_server URL: one set by a
 ``/formgrader/...?token=`` page has no Path (see ``login``), so ``open_formgrader`` logs in first.
 
-Offline, the submission page's ``FormGrader.init`` stops at ``MathJax.loaded = false``
-(``formgrader/static/js/formgrade.js`` ``configureScrolling``): the grade and comment boxes are wired up
-(``formgrader.grades.loaded`` becomes true) but the keyboard shortcuts are not, and ``formgrader.loaded``
-stays false. Wait for ``formgrader.grades.loaded``, not ``formgrader.loaded``.
+The submission page's ``FormGrader.init`` waits for MathJax's start-up signal before it wires the keyboard
+shortcuts (``formgrader/static/js/formgrade.js`` ``configureScrolling``); the course's template gives that signal
+at once (no MathJax is loaded), so ``formgrader.loaded`` becomes true offline. The grade and comment boxes are
+wired before that: wait for ``formgrader.grades.loaded`` when only they matter.
 """
 
 from __future__ import annotations
