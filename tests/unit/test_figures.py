@@ -69,7 +69,8 @@ def test_the_feedback_page_embeds_the_pictures_and_escapes_the_rest(a01: Assignm
     [(qid, path, _)] = result_pictures(result)
     assert (qid, path) == ("convolve2d", "figures/01.png")
     markdown = feedback_markdown(result, a01)
-    assert "![The lecture's (4×6) image](figures/01.png)" in markdown
+    # the picture's alt text starts with its title, brackets made parentheses (its numbers may follow)
+    assert re.search(r"!\[The lecture's \(4×6\) image[^\]\n]*\]\(figures/01\.png\)", markdown), markdown
     page = feedback_html(markdown, {path: figures.draw(figure)}, "01: ann")
     assert 'src="data:image/png;base64,' in page and 'src="figures/01.png"' not in page
     assert "<img src=x" not in page and "&lt;img src=x" in page
