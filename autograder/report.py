@@ -32,6 +32,7 @@ from autograder.bounds import (
     visible,
 )
 from autograder.config import Assignment
+from autograder.figures import alt_text
 from autograder.grade import GradeResult, diagnosed_cause
 from autograder.late import Late
 
@@ -318,7 +319,8 @@ def _pictures_markdown(result: GradeResult, assignment: Assignment) -> list[str]
         if mine:
             lines += [f"### {q.title} (`{q.id}`)", ""]
             for path, figure in mine:
-                alt = str(figure.get("title", "")).replace("[", "(").replace("]", ")").replace("\n", " ")
+                # the picture in words and numbers ("...: 8 of 8 values differ; yours −19 … −57, expected 19 … 57")
+                alt = alt_text(figure).replace("[", "(").replace("]", ")").replace("\n", " ")
                 lines += [f"![{alt}]({path})", ""]
     return lines
 
