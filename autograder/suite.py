@@ -150,9 +150,9 @@ def student_message(exc: BaseException, docstring: str, *, quote: bool = False) 
     if isinstance(exc, Fail):
         return str(exc)
     if isinstance(exc, StudentError):
-        if exc.type_name == "NotImplementedError":
+        if exc.type_name == "NotImplementedError" and not explain_exception(exc.type_name, exc.message):
             return f"`{exc.function}` is not implemented yet (it raises NotImplementedError)."
-        return raised_message(exc, quote=quote)
+        return raised_message(exc, quote=quote)  # (Keras raises NotImplementedError too: "Unknown `fill_mode`")
     if isinstance(exc, MissingFunction):
         return f"`{exc.function}` is not defined in your notebook (check its name and that its cell runs)."
     if isinstance(exc, CallTimeout):
@@ -368,6 +368,10 @@ class GradingPlugin(SuitePlugin):
                 detail = "".join(traceback.format_exception(exc))[-4000:]
             else:
                 detail = _instructor_summary(exc)[:2000]
+                if isinstance(exc, Fail) and exc.__cause__ is not None \
+                        and not isinstance(exc.__cause__, StudentCodeProblem):
+                    # the grader's own call that failed (e.g. Keras refusing to train the student's network)
+                    detail += "\nBecause of:\n" + "".join(traceback.format_exception(exc.__cause__))[-4000:]
             student_tb = student_traceback(exc)
             if student_tb:
                 detail += f"\nTraceback in the student's code (from the worker):\n{student_tb}"

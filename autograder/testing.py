@@ -236,6 +236,11 @@ def expect_trained_accuracy(submission: SubmissionProxy, grading: Any, recipe: A
         raise Fail(f"{builder}() should return a keras.Model, got {type(spec).__name__}.")
     try:
         result = models.graded_training(spec, recipe, manifest=grading.course.manifest_path)
+    except models.TrainingFailed as exc:  # Keras refused to train it; the cause is the grader's sentence
+        # (not a "<cause> Case:" diagnosis: a network that cannot be trained reaches no accuracy, so the whole
+        # question is lost; the structure tests name the same cause and are capped there). Chained: the Keras
+        # traceback goes to instructor.log.
+        raise Fail(f"The grader cannot train {builder}()'s network. {exc}") from exc
     except models.ArchitectureError as exc:
         raise Fail(f"The grader cannot train {builder}()'s network: {exc}") from None
     except datasets.DatasetError as exc:

@@ -25,6 +25,8 @@ GENERATORS = [
     "tests/fixtures/warm/make_warm.py",
     "tests/fixtures/make_student_html_fixture.py",
     "tests/fixtures/bad_files/make_bad_files.py",
+    "tests/fixtures/mistakes_02_03/make_mistakes_02_03.py",
+    "tests/fixtures/mistakes_04_05/make_mistakes_04_05.py",
 ]
 
 

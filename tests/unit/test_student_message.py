@@ -135,3 +135,14 @@ def test_an_exception_on_public_inputs_is_quoted_as_inline_code_and_only_then() 
         "`f` raised ValueError on this test's input."
     custom = StudentError("f", "SecretInputError", "text")
     assert "SecretInputError" not in student_message(custom, DOC, quote=True)
+
+
+def test_a_keras_not_implemented_error_with_a_known_cause_is_not_called_unfinished() -> None:
+    keras = StudentError("build_augmenter", "NotImplementedError",
+                         "Unknown `fill_mode` constantt. Expected values are "
+                         "['reflect', 'wrap', 'constant', 'nearest']")
+    message = student_message(keras, DOC)
+    assert message.startswith("fill_mode must be one of") and message.endswith(
+        " Case: `build_augmenter` raised NotImplementedError.")
+    stub = StudentError("build_augmenter", "NotImplementedError", "")
+    assert student_message(stub, DOC) == "`build_augmenter` is not implemented yet (it raises NotImplementedError)."
