@@ -214,6 +214,7 @@ def feature_data(grading: GradingContext) -> FeatureData:
     recipe = grading.assignment.training.get(grading.runner)
     if recipe is None:
         DATA.instructor_stop(f"course.yml has no training recipe for runner {grading.runner!r}")
+    assert recipe is not None  # (instructor_stop does not return; DATA is loaded by path, so mypy cannot see it)
 
     def load() -> tuple[Split, Split]:
         return DATA.features(grading.runner, recipe.dataset, recipe.train_samples, recipe.test_samples, recipe.seed,

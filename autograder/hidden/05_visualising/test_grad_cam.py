@@ -15,6 +15,7 @@ own design, said in their docstrings) but never quote values of the student's he
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -131,7 +132,8 @@ def test_divided_by_its_maximum(submission: SubmissionProxy, kit: Kit) -> None:
             continue
         raw = kit.grad_cam(model, image, "detector", normalise=False)
         right = kit.grad_cam(model, image, "detector")
-        cause = first_cause(heat, [(NOT_NORMALISED, lambda raw=raw: raw)], rtol=1e-3, atol=1e-6 * float(raw.max()))
+        cause = first_cause(heat, [(NOT_NORMALISED, functools.partial(np.asarray, raw))], rtol=1e-3,
+                            atol=1e-6 * float(raw.max()))
         if not cause and float(heat.max()) > 0 and np.allclose(_relative(heat), right, rtol=1e-3, atol=1e-4):
             cause = SCALED_OTHERWISE
         if cause:
