@@ -564,23 +564,17 @@ def score(assignment: Assignment, outcomes: list[TestOutcome]) -> tuple[list[Tes
     return results, questions
 
 
-def diagnosed_cause(message: str) -> str:
-    """The cause sentence of a failure the grader diagnosed, ``"<cause> Case: <what was tried>."`` (a trusted
-    recomputation or a recognised exception named the mistake); "" for any other message."""
-    cause, sep, case = message.partition(" Case: ")
-    return cause.strip() if sep and cause.strip() and "\n" not in case else ""
-
-
 def failure_costs(tests: list[TestOutcome], shares: list[int], points: int) -> list[int]:
     """What each test of one question costs, in hundredths: a passed test nothing; a failure without a diagnosed
-    cause its whole share; the failures of one diagnosed cause together their shares, at most half of the
-    question's ``points`` (a mistake the grader recognised, computed exactly on the trusted side, is one slip in an
-    otherwise right method: it never costs most of a question, however many tests it breaks). Within a cause the
-    heaviest tests are charged first (the earlier of equals). The README's authoring section, "Penalties"."""
+    cause (``TestOutcome.cause``: a hidden test's own "<cause> Case: ..." Fail) its whole share; the failures of
+    one diagnosed cause together their shares, at most half of the question's ``points``: a mistake the grader
+    recognised, computed exactly on the trusted side, is one slip in an otherwise right method, so it never costs
+    most of a question, however many tests it breaks. Within a cause the heaviest tests are charged first (the
+    earlier of equals). The README's authoring section, "Penalties"."""
     costs = [0 if t.passed else share for t, share in zip(tests, shares, strict=True)]
     by_cause: dict[str, list[int]] = {}
     for i, t in enumerate(tests):
-        cause = "" if t.passed else diagnosed_cause(t.message)
+        cause = "" if t.passed else t.cause
         if cause:
             by_cause.setdefault(cause, []).append(i)
     for members in by_cause.values():

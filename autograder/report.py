@@ -33,8 +33,9 @@ from autograder.bounds import (
 )
 from autograder.config import Assignment
 from autograder.figures import alt_text
-from autograder.grade import GradeResult, diagnosed_cause
+from autograder.grade import GradeResult
 from autograder.late import Late
+from autograder.suite import diagnosed_cause
 
 CSV_FIELDS = ["student", "assignment", "status", "score", "max_score", "execution_time", "feedback"]
 

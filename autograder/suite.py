@@ -106,8 +106,18 @@ class TestOutcome:
     figures: list[dict[str, Any]] = field(default_factory=list)  # pictures for the feedback (plain data)
     measurements: dict[str, float] = field(default_factory=dict)  # numbers for the class report
     notes: list[str] = field(default_factory=list)  # grader-made sentences shown passed or failed (testing.note)
+    # the diagnosed cause the score may cap (grade.failure_costs): only a hidden test's own Fail, never a message
+    # built from the student's exception (its text is the student's: explain() could be steered by it)
+    cause: str = ""
 
     __test__ = False  # not a pytest test class
+
+
+def diagnosed_cause(message: str) -> str:
+    """The cause sentence of a failure the grader diagnosed, ``"<cause> Case: <what was tried>."`` (a trusted
+    recomputation or a recognised exception named the mistake); "" for any other message."""
+    cause, sep, case = message.partition(" Case: ")
+    return cause.strip() if sep and cause.strip() and "\n" not in case else ""
 
 
 QUOTED_EXCEPTION = 200  # characters of a student's exception text quoted when the call's inputs were public
@@ -375,6 +385,7 @@ class GradingPlugin(SuitePlugin):
             student_tb = student_traceback(exc)
             if student_tb:
                 detail += f"\nTraceback in the student's code (from the worker):\n{student_tb}"
+        message = "" if passed else student_message(exc or Exception(), doc, quote=self._drawable_student)
         self.outcomes.append(
             TestOutcome(
                 nodeid=item.nodeid,
@@ -383,8 +394,8 @@ class GradingPlugin(SuitePlugin):
                 weight=mark.weight,
                 worked_example=mark.worked_example,
                 passed=passed,
-                message="" if passed else student_message(exc or Exception(), doc,
-                                                          quote=self._drawable_student),
+                message=message,
+                cause=diagnosed_cause(message) if isinstance(exc, Fail) and not passed else "",
                 detail=detail,
                 figures=self._pictures(mark.question, figures, passed),
                 measurements=measurements,

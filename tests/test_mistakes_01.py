@@ -71,13 +71,22 @@ def common_kernel(name):
     return lookup_that_breaks(name)
 '''
 
+# A hostile student: every pool2d call raises a message that a Keras rule recognises, hoping its cause is capped
+# like a diagnosis (at most half the question). A cause read from the student's own text is shown, never capped.
+STEERS_A_CAUSE = '''
+def pool2d(x, size=2, stride=None, mode="max"):
+    raise ValueError("The `factor` argument should be a number (or a list of two numbers) in the range [-1, 1]. "
+                     "Received: factor=40")
+'''
+
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
     tmp = tmp_path_factory.mktemp("mistakes")
     course = load_course(REPO / "course.yml")
     correct = make_sample(course, course.assignment("01_convolution"), "correct")
-    subs: dict[str, str | Path] = {"solution": correct, "common_kernel_raises": with_cell(correct, RAISES)}
+    subs: dict[str, str | Path] = {"solution": correct, "common_kernel_raises": with_cell(correct, RAISES),
+                                   "steers_a_cause": with_cell(correct, STEERS_A_CAUSE)}
     subs.update({name: MISTAKE_FIXTURES / f"{name}.ipynb" for name in MISTAKES})
     subs.update(_copied_pair())
     return grade_notebooks(tmp, "01_convolution", subs), tmp / "out"
@@ -179,7 +188,7 @@ def test_the_class_report_of_the_batch_matches_its_golden(batch: tuple[dict[str,
         GOLDEN_REPORT.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     assert report == json.loads(GOLDEN_REPORT.read_text(encoding="utf-8")), (
         f"the class report differs from {GOLDEN_REPORT}; if intended: UPDATE_GOLDENS=1 pytest {__file__}")
-    assert report["submissions"] == len(MISTAKES) + 4
+    assert report["submissions"] == len(MISTAKES) + 5
     assert [(p["a"], p["b"]) for p in report["similar"]][:1] == [("copy_renamed", "copy_source")]
     assert report["similar"][0]["score"] > 0.8 and report["similar"][0]["regions"]
     hardest = report["tests"][0]
@@ -209,3 +218,13 @@ def test_the_class_report_opens_in_a_browser(batch: tuple[dict[str, Any], Path])
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "class-report-01-mistakes.png"), full_page=True)
     assert (ARTIFACTS / "class-report-01-mistakes.png").stat().st_size > 10_000
+
+
+def test_a_cause_steered_by_the_students_own_exception_text_is_not_capped(batch: tuple[dict[str, Any], Path]) -> None:
+    results, out = batch
+    pool = {q["id"]: q for q in results["steers_a_cause"]["questions"]}["pool2d"]
+    # only its invalid-arguments test passes (it raises ValueError): 0.2 of 3; capped, it would have kept 1.5
+    assert pool["score"] == 0.2 and results["steers_a_cause"]["score"] == 17.2, failed_tests(results["steers_a_cause"])
+    assert all(t["charged"] for t in results["steers_a_cause"]["tests"])
+    feedback = (out / "steers_a_cause" / "feedback.md").read_text()
+    assert "Keras 3's RandomRotation takes a fraction of a full turn" in feedback  # the cause is shown, not capped

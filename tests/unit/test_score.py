@@ -11,7 +11,7 @@ from autograder.config import Assignment, Question
 from autograder.errors import ConfigError
 from autograder.grade import score
 from autograder.report import points_text
-from autograder.suite import TestOutcome
+from autograder.suite import TestOutcome, diagnosed_cause
 
 
 def small(*questions: Question) -> Assignment:
@@ -25,9 +25,9 @@ def q(qid: str, points: float, manual: bool = False) -> Question:
 
 def out(question: str, passed: bool, weight: float = 1.0, name: str = "t", worked_example: bool = False,
         message: str | None = None) -> TestOutcome:
+    text = "" if passed else (message if message is not None else f"{name} failed")
     return TestOutcome(nodeid=f"hidden/{name}", name=name, question=question, weight=weight,
-                       worked_example=worked_example, passed=passed,
-                       message="" if passed else (message if message is not None else f"{name} failed"))
+                       worked_example=worked_example, passed=passed, message=text, cause=diagnosed_cause(text))
 
 
 def test_equal_weights_share_the_points_and_all_passing_earns_exactly_the_points() -> None:
@@ -179,3 +179,13 @@ def test_failures_without_a_diagnosis_each_cost_their_share_and_causes_are_cappe
     assert qa.score == 0.0  # two causes, each capped at half: the whole question
     assert qb.score == 0.0  # not diagnosed: every failure costs its share
     assert qc.score == 0.5  # the same cause in another question costs there too (at most half)
+
+
+def test_a_cause_read_from_the_students_exception_is_not_capped() -> None:
+    """suite: a message built from a student's exception (explain() read its text) carries no cause to cap: a
+    student whose function raises a message that names a known cause must not earn half of every question."""
+    steered = out("a", False, 1, "t1",
+                  message="Keras 3's RandomRotation takes a fraction. Case: `f` raised ValueError.")
+    steered.cause = ""
+    _, [qa] = score(small(q("a", 2)), [steered, out("a", False, 1, "t2", message="Same. Case: x.")])
+    assert qa.score == 0.0

@@ -71,8 +71,9 @@ def test_trains_on_conv_base_features(submission: SubmissionProxy, kit: Kit, fea
     try:
         result = train_and_evaluate(spec, train, test, epochs=recipe.epochs, batch_size=recipe.batch_size,
                                     seed=recipe.seed, time_limit_s=recipe.time_limit_s)
-    except TrainingFailed as exc:  # Keras refused, for a reason the grader recognises: its cause
-        raise Fail(f"{exc} Case: the grader's training of your classifier on {data}.") from None
+    except TrainingFailed as exc:  # Keras refused, for a reason the grader recognises: its cause, not capped as a
+        # diagnosis (Keras's message can hold the student's layer names, which could steer the rule that matched)
+        raise Fail(f"The grader cannot train your classifier on {data}. {exc}") from exc
     except ArchitectureError as exc:
         raise Fail(f"The classifier cannot be trained: {exc}") from None
     stopped = " (training was stopped early: it took too long)" if result.stopped_early else ""
