@@ -57,6 +57,15 @@ def _first_type_difference(info: dict[str, Any], expected: list[ExpectedLayer]) 
     return None
 
 
+def _one_layer_edit(info: dict[str, Any], expected: list[ExpectedLayer]) -> bool:
+    """The layer types are the expected ones, or differ by one layer missing, extra or of another type (one slip);
+    a network that differs in more places is not one mistake."""
+    actual, wanted = _types(info), [e.class_name for e in expected]
+    edits = [(e2 - e1, a2 - a1) for op, e1, e2, a1, a2 in
+             difflib.SequenceMatcher(a=wanted, b=actual, autojunk=False).get_opcodes() if op != "equal"]
+    return len(edits) <= 1 and all(e <= 1 and a <= 1 for e, a in edits)
+
+
 def _first_shape_difference(info: dict[str, Any], expected: list[ExpectedLayer]) -> int | None:
     for i, (layer, want) in enumerate(zip(info["layers"], expected, strict=False), start=1):
         if layer["output_shape"] != want.output_shape:
@@ -194,14 +203,15 @@ def structure_failure(info: dict[str, Any], expected: list[ExpectedLayer], probl
     sentence, so the mistake is charged once and its failures share one bullet. It explains a test of the layer
     types or settings whose only problem it is, and a test of output shapes or parameter counts whose first
     difference is at or after the root cause's layer (a layer changes every shape and count after it). Any other
-    failure (a second mistake) is the test's own sentences, and costs its own share."""
+    failure (a second mistake) is the test's own sentences, and costs its own share; so is every failure of a network
+    whose layer types differ in more than one layer (not one slip: capping it would pay half for no network)."""
     if not problems:
         return ""
     unknown = set(compares) - set(COMPARED)
     if unknown:
         raise ValueError(f"structure_failure: compares={compares!r}; each must be one of {COMPARED}")
     root = root_cause(info, expected, reference)
-    if root is None:
+    if root is None or not _one_layer_edit(info, expected):  # (a network unlike the expected one: no capped cause)
         return " ".join(problems)
     if set(compares) <= {"types", "settings"}:
         explained = problems == [root.sentence]
