@@ -81,7 +81,9 @@ def mathml(tex: str, *, display: bool) -> str | None:
         tree = convert_to_element(tex, display="block" if display else "inline")
     except Exception:  # noqa: BLE001 - a student's LaTeX: any parse error means "not converted"
         return None
-    math = _serialise(tree)
+    # no raw line break: the sanitised cell is one HTML block with no blank line, which a blank line in the
+    # student's \text{...} would end (nbconvert would then read the rest of their text as Markdown: links, images)
+    math = _serialise(tree).replace("\r", "&#13;").replace("\n", "&#10;")
     return math.replace("<math", '<math xmlns="http://www.w3.org/1998/Math/MathML"', 1)
 
 

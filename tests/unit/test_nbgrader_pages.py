@@ -112,3 +112,19 @@ def test_a_tas_comment_gets_its_maths_too() -> None:
     nb, _ = MathAsMathML().preprocess(nbformat.v4.new_notebook(cells=[cell]), {})
     comment = nb.cells[0].metadata["nbgrader"]["comment"]
     assert comment.startswith("Use <math") and "<mfrac>" in comment and comment.endswith(", not `$n$` or \\$5.")
+
+
+def test_a_blank_line_in_a_students_maths_never_ends_the_sanitised_block() -> None:
+    """The sanitised cell is one HTML block with no blank line (its newlines are &#10;): MathML text holding a raw
+    blank line (``\\text{a`` newline newline ``b}``) would end it there, and nbconvert's Markdown renderer would read
+    the rest of the student's text as Markdown again: a ``javascript:`` link on the TA's formgrader page (whose CSP
+    allows inline script), a remote image."""
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    hostile = ("$$\\text{a\n\n[x](javascript:alert(1)) ![t](http://evil.example/t.png)}$$\n\n"
+               "$$\\text{b\r\n\r\n[y](javascript:alert(2))}$$")
+    page = markdown2html_mistune(rendered(hostile))
+    parsed = parse(page)
+    assert "a" not in parsed.tags and "img" not in parsed.tags, page
+    assert "javascript:" not in "".join(v for _, _, v in parsed.attributes), page
+    assert parsed.tags.count("math") == 2 and "[x](javascript:alert(1))" in page, page  # (as text)
