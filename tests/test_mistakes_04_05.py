@@ -264,3 +264,44 @@ def test_a_base_with_vggs_classifier_is_recognised_from_its_description() -> Non
         {"class_name": "Flatten", "config": {}}, {"class_name": "Dense", "config": {}}]}}))
     assert suite._has_top(nested)
     assert not suite._has_top(ModelSpec("[" * 100_000)) and not suite._has_top("not a model")
+
+
+# --- a student's exception text is quoted only where every input of the call was public -----------------------------
+def _leaking_notebook() -> str:
+    """04's solution whose extract_features raises with the dataset's labels and images in its message (and keeps
+    them, for unfreeze_top to raise them later): a worked-example test quotes a student's exception text, so a test
+    that sends the grader's own images and labels must not be one."""
+    import nbformat
+
+    from autograder.samples import filled_in
+
+    course = load_course(REPO / "course.yml")
+    nb = filled_in(course, course.assignment("04_transfer_learning"))
+    edits = {
+        "extract_features_code": ("    return np.concatenate(features), np.concatenate(labels)",
+                                  "    x = np.concatenate([np.asarray(i) for i, _ in dataset])\n"
+                                  "    STASH.append('LEAK ' + repr(np.concatenate(labels).tolist()) + ' '"
+                                  " + repr(x.ravel()[:4].tolist()))\n"
+                                  "    raise ValueError(STASH[-1])"),
+        "unfreeze_top_code": ("    ### BEGIN SOLUTION\n", "    ### BEGIN SOLUTION\n"
+                              "    if STASH:\n        raise ValueError(STASH[-1])\n"),
+    }
+    for cell in nb.cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        edit = edits.pop(grade_id, None)
+        if edit:
+            assert cell.source.count(edit[0]) == 1, edit
+            cell.source = ("STASH = []\n" if grade_id == "extract_features_code" else "") + cell.source.replace(*edit)
+    assert not edits, edits
+    return nbformat.writes(nb)
+
+
+@pytest.mark.slow
+def test_a_students_exception_never_quotes_the_graders_images_or_labels(tmp_path: Path) -> None:
+    """Before: "`extract_features` raised ValueError: `LEAK [0.0, 1.0, 1.0, 0.0, 1.0, 0.0] [-95.6...]`" (the
+    VGG16 test, marked a worked example, sent generated images and labels and quoted the student's text)."""
+    results = grade_notebooks(tmp_path, "04_transfer_learning", {"leaking": _leaking_notebook()})
+    feedback = (tmp_path / "out" / "leaking" / "feedback.md").read_text()
+    assert results["leaking"]["status"] == "graded"
+    assert "extract_features` raised ValueError" in feedback, feedback
+    assert "LEAK" not in feedback and "LEAK" not in json.dumps(results["leaking"]["tests"]), feedback

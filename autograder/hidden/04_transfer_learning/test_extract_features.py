@@ -143,7 +143,9 @@ def test_small_base_uneven_batches(submission: SubmissionProxy) -> None:
            "and 2")
 
 
-@question("extract_features", weight=1, worked_example=True)
+# Not a worked example: its images and labels are the grader's, not the lecture's (a worked example runs first and
+# quotes the student's exception text, which their code may fill with its inputs)
+@question("extract_features", weight=1)
 def test_vgg16_features(submission: SubmissionProxy, kit: Kit) -> None:
     """extract_features with VGG16 on 64x64 images gives (N, 2, 2, 512) features and (N,) labels."""
     rng = np.random.default_rng(4042)
