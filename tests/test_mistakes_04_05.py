@@ -250,6 +250,20 @@ def test_the_classifiers_output_layer_slips() -> None:
         "'sigmoid' (one probability: dog or cat)"]
 
 
+
+def test_an_output_layer_slip_is_a_cause_only_in_the_lectures_classifier() -> None:
+    """No sigmoid is one slip in Flatten, Dense(256, relu), Dropout(0.5), Dense(1): a diagnosed cause, capped at half of
+    the question. A classifier that is not the lecture's (Flatten -> Dense(1) alone, or another hidden layer) is more
+    than that slip: charging it as one cause would pay half of build_feature_classifier for two layers."""
+    kit = _suite_module("04_transfer_learning", "conftest").Kit
+    flatten, out = {"class_name": "Flatten", "config": {}}, {"class_name": "Dense", "config": {"units": 1}}
+    assert kit.head_cause([flatten, out]) == ""
+    assert kit.head_cause([{"class_name": "Dense", "config": {"units": 2, "activation": "softmax"}}]) == ""
+    other_hidden = [flatten, {"class_name": "Dense", "config": {"units": 8, "activation": "relu"}},
+                    {"class_name": "Dropout", "config": {"rate": 0.5}}, out]
+    assert kit.head_cause(other_hidden) == ""
+
+
 def test_a_base_with_vggs_classifier_is_recognised_from_its_description() -> None:
     suite = _suite_module("04_transfer_learning", "test_build_conv_base")
 

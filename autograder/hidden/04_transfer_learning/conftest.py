@@ -100,10 +100,12 @@ TWO_UNITS = ("The output layer has 2 units: the lecture's classifier has one sig
 
 
 def head_cause(layers: list[dict[str, Any]]) -> str:
-    """The classic slip in the output layer of a classifier (its leaf layers, the head last), or ""."""
-    dense = [layer for layer in layers if layer["class_name"] == "Dense"]
-    if not dense:
+    """The classic slip in the output layer of a classifier (its leaf layers, the head last), or "": only in the
+    lecture's classifier otherwise (its layers, the hidden Dense and Dropout as the lecture's), since a diagnosed cause
+    costs at most half of its question and another classifier is more than one slip."""
+    if tuple(layer["class_name"] for layer in layers) != HEAD or len(head_problems(layers)) != 1:
         return ""
+    dense = [layer for layer in layers if layer["class_name"] == "Dense"]
     config = dense[-1]["config"]
     units, activation = config.get("units"), config.get("activation")
     if units == 1 and activation in ("linear", None):
