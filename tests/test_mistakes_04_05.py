@@ -271,10 +271,14 @@ def test_a_base_with_vggs_classifier_is_recognised_from_its_description() -> Non
         layers = [{"class_name": c, "config": {"name": c.lower()}} for c in classes]
         return ModelSpec(json.dumps({"class_name": "Functional", "config": {"layers": layers}}))
 
-    assert suite._has_top(model("InputLayer", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense", "Dense"))
-    assert not suite._has_top(model("InputLayer", "Conv2D", "MaxPooling2D"))
+    vgg16 = ("Conv2D", "Conv2D", "MaxPooling2D") * 2 + ("Conv2D", "Conv2D", "Conv2D", "MaxPooling2D") * 3
+    assert suite._has_top(model("InputLayer", *vgg16, "Flatten", "Dense", "Dense", "Dense"))
+    assert not suite._has_top(model("InputLayer", *vgg16))
+    # a network that is not VGG16 at all is not "VGG16 with its top": that cause is capped at half the question
+    assert not suite._has_top(model("InputLayer", "Flatten", "Dense"))
+    assert not suite._has_top(model("InputLayer", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense", "Dense"))
     nested = ModelSpec(json.dumps({"class_name": "Sequential", "config": {"layers": [
-        {"class_name": "Functional", "config": {"layers": [{"class_name": "Conv2D", "config": {}}]}},
+        {"class_name": "Functional", "config": {"layers": [{"class_name": c, "config": {}} for c in vgg16]}},
         {"class_name": "Flatten", "config": {}}, {"class_name": "Dense", "config": {}}]}}))
     assert suite._has_top(nested)
     assert not suite._has_top(ModelSpec("[" * 100_000)) and not suite._has_top("not a model")

@@ -25,6 +25,7 @@ INCLUDE_TOP = ("The base keeps VGG16's own classifier (Flatten, fc1, fc2, predic
                "default. Pass include_top=False: the lecture's convolutional base ends at block5_pool.")
 NO_INPUT_SHAPE = ("input_shape is not passed on to VGG16: without it the base takes images of any size, "
                   "(None, None, None, 3), so its output shapes are unknown. Pass input_shape=input_shape.")
+VGG16_CONVOLUTIONS = 13
 
 
 def _leaf_classes(config: Any) -> list[str]:
@@ -44,7 +45,8 @@ def _has_top(value: Any) -> bool:
         classes = _leaf_classes(value.config)
     except (ArchitectureError, RecursionError):  # (the whitelist says what is wrong with such a description)
         return False
-    return "Flatten" in classes and "Dense" in classes
+    # VGG16's 13 convolutions too: a network that is not VGG16 is not this (capped) cause
+    return classes.count("Conv2D") == VGG16_CONVOLUTIONS and "Flatten" in classes and "Dense" in classes
 
 
 def _base(submission: SubmissionProxy, kit: Kit, what: str, *, top: bool = True, **kwargs: Any) -> dict[str, Any]:
