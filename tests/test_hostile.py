@@ -217,8 +217,17 @@ def test_feedback_never_echoes_hidden_inputs(batch: Batch, case: str, request: p
         require(False, f"{case}: {batch.skipped[case]} (`make system-deps` installs bubblewrap)")
     if EXPECTED[case].get("known_leak"):
         request.applymarker(pytest.mark.xfail(strict=True, reason=f"known leak: {EXPECTED[case]['known_leak']}"))
+    # A student's exception text is quoted only on a worked example (the lecture's public numbers) that ran before
+    # any hidden input reached the worker: text derived from those may show; nothing from any other test may.
+    result = batch.results.get(case) or {}
+    public = [t["output"] for t in result.get("tests", []) if t["worked_example"]]
+    hidden = [t["output"] for t in result.get("tests", []) if not t["worked_example"]]
+    assert not [o for o in hidden if LEAK_MARKER in o], f"{case}: a test with hidden inputs quotes their text"
     for name in ("feedback.md", "results.json"):
-        assert LEAK_MARKER not in batch.text(case, name), f"{case}/{name} quotes text derived from hidden inputs"
+        text = batch.text(case, name)
+        for quoted in set(re.findall(re.escape(LEAK_MARKER) + r"[^`\n]*", text)):
+            assert any(quoted.rstrip('\\"') in o for o in public), \
+                f"{case}/{name} quotes {quoted!r}, which no worked example's message holds"
 
 
 # --- the batch as a whole ------------------------------------------------------------------------
