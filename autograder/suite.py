@@ -327,6 +327,10 @@ class GradingPlugin(SuitePlugin):
             substituted = not problem
             if substituted:
                 self.substituted[qid] = failed
+                # the course's own functions now run in the worker on calls the student's code makes: treat it as
+                # having seen hidden inputs (nothing it computes from here on is quoted or drawn)
+                self._hidden_inputs_sent = True
+                self._drawable_student = False
             else:  # e.g. the student's worker kept dying: grade with theirs
                 self.instructor_notes.append(
                     f"{qid}: could not grade with the course's {', '.join(failed)} in the student's place, so it was "

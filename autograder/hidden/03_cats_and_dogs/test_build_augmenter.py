@@ -106,7 +106,7 @@ def _check_settings(info: dict, rotation: float, width: float, height: float, sh
 # Rotation is tested apart from the other transformations (rotation_range=0 for those): the classic mistake of
 # this question, ImageDataGenerator's degrees passed to RandomRotation (a fraction of a turn), then costs the
 # rotation's share, not the shifts', zoom's and flips' too. Every test it breaks names its cause (Keras's
-# ValueError, recognised by autograder.keras_causes) and the grader charges that cause once.
+# ValueError, recognised by autograder.keras_causes); read from an exception's text, that cause costs in full.
 @question("build_augmenter", weight=1, worked_example=True)
 def test_the_lectures_rotation(submission: SubmissionProxy) -> None:
     """build_augmenter(40, 0, 0, 0, 0, horizontal_flip=False): rotation_range=40 degrees alone is one
