@@ -10,6 +10,7 @@ text file with the notebook's name).
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import nbformat
@@ -74,3 +75,19 @@ def write_samples(course: Course, assignment: Assignment, submitted: Path,
         path.write_text(make_sample(course, assignment, kind), encoding="utf-8")
         paths.append(path.parent)
     return paths
+
+
+def write_fixtures(doc: str | None, default_dir: Path, names: Iterable[str], make: Callable[[str], str],
+                   argv: list[str] | None = None) -> None:
+    """The command line of a fixture generator (``tests/fixtures/**/make_*.py [--out-dir DIR]``): write
+    ``make(name)`` to ``DIR/<name>.ipynb`` for every name, and print each path."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0] if doc else None)
+    parser.add_argument("--out-dir", type=Path, default=default_dir, help="where to write (default: %(default)s)")
+    out = parser.parse_args(argv).out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (out / f"{name}.ipynb").write_text(make(name), encoding="utf-8")
+        print(out / f"{name}.ipynb")
+
