@@ -239,7 +239,7 @@ def _as_lecture(**changes: tuple) -> list[tuple[str, tuple, int, dict]]:
     for key, row in sorted(changes.items(), reverse=True):
         i = int(key.removeprefix("at"))
         if row:
-            rows[i] = row  # type: ignore[assignment]
+            rows[i] = row
         else:
             del rows[i]
     return rows
