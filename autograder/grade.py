@@ -656,6 +656,7 @@ def grade_submission(
         proxy = SubmissionProxy(session, declared_functions(course, assignment), assignment.id)
         # 3, 4: the worker starts and runs the notebook's cells when the first hidden test calls into it (pytest
         # collects the suite meanwhile); a test that never does leaves the cells to the start below
+        _keras_imported()
         run = run_suite(course.hidden_suite(assignment), proxy, context,
                         substitute=functools.partial(course_functions.substitute, session))
         if session.restarts == 0:
@@ -704,6 +705,15 @@ def _preimport_keras(preload: tuple[str, ...]) -> None:
     if _keras_import is None and any(m.split(".")[0] in _KERAS_MODULES for m in preload):
         _keras_import = threading.Thread(target=_import_quietly, args=("keras",), name="keras-import", daemon=True)
         _keras_import.start()
+
+
+def _keras_imported() -> None:
+    """Wait for the background import of Keras (once per grader process; at once afterwards) before the hidden suite
+    imports anything: two threads importing TensorFlow's modules at the same time can deadlock on Python's import
+    locks, which Python breaks by handing one of them a half-initialised module ("module 'keras' has no attribute
+    'saving'", seen once in 1,230 tests on a fresh clone, failing a student's test)."""
+    if _keras_import is not None:
+        _keras_import.join()
 
 
 def _import_quietly(name: str) -> None:
