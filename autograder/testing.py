@@ -57,6 +57,7 @@ __all__ = [
     "note",
     "training_recipe",
     "question",
+    "record_training",
     "show_arrays",
 ]
 
@@ -225,6 +226,23 @@ def training_recipe(grading: Any, *, needs: tuple[str, ...] = ()) -> Any:
     return recipe
 
 
+def record_training(subject: str, data: str, result: Any, threshold: float, *, held_out: str = "") -> str:
+    """What a test that trained a network on the trusted side reports, passed or failed: the held-out accuracy and
+    the threshold measured for the class report, stated in words for the student (:func:`note`), and the training
+    curve drawn. ``subject`` names the network ("build_cnn()'s network"), ``held_out`` may say on what ("on 160
+    images"). Returns the words for an early stop ("" if none), for the test's own message."""
+    stopped = " (training was stopped early: it took too long)" if result.stopped_early else ""
+    measure("held_out_accuracy", result.accuracy)
+    measure("threshold", threshold)
+    verdict = "enough" if result.accuracy >= threshold else "not enough"
+    note(f"The grader trained {subject} ({data}, {result.epochs_run} epochs{stopped}): held-out accuracy "
+         f"{result.accuracy:.3f}{held_out}, at least {threshold:.2f} needed ({verdict}).")
+    ATTACHMENTS.figures.append({"kind": "training", "title": f"The grader's training of {subject} ({data})",
+                                "history": result.history, "accuracy": result.accuracy,
+                                "threshold": float(threshold), "epochs": result.epochs_run})
+    return stopped
+
+
 def expect_trained_accuracy(submission: SubmissionProxy, grading: Any, recipe: Any, builder: str, *,
                             data: str, hint: str, **kwargs: Any) -> None:
     """Train the architecture returned by ``builder(**kwargs)`` with ``recipe`` on the trusted side (fresh
@@ -245,15 +263,7 @@ def expect_trained_accuracy(submission: SubmissionProxy, grading: Any, recipe: A
         raise Fail(f"The grader cannot train {builder}()'s network: {exc}") from None
     except datasets.DatasetError as exc:
         pytest.exit(f"instructor error, data for runner {grading.runner!r} missing: {exc}", returncode=3)
-    stopped = " (training was stopped early: it took too long)" if result.stopped_early else ""
-    measure("held_out_accuracy", result.accuracy)
-    measure("threshold", recipe.min_accuracy)
-    verdict = "enough" if result.accuracy >= recipe.min_accuracy else "not enough"
-    note(f"The grader trained {builder}()'s network ({data}, {result.epochs_run} epochs{stopped}): held-out "
-         f"accuracy {result.accuracy:.3f}, at least {recipe.min_accuracy:.2f} needed ({verdict}).")
-    ATTACHMENTS.figures.append({"kind": "training", "title": f"The grader's training of {builder}()'s network ({data})",
-                                "history": result.history, "accuracy": result.accuracy,
-                                "threshold": float(recipe.min_accuracy), "epochs": result.epochs_run})
+    stopped = record_training(f"{builder}()'s network", data, result, recipe.min_accuracy)
     expect(result.accuracy >= recipe.min_accuracy,
            f"The grader trained your network ({data}, {result.epochs_run} epochs{stopped}) and it reached a "
            f"held-out accuracy of {result.accuracy:.3f}; at least {recipe.min_accuracy:.2f} is needed. {hint}")

@@ -65,6 +65,11 @@ FORMGRADER_EXTENSION = "nbgrader.server_extensions.formgrader"
 READY_PATH = "/formgrader/api/assignments"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
+# Records CSP violations before any script of the page runs (Playwright's init scripts are not the page's: no
+# policy applies to them). Read back with page.evaluate("window.__csp").
+WATCH_CSP = ("window.__csp = []; document.addEventListener('securitypolicyviolation', "
+             "e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));")
+
 
 def isolated_jupyter_env(base: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for a Jupyter/nbgrader subprocess that reads no Jupyter config but the course's.

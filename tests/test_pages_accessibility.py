@@ -46,6 +46,7 @@ from tests.formgrader_harness import (
     isolated_jupyter_env,
     open_formgrader,
 )
+from tests.formgrader_harness import WATCH_CSP as WATCH
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -99,8 +100,6 @@ NUMBER_ROW = """() => {
 }"""
 OVERFLOWING_PRE = """() => [...document.querySelectorAll('.output_area pre')]
   .filter(pre => pre.scrollWidth > pre.clientWidth + 1).map(pre => pre.textContent.slice(0, 80))"""
-WATCH = ("window.__csp = []; document.addEventListener('securitypolicyviolation', "
-         "e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));")
 
 
 @dataclass

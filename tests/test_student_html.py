@@ -37,6 +37,7 @@ from autograder.nbgrader_bridge import FORMGRADER_CSP, SUBMISSION_FILE_CSP
 from autograder.sanitise import ALLOWED_TAGS, NBGRADER_FEEDBACK_CSP, SELF_CONTAINED_PAGE_CSP, csp_meta
 from tests.conftest import FIXTURES, REPO, loopback_listener, run_cli
 from tests.fixtures.make_student_html_fixture import EVIL_HTML, PORT, VISIBLE, VISIBLE_OUTPUTS
+from tests.formgrader_harness import WATCH_CSP as WATCH
 from tests.formgrader_harness import browser_page, formgrader_server, isolated_jupyter_env, open_formgrader
 
 if TYPE_CHECKING:
@@ -46,10 +47,6 @@ pytestmark = pytest.mark.slow
 
 AID, NOTEBOOK, STUDENT, OLD = "01_convolution", "convolution", "mallory", "oscar"
 HOSTILE = FIXTURES / "markdown_runs_script_in_the_formgrader.ipynb"
-# Records CSP violations and titles before any script of the page runs (Playwright's init scripts are not the
-# page's: no policy applies to them).
-WATCH = ("window.__csp = []; document.addEventListener('securitypolicyviolation', "
-         "e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));")
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from autograder.models import ArchitectureError, TrainingFailed, check_compile, train_and_evaluate
-from autograder.testing import ATTACHMENTS, Fail, SubmissionProxy, expect, measure, note, question
+from autograder.testing import Fail, SubmissionProxy, expect, question, record_training
 
 if TYPE_CHECKING:
     from conftest import FeatureData, Kit
@@ -76,17 +76,9 @@ def test_trains_on_conv_base_features(submission: SubmissionProxy, kit: Kit, fea
         raise Fail(f"The grader cannot train your classifier on {data}. {exc}") from exc
     except ArchitectureError as exc:
         raise Fail(f"The classifier cannot be trained: {exc}") from None
-    stopped = " (training was stopped early: it took too long)" if result.stopped_early else ""
-    passed = result.accuracy >= recipe.min_accuracy
-    measure("held_out_accuracy", result.accuracy)
-    measure("threshold", recipe.min_accuracy)
-    note(f"The grader trained build_feature_classifier()'s classifier ({data}, {result.epochs_run} epochs{stopped}): "
-         f"held-out accuracy {result.accuracy:.3f} on {len(test[1])} images, at least {recipe.min_accuracy:.2f} "
-         f"needed ({'enough' if passed else 'not enough'}).")
-    ATTACHMENTS.figures.append({"kind": "training", "title": f"The grader's training of build_feature_classifier()'s "
-                                f"classifier ({data})", "history": result.history, "accuracy": result.accuracy,
-                                "threshold": float(recipe.min_accuracy), "epochs": result.epochs_run})
-    if passed:
+    stopped = record_training("build_feature_classifier()'s classifier", data, result, recipe.min_accuracy,
+                              held_out=f" on {len(test[1])} images")
+    if result.accuracy >= recipe.min_accuracy:
         return
     reached = (f"the grader trained the classifier ({result.epochs_run} epochs on {data}{stopped}) and it reached a "
                f"held-out accuracy of {result.accuracy:.3f} on {len(test[1])} images; at least "
